@@ -1,0 +1,210 @@
+"""Input formats: detection and normalisation of one raw record to the canonical form.
+
+Supported record shapes (see README, "Pool formats"):
+
+- ``chat``: ``{"messages": [{"role", "content"}, ...]}`` (OpenAI style); the last message
+  must be the assistant response.
+- ``alpaca``: ``{"instruction", "input"?, "output", "system"?, "history"?}``; history is
+  ``[[user, assistant], ...]`` as in LLaMA-Factory's Alpaca variant.
+- ``sharegpt``: ``{"conversations": [{"from", "value"}, ...]}``.
+- ``prompt_response``: ``{"prompt", "response"}`` (``completion`` accepted for response).
+
+Optional fields in every format: ``id``, ``source``, ``difficulty``, ``answer`` (or
+``target``), ``group``, ``correct``, ``metadata``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from autosel.pool.schema import CHAT_ROLES, DEFAULT_SOURCE, SHAREGPT_ROLES
+
+FORMATS = ("chat", "alpaca", "sharegpt", "prompt_response")
+DIFFICULTY_WORDS = {"easy": 0.25, "medium": 0.5, "hard": 0.75, "very_hard": 1.0, "expert": 1.0}
+
+
+class RecordError(ValueError):
+    """A record is invalid; carries the offending field (ingest adds file and line)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def detect_format(rec: Any) -> str:
+    """Return the format name a record's keys indicate.
+
+    Raises:
+        RecordError: the record is not an object or matches no known format.
+    """
+    if not isinstance(rec, dict):
+        raise RecordError(f"expected a JSON object, got {type(rec).__name__}")
+    if "messages" in rec:
+        return "chat"
+    if "conversations" in rec:
+        return "sharegpt"
+    if "instruction" in rec:
+        return "alpaca"
+    if "prompt" in rec:
+        return "prompt_response"
+    keys = ", ".join(sorted(map(str, rec))[:8]) or "(none)"
+    raise RecordError(
+        f"record matches no known format (keys: {keys}); accepted: 'messages' (chat), "
+        "'conversations' (sharegpt), 'instruction'+'output' (alpaca), 'prompt'+'response'"
+    )
+
+
+def _text(value: Any, field: str, *, required: bool = True) -> str:
+    if value is None:
+        if required:
+            raise RecordError("missing (a string is required)", field)
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(f"expected a string, got {type(value).__name__}", field)
+    return value
+
+
+def _messages_from_chat(msgs: Any, field: str, role_key: str, text_key: str,
+                        role_map: dict[str, str] | None) -> list[dict[str, str]]:
+    if not isinstance(msgs, list):
+        raise RecordError(f"expected a list of messages, got {type(msgs).__name__}", field)
+    out: list[dict[str, str]] = []
+    for i, m in enumerate(msgs):
+        where = f"{field}[{i}]"
+        if not isinstance(m, dict):
+            raise RecordError(f"expected an object, got {type(m).__name__}", where)
+        raw_role = m.get(role_key)
+        if not isinstance(raw_role, str):
+            raise RecordError("missing role (a string is required)", f"{where}.{role_key}")
+        if role_map is None:
+            role = raw_role
+            if role not in CHAT_ROLES:
+                raise RecordError(
+                    f"unknown role '{raw_role}'; accepted: {', '.join(CHAT_ROLES)}", f"{where}.{role_key}"
+                )
+        else:
+            role = role_map.get(raw_role.lower(), "")
+            if not role:
+                raise RecordError(
+                    f"unknown role '{raw_role}'; accepted: {', '.join(sorted(role_map))}",
+                    f"{where}.{role_key}",
+                )
+        content = m.get(text_key)
+        if isinstance(content, list):  # OpenAI content parts: keep the text parts
+            parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+            if len(parts) != len(content):
+                raise RecordError("only text content parts are supported", f"{where}.{text_key}")
+            content = "".join(parts)
+        out.append({"role": role, "content": _text(content, f"{where}.{text_key}")})
+    return out
+
+
+def _split_response(msgs: list[dict[str, str]], field: str) -> tuple[list[dict[str, str]], str]:
+    if not msgs:
+        raise RecordError("no messages: a prompt and an assistant response are required", field)
+    if msgs[-1]["role"] != "assistant":
+        raise RecordError(
+            f"missing the response: the last message has role '{msgs[-1]['role']}', "
+            "expected a final 'assistant' message",
+            f"{field}[{len(msgs) - 1}]",
+        )
+    if len(msgs) < 2:
+        raise RecordError("no prompt: at least one message must precede the assistant response", field)
+    return msgs[:-1], msgs[-1]["content"]
+
+
+def _prompt_response(rec: dict[str, Any], fmt: str) -> tuple[list[dict[str, str]], str]:
+    if fmt == "chat":
+        msgs = _messages_from_chat(rec.get("messages"), "messages", "role", "content", None)
+        return _split_response(msgs, "messages")
+    if fmt == "sharegpt":
+        msgs = _messages_from_chat(rec.get("conversations"), "conversations", "from", "value", SHAREGPT_ROLES)
+        return _split_response(msgs, "conversations")
+    if fmt == "alpaca":
+        instruction = _text(rec.get("instruction"), "instruction")
+        extra = _text(rec.get("input"), "input", required=False)
+        response = _text(rec.get("output"), "output")
+        prompt: list[dict[str, str]] = []
+        system = _text(rec.get("system"), "system", required=False)
+        if system:
+            prompt.append({"role": "system", "content": system})
+        history = rec.get("history") or []
+        if not isinstance(history, list):
+            raise RecordError("expected a list of [user, assistant] pairs", "history")
+        for i, pair in enumerate(history):
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+                raise RecordError("expected a [user, assistant] pair of strings", f"history[{i}]")
+            prompt += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
+        user = f"{instruction}\n\n{extra}" if extra else instruction
+        prompt.append({"role": "user", "content": user})
+        return prompt, response
+    if fmt == "prompt_response":
+        prompt_text = _text(rec.get("prompt"), "prompt")
+        key = "response" if "response" in rec or "completion" not in rec else "completion"
+        response = _text(rec.get(key), key)
+        return [{"role": "user", "content": prompt_text}], response
+    raise RecordError(f"unknown format '{fmt}'; accepted: {', '.join(FORMATS)}")
+
+
+def _optional_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    sid = rec.get("id")
+    if sid is not None and not isinstance(sid, (str, int)) or isinstance(sid, bool):
+        raise RecordError("expected a string or integer id", "id")
+    out["sample_id"] = str(sid) if sid is not None and sid != "" else None
+    src = rec.get("source")
+    if src is not None and not isinstance(src, str):
+        raise RecordError("expected a string", "source")
+    out["source"] = src or DEFAULT_SOURCE
+    diff = rec.get("difficulty")
+    if diff is not None:
+        if isinstance(diff, str) and diff.lower() in DIFFICULTY_WORDS:
+            diff = DIFFICULTY_WORDS[diff.lower()]
+        elif isinstance(diff, bool) or not isinstance(diff, (int, float)):
+            raise RecordError(
+                f"expected a number or one of {', '.join(DIFFICULTY_WORDS)}, got {diff!r}", "difficulty"
+            )
+        if not math.isfinite(float(diff)):
+            raise RecordError("must be a finite number", "difficulty")
+        diff = float(diff)
+    out["difficulty"] = diff
+    key = "answer" if "answer" in rec else "target"
+    ans = rec.get(key)
+    if ans is not None and not isinstance(ans, str):
+        if isinstance(ans, (int, float)) and not isinstance(ans, bool):
+            ans = str(ans)
+        else:
+            raise RecordError("expected a string or number", key)
+    out["answer"] = ans
+    grp = rec.get("group")
+    if grp is not None and (isinstance(grp, bool) or not isinstance(grp, (str, int))):
+        raise RecordError("expected a string or integer group id", "group")
+    out["group"] = str(grp) if grp is not None else None
+    cor = rec.get("correct")
+    if cor is not None and not isinstance(cor, bool):
+        raise RecordError(f"expected true or false, got {cor!r}", "correct")
+    out["correct"] = cor
+    meta = rec.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        raise RecordError("expected a JSON object", "metadata")
+    out["metadata"] = orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode() if meta else None
+    return out
+
+
+def normalize(rec: Any, fmt: str) -> dict[str, Any]:
+    """Turn one raw record of format ``fmt`` into a canonical row (``sample_id`` may be None).
+
+    Raises:
+        RecordError: with the offending field.
+    """
+    if not isinstance(rec, dict):
+        raise RecordError(f"expected a JSON object, got {type(rec).__name__}")
+    prompt, response = _prompt_response(rec, fmt)
+    row = _optional_fields(rec)
+    row["prompt"] = prompt
+    row["response"] = response
+    return row
