@@ -21,6 +21,10 @@ class Settings(BaseSettings):
         default_factory=lambda: Path.home() / ".autosel",
         description="Data directory: pools, signal caches, model cache, artifacts.",
     )
+    models_cache: Path | None = Field(
+        default=None,
+        description="Where converted models are cached (default: $AUTOSEL_HOME/models).",
+    )
     max_record_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
@@ -37,7 +41,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.models_cache or self.home / "models"
 
 
 def get_settings() -> Settings:
