@@ -74,6 +74,12 @@ def _messages_from_chat(msgs: Any, field: str, role_key: str, text_key: str,
         raise RecordError(f"expected a list of messages, got {type(msgs).__name__}", field)
     out: list[dict[str, str]] = []
     for i, m in enumerate(msgs):
+        if role_map is None and type(m) is dict and len(m) == 2:
+            # Fast path for the common well-formed chat message.
+            role, content = m.get("role"), m.get("content")
+            if type(role) is str and type(content) is str and role in CHAT_ROLES:
+                out.append(m)
+                continue
         where = f"{field}[{i}]"
         if not isinstance(m, dict):
             raise RecordError(f"expected an object, got {type(m).__name__}", where)
@@ -150,7 +156,14 @@ def _prompt_response(rec: dict[str, Any], fmt: str) -> tuple[list[dict[str, str]
     raise RecordError(f"unknown format '{fmt}'; accepted: {', '.join(FORMATS)}")
 
 
+_OPTIONAL_KEYS = frozenset({"id", "source", "difficulty", "answer", "target", "group", "correct", "metadata"})
+_EMPTY_OPTIONAL = {"sample_id": None, "source": DEFAULT_SOURCE, "difficulty": None, "answer": None,
+                   "group": None, "correct": None, "metadata": None}
+
+
 def _optional_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    if not _OPTIONAL_KEYS & rec.keys():  # common case for plain pools: nothing to check
+        return dict(_EMPTY_OPTIONAL)
     out: dict[str, Any] = {}
     sid = rec.get("id")
     if sid is not None and not isinstance(sid, (str, int)) or isinstance(sid, bool):

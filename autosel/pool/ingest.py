@@ -95,19 +95,20 @@ def _iter_jsonl(path: Path, max_bytes: int) -> Iterator[tuple[int, Any]]:
                 continue
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-            if not raw.strip():
-                continue
             try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield lineno, RecordError(
-                    f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
-                    "re-encode the file as UTF-8"
-                )
-                continue
-            try:
+                # orjson validates UTF-8 itself; decode only to explain a failure.
                 yield lineno, orjson.loads(raw)
             except orjson.JSONDecodeError as e:
+                if not raw.strip():
+                    continue
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as u:
+                    yield lineno, RecordError(
+                        f"not valid UTF-8 (byte 0x{raw[u.start]:02x} at column {u.start + 1}); "
+                        "re-encode the file as UTF-8"
+                    )
+                    continue
                 yield lineno, RecordError(f"malformed JSON: {e.msg} at column {e.colno}")
 
 
