@@ -1,0 +1,251 @@
+"""What operators see: the current subset of a pool, its metadata and its signals.
+
+An operator never receives the pool or the signal store directly. It gets a
+:class:`SubsetView`: the sorted row indices of the current subset plus lazily sliced,
+cached columns (``view.column("hes")`` is the pool-wide column restricted to the subset,
+computed once per step). Everything is a numpy array aligned with ``view.indices``, so an
+operator is one vectorised expression and never a Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from autosel.errors import ConfigError
+
+# Names of signals that are not per-row columns but derived structures; operators list them
+# in ``required_signals`` like any column, and :func:`available_signals` knows how to find them.
+MINHASH = "minhash"
+EXACT_GROUPS = "exact_groups"
+TOKEN_ENTROPY = "token_entropy"
+RELEVANCE_PREFIX = "relevance:"
+
+
+@runtime_checkable
+class SignalSource(Protocol):
+    """The part of ``autosel.signals.SignalSet`` that operators and ``realize()`` use."""
+
+    @property
+    def names(self) -> list[str]: ...
+
+    @property
+    def minhash_thresholds(self) -> list[float]: ...
+
+    @property
+    def relevance_benchmarks(self) -> list[str]: ...
+
+    @property
+    def manifest(self) -> dict[str, Any]: ...
+
+    def column(self, name: str) -> np.ndarray: ...
+
+    def ragged(self, name: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def hes(self, p: float = 0.005, unit: str = "bits") -> np.ndarray: ...
+
+    def hes_abs(self, tau: float = 1.6, unit: str = "bits") -> np.ndarray: ...
+
+    def minhash_clusters(self, threshold: float) -> np.ndarray: ...
+
+    def exact_groups(self) -> np.ndarray: ...
+
+
+def available_signals(signals: SignalSource) -> list[str]:
+    """Every signal name a recipe may require from ``signals`` (sorted).
+
+    Per-row columns come from ``signals.names``; the derived structures are added when the
+    signal set has them (MinHash levels, exact-duplicate groups, ragged token entropies).
+    """
+    names = set(signals.names)
+    if list(signals.minhash_thresholds):
+        names.add(MINHASH)
+    if callable(getattr(signals, "exact_groups", None)):
+        names.add(EXACT_GROUPS)
+    ragged = getattr(signals, "ragged_names", None)
+    if ragged is not None:
+        names.update(ragged)
+    elif TOKEN_ENTROPY in json.dumps(signals.manifest, default=str):
+        names.add(TOKEN_ENTROPY)
+    return sorted(names)
+
+
+@dataclass(frozen=True, eq=False)
+class PoolColumns:
+    """The pool metadata operators read, as arrays aligned with pool rows.
+
+    Args:
+        sample_ids: ``object`` array of str, one per row.
+        source_codes: ``int32`` code of each row's source into ``source_names``.
+        source_names: sorted distinct source names.
+        group_codes: ``int64`` prompt group code; rows without a group get a unique code.
+        correct: ``int8``: 1 correct, 0 wrong, -1 unknown.
+        content_hash: identity of the pool content (cache key).
+    """
+
+    sample_ids: np.ndarray
+    source_codes: np.ndarray
+    source_names: tuple[str, ...]
+    group_codes: np.ndarray
+    correct: np.ndarray
+    content_hash: str
+    _id_order: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    @property
+    def id_order(self) -> np.ndarray:
+        """Row indices sorted by sample id (computed once; used for subset fingerprints)."""
+        if not self._id_order:
+            self._id_order.append(np.argsort(self.sample_ids, kind="stable"))
+        return self._id_order[0]
+
+    @classmethod
+    def from_arrays(
+        cls,
+        sample_ids: Sequence[str] | np.ndarray,
+        sources: Sequence[str] | np.ndarray | None = None,
+        groups: Sequence[str | None] | np.ndarray | None = None,
+        correct: Sequence[bool | None] | np.ndarray | None = None,
+        content_hash: str | None = None,
+    ) -> PoolColumns:
+        """Build from plain sequences (tests, benchmarks, in-memory pools)."""
+        ids = np.asarray(sample_ids, dtype=object)
+        n = len(ids)
+        src = np.asarray(sources if sources is not None else ["default"] * n, dtype=object)
+        names, codes = np.unique(src.astype(str), return_inverse=True)
+        group_codes = _group_codes(groups, n)
+        corr = np.full(n, -1, dtype=np.int8)
+        if correct is not None:
+            c = np.asarray(correct, dtype=object)
+            corr[c == True] = 1  # noqa: E712 -- elementwise on an object array with None
+            corr[c == False] = 0  # noqa: E712
+        if content_hash is None:
+            import hashlib
+
+            content_hash = hashlib.sha256("\n".join(ids.tolist()).encode()).hexdigest()
+        return cls(ids, codes.astype(np.int32), tuple(str(x) for x in names), group_codes,
+                   corr, content_hash)
+
+    @classmethod
+    def from_pool(cls, pool: Any) -> PoolColumns:
+        """Read the metadata columns of a stored ``autosel.pool.Pool`` (one Parquet read)."""
+        t = pool.table(["sample_id", "source", "group", "correct"])
+        return cls.from_arrays(
+            t.column("sample_id").to_numpy(zero_copy_only=False),
+            t.column("source").to_numpy(zero_copy_only=False),
+            t.column("group").to_pylist(),
+            t.column("correct").to_pylist(),
+            content_hash=pool.content_hash,
+        )
+
+
+def _group_codes(groups: Sequence[str | None] | np.ndarray | None, n: int) -> np.ndarray:
+    # A row without a group is its own prompt: codes after the named groups keep them apart.
+    if groups is None:
+        return np.arange(n, dtype=np.int64)
+    g = np.asarray(groups, dtype=object)
+    missing = np.array([x is None for x in g.tolist()], dtype=bool)
+    codes = np.empty(n, dtype=np.int64)
+    if (~missing).any():
+        _, inv = np.unique(g[~missing].astype(str), return_inverse=True)
+        codes[~missing] = inv
+    start = int(codes[~missing].max()) + 1 if (~missing).any() else 0
+    codes[missing] = start + np.arange(int(missing.sum()), dtype=np.int64)
+    return codes
+
+
+class SubsetView:
+    """The current subset of a pool as seen by one operator application.
+
+    Columns are sliced from the pool-wide arrays on first use and cached, so an operator
+    that reads ``hes`` twice pays once. Positions ``0..len(view)-1`` index the subset;
+    ``view.indices[pos]`` is the pool row.
+    """
+
+    def __init__(
+        self,
+        indices: np.ndarray,
+        pool: PoolColumns,
+        signals: SignalSource,
+        *,
+        resolve_recipe: Callable[[str], np.ndarray] | None = None,
+    ) -> None:
+        self.indices = indices
+        self.pool = pool
+        self.signals = signals
+        self._resolve = resolve_recipe
+        self._cache: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def n_pool(self) -> int:
+        return len(self.pool)
+
+    def _sliced(self, key: tuple[Any, ...], full: Callable[[], np.ndarray]) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = np.asarray(full())[self.indices]
+        return self._cache[key]
+
+    def column(self, name: str) -> np.ndarray:
+        """Signal column ``name`` restricted to the subset."""
+        return self._sliced(("col", name), lambda: self.signals.column(name))
+
+    def hes(self, p: float | None = None, unit: str = "bits") -> np.ndarray:
+        """HES at fraction ``p`` (``None``: the cached ``hes`` column) on the subset."""
+        if p is None:
+            return self.column("hes")
+        return self._sliced(("hes", p, unit), lambda: self.signals.hes(p=p, unit=unit))
+
+    def hes_abs(self, tau: float, unit: str = "bits") -> np.ndarray:
+        """Absolute-threshold HES (token entropies above ``tau``) on the subset."""
+        return self._sliced(("hes_abs", tau, unit), lambda: self.signals.hes_abs(tau=tau, unit=unit))
+
+    def minhash_clusters(self, threshold: float) -> np.ndarray:
+        """Near-duplicate cluster id (smallest pool row in the cluster) of each subset row.
+
+        Raises:
+            ConfigError: ``threshold`` is not one of the precomputed levels (they are listed).
+        """
+        levels = [float(t) for t in self.signals.minhash_thresholds]
+        match = [t for t in levels if abs(t - threshold) < 1e-9]
+        if not match:
+            shown = ", ".join(f"{t:g}" for t in sorted(levels)) or "none computed"
+            raise ConfigError(f"MinHash threshold {threshold:g} is not precomputed; available: {shown}")
+        return self._sliced(("minhash", match[0]), lambda: self.signals.minhash_clusters(match[0]))
+
+    def exact_groups(self) -> np.ndarray:
+        """Exact-duplicate group id of each subset row."""
+        return self._sliced(("exact",), self.signals.exact_groups)
+
+    def source_codes(self) -> np.ndarray:
+        return self._sliced(("source",), lambda: self.pool.source_codes)
+
+    def group_codes(self) -> np.ndarray:
+        return self._sliced(("group",), lambda: self.pool.group_codes)
+
+    def correct(self) -> np.ndarray:
+        return self._sliced(("correct",), lambda: self.pool.correct)
+
+    def relevance_names(self) -> list[str]:
+        """Relevance column names present in the signal set, sorted."""
+        return sorted(n for n in self.signals.names if n.startswith(RELEVANCE_PREFIX))
+
+    def resolve_recipe(self, recipe_hash: str) -> np.ndarray:
+        """Sorted pool rows selected by another recipe (for ``union``).
+
+        Raises:
+            ConfigError: no resolver was given to ``realize()``.
+        """
+        if self._resolve is None:
+            raise ConfigError(
+                f"recipe {recipe_hash[:12]}… cannot be resolved: realize() was given no recipe_resolver"
+            )
+        return np.asarray(self._resolve(recipe_hash), dtype=np.int64)

@@ -1,0 +1,102 @@
+"""Vectorised selection helpers shared by the operators (no Python loop over rows)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def count_for(fraction: float, n: int) -> int:
+    """How many of ``n`` rows a fraction keeps: ``ceil(fraction * n)`` (noise-tolerant)."""
+    return min(n, max(0, math.ceil(fraction * n - 1e-9)))
+
+
+def top_k_mask(values: np.ndarray, k: int, *, largest: bool = True) -> np.ndarray:
+    """Keep-mask of the ``k`` largest (or smallest) values; NaN never kept.
+
+    Ties at the cut are broken by position (earlier rows first), so the result is
+    deterministic and independent of the partition algorithm. O(n), via ``np.partition``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = -x if largest else x.copy()
+    nan = np.isnan(x)
+    x[nan] = np.inf
+    n = len(x)
+    k = min(k, int((~nan).sum()))
+    mask = np.zeros(n, dtype=bool)
+    if k <= 0:
+        return mask
+    kth = np.partition(x, k - 1)[k - 1]
+    mask = x < kth
+    need = k - int(mask.sum())
+    if need > 0:
+        mask[np.flatnonzero(x == kth)[:need]] = True
+    return mask
+
+
+def fraction_mask(values: np.ndarray, fraction: float, *, largest: bool = True) -> np.ndarray:
+    """Keep-mask of the top (``largest``) or bottom ``fraction`` of the values."""
+    return top_k_mask(values, count_for(fraction, len(values)), largest=largest)
+
+
+def band_masks(values: np.ndarray, low_q: float, high_q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of rows strictly below the ``low_q`` quantile and strictly above ``high_q``.
+
+    Quantiles are taken over the non-NaN values of the current subset; NaN rows are
+    in neither mask (callers decide what unknown values mean).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    finite = ~np.isnan(x)
+    below = np.zeros(len(x), dtype=bool)
+    above = np.zeros(len(x), dtype=bool)
+    if not finite.any():
+        return below, above
+    lo, hi = np.quantile(x[finite], [low_q, high_q])
+    if low_q > 0:
+        below = finite & (x < lo)
+    if high_q < 1:
+        above = finite & (x > hi)
+    return below, above
+
+
+def first_per_group(groups: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
+    """Positions of one member per group: the highest ``priority``, ties to the earliest row.
+
+    Args:
+        groups: group id per row (`n`).
+        priority: score per row (`n`), larger wins; ``None`` keeps the earliest row.
+
+    Returns:
+        Sorted positions, one per distinct group.
+    """
+    n = len(groups)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    pos = np.arange(n, dtype=np.int64)
+    if priority is None:
+        order = np.argsort(groups, kind="stable")
+    else:
+        pr = np.nan_to_num(np.asarray(priority, dtype=np.float64), nan=-np.inf)
+        order = np.lexsort((pos, -pr, groups))
+    g = groups[order]
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = g[1:] != g[:-1]
+    return np.sort(order[starts])
+
+
+def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+    """Integer quotas summing to ``total`` proportional to ``weights`` (Hamilton's method).
+
+    Remainder ties go to the earlier entry, so the allocation is deterministic.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if total <= 0 or w.sum() <= 0:
+        return np.zeros(len(w), dtype=np.int64)
+    exact = w / w.sum() * total
+    base = np.floor(exact).astype(np.int64)
+    rest = total - int(base.sum())
+    if rest > 0:
+        order = np.lexsort((np.arange(len(w)), -(exact - base)))
+        base[order[:rest]] += 1
+    return base

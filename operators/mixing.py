@@ -1,0 +1,133 @@
+"""Mixing and sampling: source proportions, hard caps, the random baseline.
+
+All randomness comes from the step's ``rng`` (seeded by ``realize`` from the search seed,
+the recipe hash and the step index). Sources are visited in sorted order so the draws do
+not depend on dict or set ordering.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from autosel.errors import ConfigError
+from autosel.ops import Decision, Operator, OpParams, register_operator
+from autosel.ops.view import SubsetView
+from operators._select import count_for, largest_remainder
+
+
+def sample_per_source(codes: np.ndarray, quotas: dict[int, int],
+                      rng: np.random.Generator) -> tuple[np.ndarray, dict[int, int]]:
+    """Uniformly sample ``quotas[c]`` positions of each source code ``c`` (sorted codes).
+
+    Returns:
+        Sorted positions, and the shortfall per source whose quota exceeded its rows.
+    """
+    picked: list[np.ndarray] = []
+    short: dict[int, int] = {}
+    for code in sorted(quotas):
+        pos = np.flatnonzero(codes == code)
+        want = quotas[code]
+        if want >= len(pos):
+            picked.append(pos)
+            if want > len(pos):
+                short[code] = want - len(pos)
+        elif want > 0:
+            picked.append(rng.choice(pos, size=want, replace=False))
+    out = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+    return np.sort(out), short
+
+
+@register_operator("source_mix")
+class SourceMix(Operator):
+    """Resample the subset to target proportions per source.
+
+    The target size is ``total`` (absolute) or ``fraction`` of the current subset; it is
+    split over sources by largest remainder and each source is sampled uniformly. A
+    source with fewer rows than its quota contributes all it has, and the step says so.
+    Sources missing from ``proportions`` are dropped; empty ``proportions`` keeps the
+    current mix (proportional allocation, i.e. a stratified sample).
+    """
+
+    kind = "select"
+
+    class Params(OpParams):
+        proportions: dict[str, float] = Field(default_factory=dict, json_schema_extra={"search": False})
+        fraction: float = Field(1.0, gt=0.0, le=1.0)
+        total: int | None = Field(None, ge=1, json_schema_extra={"search": False})
+
+        @field_validator("proportions")
+        @classmethod
+        def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+            bad = sorted(k for k, x in v.items() if not x >= 0)
+            if bad:
+                raise ValueError(f"proportions must be >= 0 (got negative for {', '.join(bad)})")
+            if v and sum(v.values()) <= 0:
+                raise ValueError("proportions must not all be 0")
+            return dict(sorted(v.items()))
+
+    def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        codes = view.source_codes()
+        names = view.pool.source_names
+        counts = np.bincount(codes, minlength=len(names))
+        if params.proportions:
+            unknown = sorted(set(params.proportions) - set(names))
+            if unknown:
+                raise ConfigError(f"source_mix: unknown source(s) {', '.join(unknown)}; "
+                                  f"pool sources: {', '.join(names)}")
+            weights = np.array([params.proportions.get(s, 0.0) for s in names])
+        else:
+            weights = counts.astype(np.float64)
+        target = params.total if params.total is not None else count_for(params.fraction, len(view))
+        quota = largest_remainder(weights, target)
+        pos, short = sample_per_source(codes, {c: int(q) for c, q in enumerate(quota) if weights[c] > 0}, rng)
+        keep = np.zeros(len(view), dtype=bool)
+        keep[pos] = True
+        notes = tuple(f"source '{names[c]}' short by {k} (had {counts[c]}, quota {quota[c]})"
+                      for c, k in sorted(short.items()))
+        not_in_mix = weights[codes] == 0
+        return Decision(pos, {"source not in mix": not_in_mix, "over source quota": ~keep}, notes)
+
+
+@register_operator("cap")
+class Cap(Operator):
+    """Hard cap on the number of samples: uniform at random, or stratified by source."""
+
+    kind = "select"
+
+    class Params(OpParams):
+        max_samples: int = Field(10_000, ge=1, json_schema_extra={"search": False})
+        strategy: Literal["random", "stratified"] = "random"
+
+    def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        n = len(view)
+        if n <= params.max_samples:
+            return Decision(np.arange(n))
+        if params.strategy == "random":
+            return Decision(np.sort(rng.choice(n, size=params.max_samples, replace=False)),
+                            {f"over cap {params.max_samples}": n - params.max_samples})
+        codes = view.source_codes()
+        counts = np.bincount(codes, minlength=len(view.pool.source_names))
+        quota = largest_remainder(counts.astype(np.float64), params.max_samples)
+        pos, _ = sample_per_source(codes, {c: int(q) for c, q in enumerate(quota) if counts[c]}, rng)
+        return Decision(pos, {f"over cap {params.max_samples}": n - len(pos)})
+
+
+@register_operator("random_sample")
+class RandomSample(Operator):
+    """The baseline: a uniform random ``fraction`` (or ``n`` samples) of the current subset."""
+
+    kind = "select"
+
+    class Params(OpParams):
+        fraction: float = Field(0.5, gt=0.0, le=1.0)
+        n: int | None = Field(None, ge=0, json_schema_extra={"search": False})
+
+    def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        size = len(view)
+        k = min(params.n, size) if params.n is not None else count_for(params.fraction, size)
+        if k >= size:
+            return Decision(np.arange(size))
+        return Decision(np.sort(rng.choice(size, size=k, replace=False)), {"not sampled": size - k})

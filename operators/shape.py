@@ -1,0 +1,112 @@
+"""Filters on the shape of the data: response length, difficulty band, task relevance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from autosel.ops import Decision, Operator, OpParams, register_operator
+from autosel.ops.view import RELEVANCE_PREFIX, SubsetView
+from operators._select import band_masks, fraction_mask
+
+
+@register_operator("length_filter")
+class LengthFilter(Operator):
+    """Keep responses within absolute token bounds and within a quantile band of lengths.
+
+    ``min_tokens``/``max_tokens`` are absolute (``max_tokens=None``: no upper bound);
+    ``low_q``/``high_q`` drop the shortest/longest quantiles of the current subset.
+    Both apply.
+    """
+
+    kind = "filter"
+    requires = ("resp_tokens",)
+
+    class Params(OpParams):
+        min_tokens: int = Field(0, ge=0, json_schema_extra={"search": False})
+        max_tokens: int | None = Field(None, ge=1, json_schema_extra={"search": False})
+        low_q: float = Field(0.0, ge=0.0, le=0.5)
+        high_q: float = Field(1.0, ge=0.5, le=1.0)
+
+        @model_validator(mode="after")
+        def _ordered(self) -> LengthFilter.Params:
+            if self.max_tokens is not None and self.max_tokens < self.min_tokens:
+                raise ValueError(f"max_tokens ({self.max_tokens}) must be >= min_tokens ({self.min_tokens})")
+            return self
+
+    def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        n_tok = view.column("resp_tokens")
+        short = n_tok < params.min_tokens
+        long = n_tok > params.max_tokens if params.max_tokens is not None else np.zeros(len(n_tok), bool)
+        below, above = band_masks(n_tok, params.low_q, params.high_q)
+        drop = short | long | below | above
+        return Decision(~drop, {f"< {params.min_tokens} tokens": short, f"> {params.max_tokens} tokens": long,
+                                f"shorter than q{params.low_q:g}": below,
+                                f"longer than q{params.high_q:g}": above})
+
+
+@register_operator("difficulty_filter")
+class DifficultyFilter(Operator):
+    """Keep a difficulty band: drop the easiest ``low_q`` and the hardest ``1 - high_q``.
+
+    Higher ``difficulty`` means harder. Optional absolute bounds apply as well. Rows with
+    unknown difficulty are kept unless ``keep_unknown`` is false.
+    """
+
+    kind = "filter"
+    requires = ("difficulty",)
+
+    class Params(OpParams):
+        low_q: float = Field(0.1, ge=0.0, le=0.5)
+        high_q: float = Field(0.9, ge=0.5, le=1.0)
+        min_difficulty: float | None = Field(None, json_schema_extra={"search": False})
+        max_difficulty: float | None = Field(None, json_schema_extra={"search": False})
+        keep_unknown: bool = Field(True, json_schema_extra={"search": False})
+
+    def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        d = np.asarray(view.column("difficulty"), dtype=np.float64)
+        unknown = np.isnan(d)
+        easy, hard = band_masks(d, params.low_q, params.high_q)
+        if params.min_difficulty is not None:
+            easy |= d < params.min_difficulty
+        if params.max_difficulty is not None:
+            hard |= d > params.max_difficulty
+        unknown_drop = unknown if not params.keep_unknown else np.zeros(len(d), dtype=bool)
+        drop = easy | hard | unknown_drop
+        return Decision(~drop, {"too easy": easy, "too hard": hard, "unknown difficulty": unknown_drop})
+
+
+@register_operator("relevance_filter")
+class RelevanceFilter(Operator):
+    """Keep the top fraction by relevance to one target benchmark or to all of them.
+
+    ``benchmark="all"`` scores a sample by its ``combine`` (max or mean) relevance over
+    every benchmark the signal set has.
+    """
+
+    kind = "filter"
+
+    class Params(OpParams):
+        fraction: float = Field(0.5, gt=0.0, le=1.0)
+        benchmark: str = Field("all", min_length=1, json_schema_extra={"search": False})
+        combine: Literal["max", "mean"] = "max"
+
+    @classmethod
+    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]
+        # "relevance:*" means "at least one relevance column"; the validator knows the wildcard.
+        if params.benchmark == "all":
+            return (RELEVANCE_PREFIX + "*",)
+        return (RELEVANCE_PREFIX + params.benchmark,)
+
+    def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        if params.benchmark == "all":
+            names = view.relevance_names()
+            cols = np.stack([np.asarray(view.column(n), dtype=np.float64) for n in names]) if names \
+                else np.full((1, len(view)), np.nan)
+            score = cols.max(axis=0) if params.combine == "max" else cols.mean(axis=0)
+        else:
+            score = view.column(RELEVANCE_PREFIX + params.benchmark)
+        keep = fraction_mask(score, params.fraction, largest=True)
+        return Decision(keep, {f"relevance outside top {params.fraction:g}": ~keep})
