@@ -79,7 +79,12 @@ def load_plugins(*, force: bool = False) -> None:
     if _loaded and not force:
         return
     _loaded = True
-    importlib.import_module("operators")
+    builtin = importlib.import_module("operators")
+    if not getattr(builtin, "__autosel_operators__", False):
+        # e.g. a directory named `operators/` without __init__.py earlier on sys.path
+        where = getattr(builtin, "__file__", None) or list(getattr(builtin, "__path__", []))
+        raise ConfigError(f"the importable 'operators' package ({where}) is not autosel's operator "
+                          "library; check sys.path for a shadowing directory or project")
     eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value))
     for ep in eps:
         _load_entry_point(ep)

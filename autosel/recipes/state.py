@@ -1,0 +1,118 @@
+"""The state vector of a realized subset: what the surrogate sees besides the recipe.
+
+Two recipes that pick nearly the same subset get nearly the same state, which is what
+lets the GP treat them as alike. Features, in order (:func:`state_feature_names`):
+
+==================== =======================================================================
+retain_ratio          subset rows / pool rows
+token_ratio           subset response tokens / pool response tokens (``resp_tokens``)
+hes_mean              mean HES (cached ``hes`` column) over the subset
+hes_q10/q50/q90       HES quantiles over the subset
+length_mean           mean response tokens
+duplicate_rate        1 - distinct near-duplicate clusters / rows (MinHash at 0.8 or the
+                      nearest level; exact groups when MinHash is absent)
+source_js_pool        Jensen-Shannon divergence (nats, in [0, ln 2]) of the subset's source
+                      mix from the pool's
+source_js_target      the same from the target mix (``target_mix``; default the pool's mix)
+difficulty_mean       mean ``difficulty`` over rows where it is known
+relevance:<bench>     mean relevance to each benchmark, benchmarks sorted
+==================== =======================================================================
+
+A feature whose signal is absent, or that is undefined on an empty subset, is 0.0 so the
+vector is always finite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from autosel.ops.view import EXACT_GROUPS, MINHASH, RELEVANCE_PREFIX, PoolColumns, SignalSource, available_signals
+
+BASE_FEATURES = (
+    "retain_ratio", "token_ratio", "hes_mean", "hes_q10", "hes_q50", "hes_q90", "length_mean",
+    "duplicate_rate", "source_js_pool", "source_js_target", "difficulty_mean",
+)
+REFERENCE_MINHASH = 0.8
+
+
+def state_feature_names(signals: SignalSource) -> list[str]:
+    """Feature names of the state vector for this signal set (fixed for a pool)."""
+    rel = sorted(n for n in signals.names if n.startswith(RELEVANCE_PREFIX))
+    return [*BASE_FEATURES, *rel]
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence in nats; 0.0 when either distribution is empty."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.sum() <= 0 or q.sum() <= 0:
+        return 0.0
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2
+
+    def kl(a: np.ndarray) -> float:
+        nz = a > 0
+        return float(np.sum(a[nz] * np.log(a[nz] / m[nz])))
+
+    return max(0.5 * kl(p) + 0.5 * kl(q), 0.0)
+
+
+def _mean(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else 0.0
+
+
+def _duplicate_groups(signals: SignalSource, names: set[str]) -> np.ndarray | None:
+    if MINHASH in names:
+        levels = [float(t) for t in signals.minhash_thresholds]
+        level = min(levels, key=lambda t: (abs(t - REFERENCE_MINHASH), t))
+        return np.asarray(signals.minhash_clusters(level))
+    if EXACT_GROUPS in names:
+        return np.asarray(signals.exact_groups())
+    return None
+
+
+def state_vector(
+    indices: np.ndarray,
+    pool: PoolColumns,
+    signals: SignalSource,
+    target_mix: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """The state of the subset ``indices`` (sorted pool rows) as an ordered dict."""
+    names = set(available_signals(signals))
+    n_pool, n = len(pool), len(indices)
+    out = dict.fromkeys(state_feature_names(signals), 0.0)
+    out["retain_ratio"] = n / n_pool if n_pool else 0.0
+    if "resp_tokens" in names:
+        tok = signals.column("resp_tokens")
+        total = float(np.sum(tok, dtype=np.float64))
+        sub = np.asarray(tok[indices], dtype=np.float64)
+        out["token_ratio"] = float(sub.sum()) / total if total > 0 else 0.0
+        out["length_mean"] = float(sub.mean()) if n else 0.0
+    if "hes" in names and n:
+        h = np.asarray(signals.column("hes")[indices], dtype=np.float64)
+        out["hes_mean"] = _mean(h)
+        finite = h[~np.isnan(h)]
+        if finite.size:
+            out["hes_q10"], out["hes_q50"], out["hes_q90"] = (
+                float(v) for v in np.quantile(finite, [0.1, 0.5, 0.9]))
+    groups = _duplicate_groups(signals, names)
+    if groups is not None and n:
+        distinct = np.count_nonzero(np.bincount(groups[indices], minlength=1))
+        out["duplicate_rate"] = float(1.0 - distinct / n)
+    k = len(pool.source_names)
+    pool_mix = np.bincount(pool.source_codes, minlength=k).astype(np.float64)
+    sub_mix = np.bincount(pool.source_codes[indices], minlength=k).astype(np.float64)
+    target = pool_mix if not target_mix else np.array(
+        [float(target_mix.get(s, 0.0)) for s in pool.source_names])
+    out["source_js_pool"] = js_divergence(sub_mix, pool_mix)
+    out["source_js_target"] = js_divergence(sub_mix, target)
+    if "difficulty" in names and n:
+        out["difficulty_mean"] = _mean(signals.column("difficulty")[indices])
+    for name in state_feature_names(signals)[len(BASE_FEATURES):]:
+        if n:
+            out[name] = _mean(signals.column(name)[indices])
+    return out
