@@ -1,0 +1,76 @@
+"""Held-out benchmark sets, one JSONL file per domain, disjoint from the pool.
+
+Item format (the contract the evaluation code reads)::
+
+    {"id": str, "question": str, "answer": str, "choices": [str, ...],
+     "fewshot": [{"question": str, "answer": str}, ...],   # only when requested
+     "metadata": {"domain": str, "task": str, "difficulty": float}}
+
+``answer`` is the short final answer and the exact text of one choice; choices are four
+(answer plus plausible neighbours) or two for yes/no and true/false questions. Items come
+from a random stream of their own, and any question also in the pool is rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from autosel.pool.demo.base import Domain, Problem
+from autosel.pool.demo.config import stream
+
+MAX_REJECTIONS = 10_000
+
+
+def question_key(text: str) -> bytes:
+    """A compact identity of a question text (for disjointness checks)."""
+    return hashlib.blake2b(text.encode(), digest_size=12).digest()
+
+
+def _fresh(domain: Domain, rng: Any, taken: set[bytes]) -> Problem:
+    for _ in range(MAX_REJECTIONS):
+        p = domain.problem(rng)
+        key = question_key(p.question)
+        if key not in taken:
+            taken.add(key)
+            return p
+    raise RuntimeError(f"{domain.name}: no fresh benchmark question after {MAX_REJECTIONS} draws")
+
+
+def write_bench(bench_dir: Path, domains: Sequence[Domain], n_items: int, n_fewshot: int,
+                seed: int, pool_keys: set[bytes]) -> dict[str, Path]:
+    """Write ``bench_dir/<domain>.jsonl`` for every domain; returns the paths by domain.
+
+    ``pool_keys`` holds the question keys of every pool prompt; it is not modified.
+    """
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for domain in domains:
+        rng = stream(seed, "bench", domain.name)
+        taken = set(pool_keys)  # also keeps items and few-shot examples distinct
+        shots = [_fresh(domain, rng, taken) for _ in range(n_fewshot)]
+        fewshot = [{"question": p.question, "answer": p.answer} for p in shots]
+        path = bench_dir / f"{domain.name}.jsonl"
+        tmp = path.with_suffix(".jsonl.tmp")
+        with open(tmp, "wb") as f:
+            for i in range(n_items):
+                p = _fresh(domain, rng, taken)
+                f.write(orjson.dumps(_item(domain, p, i, fewshot, rng)) + b"\n")
+        tmp.replace(path)
+        paths[domain.name] = path
+    return paths
+
+
+def _item(domain: Domain, p: Problem, i: int, fewshot: list[dict[str, str]], rng: Any) -> dict[str, Any]:
+    choices = [p.answer, *domain.distractors(p.spec, rng)]
+    rng.shuffle(choices)
+    item: dict[str, Any] = {"id": f"{domain.name}-{i:05d}", "question": p.question, "answer": p.answer,
+                            "choices": choices}
+    if fewshot:
+        item["fewshot"] = fewshot
+    item["metadata"] = {"domain": domain.name, "task": p.task, "difficulty": p.difficulty}
+    return item
