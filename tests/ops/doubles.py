@@ -108,10 +108,17 @@ def synthetic(n: int = 200, seed: int = 0, *, sources: tuple[str, ...] = ("code"
     correct = rng.random(n) < 0.7 if groups_of > 1 else None
     pool = PoolColumns.from_arrays(ids, src, groups, correct)
     toks = rng.integers(5, 400, n).astype(np.int32)
-    labels = np.arange(n)
+    # Each planted near duplicate has a similarity; at threshold t it joins its original iff
+    # similarity >= t, so clusters nest as the threshold rises (as with real MinHash LSH).
     dup = rng.random(n) < 0.1
-    labels[dup] = rng.integers(0, n, int(dup.sum()))
-    near = cluster_ids(labels)
+    original = rng.integers(0, n, n)
+    similarity = rng.uniform(0.5, 1.0, n)
+
+    def level(t: float) -> np.ndarray:
+        labels = np.arange(n)
+        join = dup & (similarity >= t)
+        labels[join] = original[join]
+        return cluster_ids(labels)
     ex_labels = np.arange(n)
     ex = rng.random(n) < 0.03
     ex_labels[ex] = np.maximum(np.flatnonzero(ex) - 1, 0)
@@ -131,8 +138,8 @@ def synthetic(n: int = 200, seed: int = 0, *, sources: tuple[str, ...] = ("code"
         off = np.r_[0, np.cumsum(lengths)].astype(np.int64)
         vals = (rng.gamma(1.0, 0.8, int(off[-1]))).astype(np.float16)
         tok_ent = (vals, off)
-    sig = ArraySignals(cols, tok_ent, {0.5: cluster_ids(labels // 1), 0.8: near,
-                                       0.9: np.arange(n, dtype=np.int64)}, cluster_ids(ex_labels))
+    levels = {t: level(t) for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)}
+    sig = ArraySignals(cols, tok_ent, levels, cluster_ids(ex_labels))
     if with_tokens:
         cols["hes"] = sig.hes(0.005).astype(np.float32)
         cols["hes_abs"] = sig.hes_abs(1.6).astype(np.float32)
