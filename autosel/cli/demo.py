@@ -1,1 +1,51 @@
-"""Placeholder replaced below."""
+"""Demo commands. ``demo-pool`` (below) writes the offline demo pool; ``demo`` is elsewhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from autosel.cli import app
+from autosel.cli._common import console, print_json
+
+# ----------------------------------------------------------------------------- demo-pool
+# Owned by the demo pool generator (autosel.pool.demo). Keep other commands out of this block.
+
+
+@app.command("demo-pool")
+def demo_pool(
+    out_dir: Path = typer.Argument(..., help="Directory for pool.jsonl, labels.jsonl, bench/ and the manifest."),
+    size: str = typer.Option("small", "--size", help="small (800 samples), medium (10k) or large (100k)."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed writes byte-identical files."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Generate the offline demo pool with planted defects, hidden labels and held-out benchmarks."""
+    import json
+
+    from rich.table import Table
+
+    from autosel.pool.demo import generate_demo_pool
+
+    with console.status(f"generating the {size} demo pool …", spinner="dots"):
+        res = generate_demo_pool(out_dir, size=size, seed=seed)
+    manifest = json.loads(res.manifest_path.read_text())
+    if as_json:
+        print_json(manifest)
+        return
+    console.print(f"[green]wrote[/] {res.n_samples:,} samples to {res.pool_path} in {res.seconds:.1f} s")
+    defects = Table("defect (hidden label)", "samples", "share", title="planted defects")
+    for name, count in res.defect_counts.items():
+        defects.add_row(name, f"{count:,}", f"{manifest['defect_rates'][name]:.1%}")
+    console.print(defects)
+    sources = Table("source", "samples", "benchmark items", title="domains")
+    for name, count in res.source_counts.items():
+        sources.add_row(name, f"{count:,}", f"{res.bench_sizes.get(name, 0):,}")
+    console.print(sources)
+    groups = manifest["groups"]
+    console.print(f"{groups['prompts']:,} prompts have several responses ({groups['samples']:,} samples, "
+                  f"{groups['wrong_answers']:,} wrong). Labels: {res.labels_path} (never give them to "
+                  f"operators). Benchmarks: {res.out_dir / 'bench'}")
+
+
+# --------------------------------------------------------------------------- end demo-pool

@@ -111,12 +111,16 @@ def too_long(lines: Sequence[str], answer: str, rng: random.Random) -> str:
 
 # ------------------------------------------------------------------- near duplicates
 
+_SYN_ANY = re.compile(r"\b(" + "|".join(map(re.escape, sorted(SYNONYMS, key=len, reverse=True))) + r")\b")
+_SYN_ONE = {k: re.compile(rf"\b{re.escape(k)}\b") for k in SYNONYMS}
+
+
 def _synonym(text: str, rng: random.Random) -> str:
-    present = [k for k in SYNONYMS if re.search(rf"\b{re.escape(k)}\b", text)]
+    present = list(dict.fromkeys(_SYN_ANY.findall(text)))  # in order of appearance
     if not present:
         return text
     key = rng.choice(present)
-    return re.sub(rf"\b{re.escape(key)}\b", rng.choice(SYNONYMS[key]), text)
+    return _SYN_ONE[key].sub(rng.choice(SYNONYMS[key]), text)
 
 
 def _punctuation(text: str, rng: random.Random) -> str:
