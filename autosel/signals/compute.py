@@ -1,0 +1,230 @@
+"""``compute_signals`` / ``load_signals``: compute what is missing, reuse the cache."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autosel.errors import NotFoundError
+from autosel.pool.pool import Pool
+from autosel.settings import Settings, get_settings
+from autosel.signals import cache, minhash, text
+from autosel.signals.params import (
+    BENCH_VERSION,
+    IFD_VERSION,
+    MINHASH_VERSION,
+    MODEL_VERSION,
+    TEXT_VERSION,
+    MinHashParams,
+    ModelParams,
+    TextParams,
+)
+from autosel.signals.relevance import benchmark_centroid, file_digest, load_benchmark_items
+from autosel.signals.shard import ModelSpec, compute_shard, merge_shards, shard_ranges
+from autosel.signals.signalset import SignalSet
+
+ROWS_PER_SHARD = 1024
+DEFAULT_BATCH_TOKENS = 8192
+DTYPE_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+def _key(group: str, version: int, pool: Pool, params: dict[str, Any], model_id: str | None = None
+         ) -> dict[str, Any]:
+    return {"group": group, "version": version, "pool": pool.content_hash, "model": model_id,
+            "params": params}
+
+
+def _text_group(pool: Pool, root: Path, params: TextParams) -> Path:
+    key = _key("text", TEXT_VERSION, pool, params.model_dump())
+
+    def fill(tmp: Path) -> None:
+        lex = np.fromiter((text.lexical_entropy(r, params.lexical_ngram) for _, r in text.iter_texts(pool)),
+                          dtype=np.float64, count=len(pool))
+        cache.save_arrays(tmp, {"resp_chars": text.response_chars(pool), "lexical_entropy": lex,
+                                "exact_groups": text.exact_groups(pool)})
+        cache.write_manifest(tmp, {**key, "units": {"lexical_entropy": "bits"}})
+
+    return cache.write_dir_atomic(cache.group_dir(root, "text", key), fill)
+
+
+def _minhash_group(pool: Pool, root: Path, params: MinHashParams) -> Path:
+    key = _key("minhash", MINHASH_VERSION, pool, params.model_dump(mode="json"))
+
+    def fill(tmp: Path) -> None:
+        texts = [f"{p}\n{r}" for p, r in text.iter_texts(pool)]
+        sig = minhash.signatures(texts, params)
+        clusters = minhash.lsh_clusters_all(sig, params.thresholds)
+        cache.save_arrays(tmp, {"signatures": sig,
+                                "clusters": np.stack([clusters[t] for t in params.thresholds])})
+        bands = {str(t): list(minhash.lsh_bands(t, params.num_perm)) for t in params.thresholds}
+        cache.write_manifest(tmp, {**key, "lsh_bands_rows": bands,
+                                   "clusters_with_duplicates": {
+                                       str(t): int((clusters[t] != np.arange(len(pool))).sum())
+                                       for t in params.thresholds}})
+
+    return cache.write_dir_atomic(cache.group_dir(root, "minhash", key), fill)
+
+
+class _Progress:
+    """A rich progress bar (samples, response tokens/s, ETA), or nothing."""
+
+    def __init__(self, enabled: bool, total: int, label: str) -> None:
+        self.bar = None
+        self.tokens = 0
+        if enabled and total:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[tps]} tok/s"), TimeElapsedColumn(),
+                                TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+            self.task = self.bar.add_task(label, total=total, tps="-")
+            self.bar.start()
+
+    def update(self, samples: int, tokens: int) -> None:
+        if self.bar is None:
+            return
+        self.tokens += tokens
+        elapsed = self.bar.tasks[0].elapsed or 1e-9
+        self.bar.update(self.task, advance=samples, tps=f"{self.tokens / elapsed:,.0f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _sharded_model_group(pool: Pool, root: Path, group: str, key: dict[str, Any], spec: ModelSpec,
+                         loader: Any, progress: bool, extra: dict[str, Any]) -> Path:
+    target = cache.group_dir(root, group, key)
+    if (target / cache.MANIFEST).is_file():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    ranges = shard_ranges(len(pool), ROWS_PER_SHARD)
+    bar = _Progress(progress, len(pool), f"{group} pass")
+    try:
+        dirs = [compute_shard(pool.path, r, spec, partial, loaded=loader(), on_batch=bar.update)
+                for r in ranges]
+    finally:
+        bar.close()
+    merged = merge_shards(dirs, len(pool))
+
+    def fill(tmp: Path) -> None:
+        cache.save_arrays(tmp, merged)
+        counts = {"truncated": int(merged["truncated"].sum()),
+                  "empty": int((merged["resp_tokens"] == 0).sum()),
+                  "scored_tokens": int(merged["offsets"][-1])}
+        cache.write_manifest(tmp, {**key, **extra, "counts": counts,
+                                   "units": {"token arrays": "nats (float16)"}})
+
+    cache.write_dir_atomic(target, fill)
+    shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def compute_signals(pool: Pool, *, model: str | None = "smollm2", device: str | None = None,
+                    precision: str = "auto", benchmarks: Mapping[str, str | Path] | None = None,
+                    ifd: bool = False, minhash: MinHashParams | None = None,
+                    text_params: TextParams | None = None, max_tokens: int = 2048,
+                    batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = True,
+                    settings: Settings | None = None, unit: str = "bits") -> SignalSet:
+    """Compute every missing signal group of ``pool`` and return the signal set.
+
+    ``model=None`` computes only the model-free groups. See the package docstring.
+    """
+    settings = settings or get_settings()
+    root = cache.pool_signals_dir(settings, pool.content_hash)
+    groups = {"text": _text_group(pool, root, text_params or TextParams()),
+              "minhash": _minhash_group(pool, root, minhash or MinHashParams())}
+    bench_dirs: dict[str, Path] = {}
+    if model is not None:
+        from autosel.models import load_model, model_identity, pick_device, pick_dtype, resolve_model
+
+        path = resolve_model(model)
+        dev = pick_device(device)
+        dtype = DTYPE_NAMES[str(pick_dtype(dev, precision)).removeprefix("torch.")]
+        mparams = ModelParams(max_tokens=max_tokens, dtype=dtype)
+        mid = model_identity(path)
+        loaded: list[Any] = []
+
+        def loader() -> Any:  # load the model only if some shard or benchmark needs it
+            if not loaded:
+                loaded.append(load_model(str(path), device=dev, dtype=dtype))
+            return loaded[0]
+
+        spec = ModelSpec(model=str(path), device=dev, dtype=dtype, max_tokens=max_tokens,
+                         batch_tokens=batch_tokens)
+        extra = {"model": {"ref": str(model), "path": str(path), "identity": mid}}
+        key = _key("model", MODEL_VERSION, pool, mparams.model_dump(), mid)
+        groups["model"] = _sharded_model_group(pool, root, "model", key, spec, loader, progress, extra)
+        if ifd:
+            key = _key("ifd", IFD_VERSION, pool, mparams.model_dump(), mid)
+            free = ModelSpec(**{**spec.__dict__, "prompt_free": True})
+            groups["ifd"] = _sharded_model_group(pool, root, "ifd", key, free, loader, progress, extra)
+        for name, bpath in sorted((benchmarks or {}).items()):
+            bkey = {"group": "bench", "version": BENCH_VERSION, "name": name, "model": mid,
+                    "file": file_digest(bpath), "params": mparams.model_dump()}
+
+            def fill(tmp: Path, bpath: str | Path = bpath, bkey: dict[str, Any] = bkey) -> None:
+                items = load_benchmark_items(bpath)
+                c = benchmark_centroid(items, loader(), max_tokens, batch_tokens)
+                cache.save_arrays(tmp, {"centroid": c})
+                cache.write_manifest(tmp, {**bkey, "path": str(bpath), "items": len(items)})
+
+            bench_dirs[name] = cache.write_dir_atomic(cache.group_dir(root, "bench", bkey), fill)
+    return _open(pool, groups, bench_dirs, unit)
+
+
+def _open(pool: Pool, groups: dict[str, Path], bench: dict[str, Path], unit: str) -> SignalSet:
+    return SignalSet(len(pool), groups, bench, unit=unit, pool_difficulty=text.pool_difficulty(pool))
+
+
+def load_signals(pool: Pool, settings: Settings | None = None, model: str | None = "smollm2",
+                 unit: str = "bits") -> SignalSet:
+    """The cached signals of ``pool`` (the newest group of each kind; model groups of ``model``).
+
+    ``model=None`` accepts the newest model pass of any model.
+
+    Raises:
+        NotFoundError: nothing was computed for this pool yet (with the command to run).
+    """
+    settings = settings or get_settings()
+    root = cache.pool_signals_dir(settings, pool.content_hash)
+    found = cache.list_groups(root)
+    if not found:
+        raise NotFoundError(f"no signals computed for pool {pool.pool_id} ({pool.name}); run "
+                            f"`autosel signals compute {pool.pool_id}`")
+    mid = None
+    if model is not None:
+        from autosel.models import model_identity, resolve_model
+
+        mid = model_identity(resolve_model(model))
+    groups: dict[str, Path] = {}
+    bench: dict[str, Path] = {}
+    for d, man in found:  # sorted oldest first: later entries replace earlier ones
+        g = man.get("group")
+        if g in ("model", "ifd", "bench") and mid is not None and _identity(man) != mid:
+            continue
+        if g == "bench":
+            bench[man["name"]] = d
+        elif g in ("text", "minhash", "model", "ifd"):
+            groups[g] = d
+    if "model" in groups:  # IFD and relevance only pair with the model pass they were made with
+        mkey = _identity(cache.read_manifest(groups["model"]))
+        bench = {b: d for b, d in bench.items() if _identity(cache.read_manifest(d)) == mkey}
+        if "ifd" in groups and _identity(cache.read_manifest(groups["ifd"])) != mkey:
+            del groups["ifd"]
+    else:
+        bench = {}
+        groups.pop("ifd", None)
+    return _open(pool, groups, bench, unit)
+
+
+def _identity(manifest: dict[str, Any]) -> str | None:
+    """Model identity recorded in a group manifest (a dict for model groups, a str for bench)."""
+    m = manifest.get("model")
+    return m.get("identity") if isinstance(m, dict) else m

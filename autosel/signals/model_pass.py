@@ -1,0 +1,186 @@
+"""The teacher-forced model pass: per-token entropy, log-prob, varentropy; per-sample embedding.
+
+How it is fast and still exact (each point is tested against a naive computation):
+
+- **Length-bucketed batches.** Samples are sorted by length and grouped under a token
+  budget (``batch_tokens`` >= longest x count), so padding is a few percent instead of a
+  third on short samples.
+- **Right padding, no attention mask.** With causal attention a real token only attends
+  to tokens on its left; right padding puts every pad on the right, so real tokens see
+  exactly what they would see alone, with default position ids ``0..L-1``. Passing no mask
+  lets SDPA take its ``is_causal`` fast path.
+- **Response positions before the head.** The final hidden states are sliced to the
+  positions that predict response tokens *before* ``lm_head``: most tokens are prompt, and
+  the head (d x |V|) is the largest matrix of a small model.
+- **Chunked fp32 statistics.** Logits of at most ``CHUNK`` positions exist at once; with
+  ``d = z - max z``, ``e = exp d``, ``S = sum e``: entropy ``H = log S - E[d]``, varentropy
+  ``Var[d]`` (surprisal is ``log S - d``), log-prob ``z_y - logsumexp z``; all in fp32
+  whatever the forward dtype. No full-vocabulary log-softmax is ever materialised.
+
+Entropies here are in nats (stored that way; converted on read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+CHUNK = 256  # positions per lm_head/statistics chunk: 256 x 49152 fp32 = 48 MiB per buffer
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One tokenised sample: ``ids = prompt + response`` (maybe truncated)."""
+
+    ids: list[int]
+    resp_start: int
+    resp_total: int  # response tokens before truncation
+    truncated: bool
+
+    @property
+    def n_resp(self) -> int:
+        return len(self.ids) - self.resp_start
+
+
+@dataclass
+class SampleStats:
+    """Per-token arrays (nats, float32) and the response-mean hidden state of one sample."""
+
+    entropy: np.ndarray
+    logprob: np.ndarray
+    varentropy: np.ndarray
+    embedding: np.ndarray
+
+
+def render_prompt(tok: Any, messages: Sequence[dict[str, str]]) -> str:
+    """The prompt as the model's chat template renders it, ready for the assistant turn."""
+    msgs = [{"role": m["role"], "content": m["content"] or ""} for m in messages]
+    try:
+        return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    except Exception:  # templates without a generation prompt or with role rules
+        return "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
+
+
+def encode(tok: Any, prompts: Sequence[Sequence[dict[str, str]]], responses: Sequence[str],
+           max_tokens: int, prompt_free: bool = False) -> list[Encoded]:
+    """Tokenise samples; the response is tokenised on its own so its tokens are exactly its text.
+
+    ``prompt_free=True`` renders no user turn (only the assistant header), which is the
+    "response alone" pass of IFD: the same response tokens, no instruction.
+
+    Truncation (flagged, never an error): when prompt + response exceed ``max_tokens`` the
+    prompt keeps its last ``max(max_tokens - response, max_tokens // 2)`` tokens and the
+    response is cut at the end.
+    """
+    texts = [render_prompt(tok, [] if prompt_free else p) for p in prompts]
+    p_ids = tok(texts, add_special_tokens=False)["input_ids"]
+    r_ids = tok(list(responses), add_special_tokens=False)["input_ids"] if responses else []
+    fallback = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
+    out = []
+    for p, r in zip(p_ids, r_ids, strict=True):
+        p = p or fallback  # the first response token needs a position to be predicted from
+        total, cut = len(r), False
+        if len(p) + len(r) > max_tokens:
+            keep_p = min(len(p), max(max_tokens - len(r), max_tokens // 2))
+            p, r, cut = p[len(p) - keep_p:], r[:max_tokens - keep_p], True
+        out.append(Encoded(ids=list(p) + list(r), resp_start=len(p), resp_total=total, truncated=cut))
+    return out
+
+
+def make_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
+    """Indices grouped into batches, longest first, each with ``max_len * count <= batch_tokens``."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        # Sorted descending, so the first member of a batch is its longest.
+        if cur and lengths[cur[0]] * (len(cur) + 1) > batch_tokens:
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def chunk_stats(head: Any, h: Any, targets: Any) -> tuple[Any, Any, Any]:
+    """Entropy, log-prob of ``targets`` and varentropy (fp32, nats) for hidden rows ``h``."""
+    import torch
+
+    ent, lp, var = [], [], []
+    for s in range(0, h.shape[0], CHUNK):
+        z = head(h[s:s + CHUNK]).float()
+        m = z.max(dim=-1, keepdim=True).values
+        d = z.sub_(m)  # in place: z is not needed any more, d = z - max
+        e = torch.exp(d)
+        big_s = e.sum(-1)
+        m1 = torch.linalg.vecdot(e, d) / big_s
+        e.mul_(d)
+        m2 = torch.linalg.vecdot(e, d) / big_s
+        log_s = torch.log(big_s)
+        ent.append(log_s - m1)
+        var.append((m2 - m1 * m1).clamp_min_(0.0))
+        lp.append(d.gather(1, targets[s:s + CHUNK, None]).squeeze(1) - log_s)
+    return torch.cat(ent), torch.cat(lp), torch.cat(var)
+
+
+def run_batch(model: Any, batch: Sequence[Encoded], pad_id: int,
+              want_embedding: bool = True) -> list[SampleStats]:
+    """Per-sample statistics for one batch of non-empty samples (see module docstring)."""
+    import torch
+
+    dev = next(model.parameters()).device
+    width = max(len(e.ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    rows, pos = [], []
+    for b, e in enumerate(batch):
+        ids[b, :len(e.ids)] = torch.tensor(e.ids)
+        rows.append(np.full(e.n_resp, b))
+        pos.append(np.arange(e.resp_start, len(e.ids)))
+    row_t = torch.from_numpy(np.concatenate(rows)).to(dev)
+    pos_t = torch.from_numpy(np.concatenate(pos)).to(dev)
+    ids = ids.to(dev)
+    with torch.inference_mode():
+        hidden = model.model(input_ids=ids).last_hidden_state  # B x L x d
+        # Position t-1 predicts token t: the response's predicting positions.
+        h_pred = hidden[row_t, pos_t - 1]
+        ent, lp, var = chunk_stats(model.lm_head, h_pred, ids[row_t, pos_t])
+        if want_embedding:
+            emb = torch.zeros(len(batch), hidden.shape[-1], dtype=torch.float32, device=dev)
+            emb.index_add_(0, row_t, hidden[row_t, pos_t].float())
+            counts = torch.tensor([e.n_resp for e in batch], dtype=torch.float32, device=dev)
+            emb = (emb / counts[:, None]).cpu().numpy()
+    ent, lp, var = (x.cpu().numpy() for x in (ent, lp, var))
+    out, start = [], 0
+    for b, e in enumerate(batch):
+        sl = slice(start, start + e.n_resp)
+        start += e.n_resp
+        vec = emb[b] if want_embedding else np.zeros(0, dtype=np.float32)
+        out.append(SampleStats(ent[sl], lp[sl], var[sl], vec))
+    return out
+
+
+def run_samples(model: Any, encoded: Sequence[Encoded], pad_id: int, batch_tokens: int,
+                want_embedding: bool = True,
+                on_batch: Callable[[int, int], None] | None = None) -> list[SampleStats]:
+    """Statistics for every sample, in input order; empty responses get empty arrays.
+
+    ``on_batch(samples, response_tokens)`` is called after each batch (progress bars).
+    """
+    dim = int(model.config.hidden_size)
+    empty = SampleStats(*(np.zeros(0, dtype=np.float32),) * 3, np.zeros(dim, dtype=np.float32))
+    results: list[SampleStats] = [empty] * len(encoded)
+    live = [i for i, e in enumerate(encoded) if e.n_resp > 0]
+    for batch in make_batches([len(encoded[i].ids) for i in live], batch_tokens):
+        idx = [live[j] for j in batch]
+        stats = run_batch(model, [encoded[i] for i in idx], pad_id, want_embedding)
+        for i, st in zip(idx, stats, strict=True):
+            results[i] = st
+        if on_batch is not None:
+            on_batch(len(idx), sum(encoded[i].n_resp for i in idx))
+    if on_batch is not None and len(live) < len(encoded):
+        on_batch(len(encoded) - len(live), 0)
+    return results
