@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,7 @@ class Realization:
     feasible: bool
     reason: str | None
     seconds: float
-    pool: PoolColumns
+    pool: PoolColumns = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -193,6 +193,7 @@ def _realize(recipe: Recipe, pool: Any, signals: SignalSource, seed: int, min_si
     validate_recipe(recipe, available_signals(signals), max_steps=max_steps)
 
     def resolve(ref: str) -> np.ndarray:
+        # ``stack`` holds this recipe's hash and every hash being resolved above it.
         if ref in stack or ref == h:
             raise ConfigError("union cycle: " + " -> ".join(x[:12] for x in (*stack, h, ref)))
         if resolver is None:
@@ -200,7 +201,7 @@ def _realize(recipe: Recipe, pool: Any, signals: SignalSource, seed: int, min_si
         target = resolver(ref)
         if isinstance(target, Recipe):
             return _realize(target, cols, signals, seed, 0, max_steps, resolver, None,
-                            use_cache, (*stack, h)).indices
+                            use_cache, (*stack, h, ref)).indices
         return np.asarray(target, dtype=np.int64)
 
     idx = np.arange(len(cols), dtype=np.int64)
