@@ -1,0 +1,35 @@
+"""Evaluation: fine-tune on a subset (TRL + PEFT), score held-out benchmarks, report a utility.
+
+Importing this package stays light: torch, transformers, TRL and PEFT load only when a
+function that needs them runs.
+"""
+
+from autosel.evaluation.bench import Benchmark, BenchItem, load_benchmark
+from autosel.evaluation.evaluator import (
+    EvalResult,
+    baseline_subsets,
+    evaluate,
+    evaluate_adapter,
+    evaluate_baselines,
+)
+from autosel.evaluation.extract import exact_match, extract_answer, normalize_answer
+from autosel.evaluation.harness import utility
+from autosel.evaluation.spec import BenchmarkSpec, EvalSpec, LoraSpec
+
+__all__ = [
+    "BenchItem",
+    "Benchmark",
+    "BenchmarkSpec",
+    "EvalResult",
+    "EvalSpec",
+    "LoraSpec",
+    "baseline_subsets",
+    "evaluate",
+    "evaluate_adapter",
+    "evaluate_baselines",
+    "exact_match",
+    "extract_answer",
+    "load_benchmark",
+    "normalize_answer",
+    "utility",
+]

@@ -1,0 +1,226 @@
+"""``evaluate(rows, spec, out_dir)``: fine-tune on a subset, score the benchmarks, report.
+
+The result always says what happened: per-benchmark metrics and the utility when it
+succeeded, or ``status="failed"`` with a ``failure_reason`` (``empty subset``,
+``out of memory: ...``, ``diverged loss: ...``) — a failed evaluation never reads as a
+score of 0. Invalid *inputs* (a bad benchmark file, an unknown model) are not failures
+of the subset: they raise at once, before any training.
+
+Artifacts under ``out_dir``: ``adapter/`` (LoRA) or ``model/`` (full FT), ``metrics.json``
+(this result plus the spec) and ``predictions/<benchmark>.jsonl`` (per item).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from autosel.evaluation.bench import Benchmark, load_benchmark
+from autosel.evaluation.spec import EvalSpec
+
+METRICS_NAME = "metrics.json"
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """The outcome of one evaluation (JSON-ready through :meth:`to_dict`)."""
+
+    status: Literal["succeeded", "failed"]
+    failure_reason: str | None
+    per_benchmark: dict[str, dict[str, float]]
+    primary_metrics: dict[str, str]
+    utility: float | None
+    loss_curve: list[tuple[int, float]]
+    train_seconds: float
+    eval_seconds: float
+    device: str
+    n_samples: int
+    train_tokens: int
+    artifacts: dict[str, str | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["loss_curve"] = [list(x) for x in self.loss_curve]
+        return d
+
+
+def baseline_subsets(pool_size: int, recipe_size: int, seed: int) -> dict[str, np.ndarray]:
+    """Row indices of the reproducible baselines: the full pool and a random subset.
+
+    The random subset has the recipe's size, is drawn without replacement from a
+    ``numpy.random.Generator`` seeded with ``seed``, and is returned sorted.
+    """
+    if not 0 <= recipe_size <= pool_size:
+        raise ValueError(f"recipe_size must be in [0, {pool_size}], got {recipe_size}")
+    rng = np.random.default_rng(seed)
+    random = np.sort(rng.choice(pool_size, size=recipe_size, replace=False)).astype(np.int64)
+    return {"full": np.arange(pool_size, dtype=np.int64), "random": random}
+
+
+def load_benchmarks(spec: EvalSpec) -> list[Benchmark]:
+    """Every benchmark of ``spec``, validated (raises ``InputError`` naming file/line/field)."""
+    return [load_benchmark(b.path, name=b.name, limit=b.limit) for b in spec.benchmarks]
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def score_model(model: Any, tok: Any, spec: EvalSpec, benches: Sequence[Benchmark], device: str,
+                out_dir: Path | None = None) -> tuple[dict[str, dict[str, float]], dict[str, str],
+                                                       float | None, float]:
+    """Score a ready model on the benchmarks: ``(per_benchmark, primaries, utility, seconds)``."""
+    from autosel.evaluation.harness import resolve_primary, score_benchmark, utility
+
+    model.eval()
+    model.config.use_cache = True  # training turned the KV cache off; generation needs it
+    t0 = time.perf_counter()
+    per_bench: dict[str, dict[str, float]] = {}
+    primaries: dict[str, str] = {}
+    for bspec, bench in zip(spec.benchmarks, benches, strict=True):
+        metrics, records = score_benchmark(model, tok, bench, bspec, batch_size=spec.eval_batch_size,
+                                           max_length=max(spec.max_seq_len, 2048))
+        per_bench[bspec.name] = metrics
+        primaries[bspec.name] = resolve_primary(bspec, bench)
+        if out_dir is not None:
+            pred_dir = out_dir / "predictions"
+            pred_dir.mkdir(parents=True, exist_ok=True)
+            with open(pred_dir / f"{bspec.name}.jsonl", "w") as f:
+                for rec in records:
+                    f.write(json.dumps(rec) + "\n")
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    util = utility(per_bench, spec.benchmarks, primaries) if spec.benchmarks else None
+    return per_bench, primaries, util, seconds
+
+
+def _write(result: EvalResult, spec: EvalSpec, out_dir: Path) -> EvalResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / METRICS_NAME
+    result = EvalResult(**{**result.__dict__, "artifacts": {**result.artifacts, "metrics_json": str(path)}})
+    payload = {**result.to_dict(), "spec": spec.model_dump(mode="json")}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(path)  # a reader never sees a half-written metrics file
+    return result
+
+
+def _setup_threads(spec: EvalSpec) -> None:
+    if spec.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(spec.torch_threads)
+
+
+def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path) -> EvalResult:
+    """Fine-tune ``spec.model`` on ``rows`` (canonical pool rows) and score ``spec.benchmarks``.
+
+    Args:
+        rows: the subset, as ``Pool.rows(indices)`` yields them (``prompt``, ``response``).
+        spec: model, training and benchmark settings.
+        out_dir: where the adapter/model, ``metrics.json`` and predictions are written.
+
+    Returns:
+        An ``EvalResult``; ``status="failed"`` with a reason for an empty subset, an
+        out-of-memory error or a diverged loss.
+
+    Raises:
+        InputError / ConfigError: a benchmark file or the model reference is invalid.
+    """
+    from autosel.models import pick_device
+    from autosel.evaluation import sft
+
+    out = Path(out_dir)
+    rows = list(rows)
+    _setup_threads(spec)
+    device = pick_device(spec.device)
+    benches = load_benchmarks(spec)  # fail on bad files before spending any training time
+    base = dict(per_benchmark={}, primary_metrics={}, utility=None, eval_seconds=0.0, device=device,
+                n_samples=len(rows))
+    if not rows:
+        return _write(EvalResult(status="failed", failure_reason="empty subset", loss_curve=[],
+                                 train_seconds=0.0, train_tokens=0, **base), spec, out)
+    model, tok = sft.load_for_training(spec, device)
+    tr = sft.train(model, tok, rows, spec, out / "trainer", device)
+    if tr.failure_reason is not None:
+        return _write(EvalResult(status="failed", failure_reason=tr.failure_reason,
+                                 loss_curve=tr.loss_curve, train_seconds=tr.seconds,
+                                 train_tokens=tr.train_tokens, **base), spec, out)
+    weights_dir = out / ("adapter" if spec.method == "lora" else "model")
+    model.save_pretrained(weights_dir)
+    tok.save_pretrained(weights_dir)
+    try:
+        per_bench, primaries, util, eval_s = score_model(model, tok, spec, benches, device, out)
+    except Exception as exc:
+        if not sft.is_oom(exc):
+            raise
+        return _write(EvalResult(status="failed", failure_reason=f"out of memory during evaluation: "
+                                 f"{str(exc).splitlines()[0][:200]}", loss_curve=tr.loss_curve,
+                                 train_seconds=tr.seconds, train_tokens=tr.train_tokens, **base), spec, out)
+    result = EvalResult(status="succeeded", failure_reason=None, per_benchmark=per_bench,
+                        primary_metrics=primaries, utility=util, loss_curve=tr.loss_curve,
+                        train_seconds=tr.seconds, eval_seconds=eval_s, device=device,
+                        n_samples=len(rows), train_tokens=tr.train_tokens,
+                        artifacts={"adapter_dir" if spec.method == "lora" else "model_dir":
+                                   str(weights_dir)})
+    return _write(result, spec, out)
+
+
+def load_trained(weights_dir: str | Path, spec: EvalSpec, device: str) -> tuple[Any, Any]:
+    """Reload what ``evaluate`` saved: base model + LoRA adapter, or the full model directory."""
+    from autosel.evaluation.sft import resolve_precision
+    from autosel.models import load_model
+
+    dtype = "bf16" if resolve_precision(spec, device) == "bf16" else "fp32"
+    if spec.method == "full":
+        return load_model(str(weights_dir), device=device, dtype=dtype)
+    from peft import PeftModel
+
+    model, tok = load_model(spec.model, device=device, dtype=dtype)
+    model = PeftModel.from_pretrained(model, str(weights_dir))
+    model.eval()
+    return model, tok
+
+
+def evaluate_adapter(weights_dir: str | Path, spec: EvalSpec, out_dir: str | Path | None = None
+                     ) -> EvalResult:
+    """Reload a saved adapter (or full model) and re-score it: reproducibility check.
+
+    ``train_seconds`` is 0 and ``loss_curve`` empty: nothing is trained here.
+    """
+    from autosel.models import pick_device
+
+    _setup_threads(spec)
+    device = pick_device(spec.device)
+    benches = load_benchmarks(spec)
+    model, tok = load_trained(weights_dir, spec, device)
+    out = Path(out_dir) if out_dir is not None else None
+    per_bench, primaries, util, eval_s = score_model(model, tok, spec, benches, device, out)
+    key = "adapter_dir" if spec.method == "lora" else "model_dir"
+    result = EvalResult(status="succeeded", failure_reason=None, per_benchmark=per_bench,
+                        primary_metrics=primaries, utility=util, loss_curve=[], train_seconds=0.0,
+                        eval_seconds=eval_s, device=device, n_samples=0, train_tokens=0,
+                        artifacts={key: str(weights_dir)})
+    return _write(result, spec, out) if out is not None else result
+
+
+def evaluate_baselines(pool: Any, recipe_size: int, spec: EvalSpec, out_dir: str | Path,
+                       seed: int = 0, which: Sequence[str] = ("full", "random")) -> dict[str, EvalResult]:
+    """Evaluate the full pool and/or a random subset of ``recipe_size`` with ``spec``.
+
+    Args:
+        pool: a :class:`autosel.pool.Pool` (anything with ``len`` and ``rows(indices)``).
+        which: the baselines to run (``full``, ``random``).
+    """
+    subsets = baseline_subsets(len(pool), recipe_size, seed)
+    return {name: evaluate(list(pool.rows(subsets[name])), spec, Path(out_dir) / name)
+            for name in which}
