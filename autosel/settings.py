@@ -25,11 +25,36 @@ class Settings(BaseSettings):
         default=None,
         description="Where converted models are cached (default: $AUTOSEL_HOME/models).",
     )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the job store (e.g. postgresql+psycopg://user@host/db); "
+            "default: SQLite at $AUTOSEL_HOME/autosel.db."
+        ),
+    )
     max_record_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
         description="Largest single input record (one JSONL line) accepted by ingestion.",
     )
+
+    data_root: Path | None = Field(
+        default=None,
+        description="Server-side files may be registered as pools only inside this directory "
+        "(default: $AUTOSEL_HOME/data).",
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="Largest pool file accepted by an API upload."
+    )
+    min_free_disk_bytes: int = Field(
+        default=512 * 1024**2,
+        ge=0,
+        description="Uploads are refused when they would leave less free disk than this.",
+    )
+
+    @property
+    def allowed_root(self) -> Path:
+        return (self.data_root or self.home / "data").expanduser().resolve()
 
     @property
     def pools_dir(self) -> Path:

@@ -1,0 +1,210 @@
+"""Frozen values the store returns (never ORM rows) and the few values it takes in.
+
+Timestamps are timezone-aware UTC datetimes read from the database clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+JobState = Literal["queued", "leased", "running", "succeeded", "failed", "cancelled"]
+SearchState = Literal["created", "running", "completed", "cancelled", "failed"]
+TrialState = Literal["pending", "running", "complete", "failed", "pruned"]
+
+ACTIVE_JOB_STATES: tuple[JobState, ...] = ("leased", "running")
+FINAL_JOB_STATES: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    id: str
+    name: str
+    content_hash: str
+    rows: int
+    path: str
+    manifest: dict[str, Any]
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SignalSetRecord:
+    id: str
+    pool_id: str
+    name: str
+    model: str | None
+    params: dict[str, Any]
+    path: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    id: str
+    name: str
+    pool_id: str | None
+    spec: dict[str, Any]
+    spec_hash: str
+    state: SearchState
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What the scheduler knows about a candidate before it is evaluated.
+
+    Attributes:
+        recipe: the recipe's canonical JSON object.
+        recipe_hash: sha256 of the canonical JSON (the recipe's identity).
+        fingerprint: hash of the sorted sample ids of the realized subset.
+        state_vector: realized state of the subset, `d` floats.
+        origin: how the candidate was proposed (``warmup``, ``edit``, ``reseed``, ...).
+        prediction: surrogate prediction at proposal time (mean, std, acquisition value).
+        trajectory: where it came from (parent trial, edit move), for the dashboard.
+    """
+
+    recipe: dict[str, Any]
+    recipe_hash: str
+    fingerprint: str
+    state_vector: tuple[float, ...]
+    origin: str
+    prediction: dict[str, Any] | None = None
+    trajectory: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    id: int
+    search_id: str
+    number: int
+    recipe: dict[str, Any]
+    recipe_hash: str
+    fingerprint: str
+    state_vector: tuple[float, ...]
+    prediction: dict[str, Any] | None
+    origin: str
+    trajectory: dict[str, Any] | None
+    state: TrialState
+    score: float | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job to enqueue. ``payload`` is what the worker needs (recipe, pool, eval config)."""
+
+    payload: dict[str, Any]
+    search_id: str | None = None
+    trial_id: int | None = None
+    kind: str = "sft"
+    priority: int = 0
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    search_id: str | None
+    trial_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    state: JobState
+    priority: int
+    attempts: int
+    max_attempts: int
+    worker_id: str | None
+    lease_token: str | None
+    lease_seconds: float | None
+    lease_expires_at: datetime | None
+    heartbeat_at: datetime | None
+    cancel_requested: bool
+    error: str | None
+    created_at: datetime
+    leased_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a worker reports for a finished evaluation.
+
+    Attributes:
+        scores: per-benchmark scores, e.g. ``{"gsm8k": 0.41, "mmlu": 0.52}``.
+        utility: the aggregated objective the search maximises (None if not computed).
+        costs: e.g. ``{"device_seconds": 812.0, "wall_seconds": 840.3, "tokens": 1.2e6}``.
+        artifacts: name -> location (adapter weights, logs, eval outputs).
+    """
+
+    scores: dict[str, float]
+    utility: float | None = None
+    costs: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    id: int
+    job_id: int
+    trial_id: int | None
+    worker_id: str | None
+    scores: dict[str, float]
+    utility: float | None
+    costs: dict[str, float]
+    artifacts: dict[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    id: str
+    hostname: str
+    device: str
+    meta: dict[str, Any]
+    registered_at: datetime
+    last_seen_at: datetime
+    current_job_id: int | None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token's metadata; the token itself is never stored, only its sha256."""
+
+    id: int
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    created_at: datetime
+    kind: str
+    search_id: str | None
+    job_id: int | None
+    trial_id: int | None
+    worker_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RequeueReport:
+    """What :meth:`Store.requeue_expired` did, by job id."""
+
+    requeued: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()
+    cancelled: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CancelReport:
+    """What :meth:`Store.cancel_search` did: queued jobs stopped, running ones signalled."""
+
+    cancelled: tuple[int, ...] = ()
+    signalled: tuple[int, ...] = ()
