@@ -15,12 +15,16 @@ from autosel.cli._common import console, print_json
 
 @app.command("demo-pool")
 def demo_pool(
-    out_dir: Path = typer.Argument(..., help="Directory for pool.jsonl, labels.jsonl, bench/ and the manifest."),
-    size: str = typer.Option("small", "--size", help="small (800 samples), medium (10k) or large (100k)."),
+    out_dir: Path = typer.Argument(
+        ..., help="Directory for pool.jsonl, labels.jsonl, bench/ and the manifest."
+    ),
+    size: str = typer.Option(
+        "small", "--size", help="small (800 samples), medium (10k) or large (100k)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed writes byte-identical files."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
-    """Generate the offline demo pool with planted defects, hidden labels and held-out benchmarks."""
+    """Generate the offline demo pool: planted defects, hidden labels, held-out benchmarks."""
     import json
 
     from rich.table import Table
@@ -33,7 +37,9 @@ def demo_pool(
     if as_json:
         print_json(manifest)
         return
-    console.print(f"[green]wrote[/] {res.n_samples:,} samples to {res.pool_path} in {res.seconds:.1f} s")
+    console.print(
+        f"[green]wrote[/] {res.n_samples:,} samples to {res.pool_path} in {res.seconds:.1f} s"
+    )
     defects = Table("defect (hidden label)", "samples", "share", title="planted defects")
     for name, count in res.defect_counts.items():
         defects.add_row(name, f"{count:,}", f"{manifest['defect_rates'][name]:.1%}")
@@ -43,9 +49,11 @@ def demo_pool(
         sources.add_row(name, f"{count:,}", f"{res.bench_sizes.get(name, 0):,}")
     console.print(sources)
     groups = manifest["groups"]
-    console.print(f"{groups['prompts']:,} prompts have several responses ({groups['samples']:,} samples, "
-                  f"{groups['wrong_answers']:,} wrong). Labels: {res.labels_path} (never give them to "
-                  f"operators). Benchmarks: {res.out_dir / 'bench'}")
+    console.print(
+        f"{groups['prompts']:,} prompts have several responses ({groups['samples']:,} samples, "
+        f"{groups['wrong_answers']:,} wrong). Labels: {res.labels_path} (never give them to "
+        f"operators). Benchmarks: {res.out_dir / 'bench'}"
+    )
 
 
 # --------------------------------------------------------------------------- end demo-pool

@@ -10,4 +10,6 @@ from autosel.pool.demo.config import DEFECTS, SIZES, DemoConfig
 from autosel.pool.demo.generate import DOMAINS, DemoPool, generate_demo_pool
 from autosel.pool.demo.labels import load_labels
 
-__all__ = ["DEFECTS", "DOMAINS", "SIZES", "DemoConfig", "DemoPool", "generate_demo_pool", "load_labels"]
+__all__ = [
+    "DEFECTS", "DOMAINS", "SIZES", "DemoConfig", "DemoPool", "generate_demo_pool", "load_labels",
+]

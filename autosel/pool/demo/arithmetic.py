@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from autosel.pool.demo.base import Domain, Reasoning, pick_distinct
 
-NAMES_SHE = ("Mia", "Ava", "Lena", "Sara", "Nora", "Emma", "Zoe", "Ines", "Maya", "Ruth", "Lucy", "Ada")
-NAMES_HE = ("Liam", "Omar", "Noah", "Jonas", "Ravi", "Tom", "Hugo", "Ivan", "Leo", "Sam", "Ben", "Kai")
+NAMES_SHE = ("Mia", "Ava", "Lena", "Sara", "Nora", "Emma", "Zoe", "Ines", "Maya", "Ruth", "Lucy",
+             "Ada")
+NAMES_HE = ("Liam", "Omar", "Noah", "Jonas", "Ravi", "Tom", "Hugo", "Ivan", "Leo", "Sam", "Ben",
+            "Kai")
 ITEMS = ("apples", "marbles", "stickers", "books", "coins", "cookies", "pencils", "stamps",
          "shells", "cards", "beads", "candles")
 SUFFIXES = ("", " Show your steps.", " Explain your reasoning.")
@@ -165,10 +167,13 @@ def _step_line(kind: str, a: int, b: int, x: int, y: int, rng: random.Random) ->
         verb = rng.choice(("is", "makes")) if kind == "bags" else rng.choice(("uses", "takes"))
         return f"{what} {verb} {a} * {b} = {t}, so {x} {sign} {t} = {y}."
     templates = {
-        "buy": ("Buying {a} more gives {x} + {a} = {y}.", "After buying {a} more: {x} + {a} = {y}."),
-        "give": ("Giving away {a} leaves {x} - {a} = {y}.", "After giving away {a}: {x} - {a} = {y}."),
+        "buy": ("Buying {a} more gives {x} + {a} = {y}.",
+                "After buying {a} more: {x} + {a} = {y}."),
+        "give": ("Giving away {a} leaves {x} - {a} = {y}.",
+                 "After giving away {a}: {x} - {a} = {y}."),
         "mul": ("Multiplying by {a} gives {x} * {a} = {y}.", "Then {x} * {a} = {y}."),
-        "split": ("Splitting into {a} jars gives {x} / {a} = {y}.", "One jar holds {x} / {a} = {y}."),
+        "split": ("Splitting into {a} jars gives {x} / {a} = {y}.",
+                  "One jar holds {x} / {a} = {y}."),
     }
     return rng.choice(templates[kind]).format(a=a, x=x, y=y)
 
@@ -179,9 +184,11 @@ _OPS_RE = (
     (re.compile(r"(?:He|She) buys (\d+) more \w+\."), lambda x, a, b: x + a),
     (re.compile(r"(?:He|She) gives away (\d+) \w+\."), lambda x, a, b: x - a),
     (re.compile(r"(?:He|She) gets (\d+) bags with (\d+) \w+ in each\."), lambda x, a, b: x + a * b),
-    (re.compile(r"(?:He|She) gives (\d+) \w+ to each of (\d+) friends\."), lambda x, a, b: x - a * b),
+    (re.compile(r"(?:He|She) gives (\d+) \w+ to each of (\d+) friends\."),
+     lambda x, a, b: x - a * b),
     (re.compile(r"(?:He|She) (doubles|triples) (?:his|her) \w+\."), lambda x, a, b: x * a),
-    (re.compile(r"(?:He|She) splits (?:his|her) \w+ equally into (\d+) jars"), lambda x, a, b: x // a),
+    (re.compile(r"(?:He|She) splits (?:his|her) \w+ equally into (\d+) jars"),
+     lambda x, a, b: x // a),
 )
 
 

@@ -65,11 +65,12 @@ def write_bench(bench_dir: Path, domains: Sequence[Domain], n_items: int, n_fews
     return paths
 
 
-def _item(domain: Domain, p: Problem, i: int, fewshot: list[dict[str, str]], rng: Any) -> dict[str, Any]:
+def _item(domain: Domain, p: Problem, i: int, fewshot: list[dict[str, str]],
+          rng: Any) -> dict[str, Any]:
     choices = [p.answer, *domain.distractors(p.spec, rng)]
     rng.shuffle(choices)
-    item: dict[str, Any] = {"id": f"{domain.name}-{i:05d}", "question": p.question, "answer": p.answer,
-                            "choices": choices}
+    item: dict[str, Any] = {"id": f"{domain.name}-{i:05d}", "question": p.question,
+                            "answer": p.answer, "choices": choices}
     if fewshot:
         item["fewshot"] = fewshot
     item["metadata"] = {"domain": domain.name, "task": p.task, "difficulty": p.difficulty}

@@ -23,28 +23,28 @@ class DemoConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    wrong_answer: float = Field(0.12, ge=0.0, le=0.5, description="reasoning goes wrong, wrong answer")
+    wrong_answer: float = Field(0.12, ge=0.0, le=0.5, description="reasoning goes wrong")
     truncated: float = Field(0.05, ge=0.0, le=0.5, description="cut mid-way, no final answer")
     exact_duplicate: float = Field(0.05, ge=0.0, le=0.5, description="copy of another sample")
     near_duplicate: float = Field(0.06, ge=0.0, le=0.5, description="light rewording of another")
     off_topic: float = Field(0.04, ge=0.0, le=0.5, description="chit-chat unrelated to the prompt")
     too_short: float = Field(0.03, ge=0.0, le=0.5, description="a few tokens")
     too_long: float = Field(0.03, ge=0.0, le=0.5, description="repetitive padding")
-    group_share: float = Field(0.15, ge=0.0, le=0.5, description="share of prompts with 2-4 responses")
+    group_share: float = Field(0.15, ge=0.0, le=0.5, description="prompts with 2-4 responses")
     group_wrong_fraction: float = Field(
-        0.5, ge=0.0, le=1.0, description="share of the wrong answers placed in multi-response groups"
+        0.5, ge=0.0, le=1.0, description="share of wrong answers placed in groups"
     )
-    near_band: tuple[float, float] = Field((0.6, 0.9), description="shingle Jaccard of near duplicates")
-    system_share: float = Field(0.3, ge=0.0, le=1.0, description="share of prompts with a system message")
-    bench_size: int | None = Field(None, ge=1, le=100_000, description="items per domain (default by size)")
+    near_band: tuple[float, float] = Field((0.6, 0.9), description="Jaccard of near duplicates")
+    system_share: float = Field(0.3, ge=0.0, le=1.0, description="prompts with a system message")
+    bench_size: int | None = Field(None, ge=1, le=100_000, description="items per domain")
     bench_fewshot: int = Field(0, ge=0, le=8, description="few-shot examples per benchmark item")
 
     @model_validator(mode="after")
     def _check(self) -> DemoConfig:
         total = sum(getattr(self, f) for f in RATE_FIELDS)
         if total > MAX_DEFECT_RATE:
-            raise ValueError(f"defect rates sum to {total:.2f}; at most {MAX_DEFECT_RATE} is accepted "
-                             "so that clean samples stay the largest share")
+            raise ValueError(f"defect rates sum to {total:.2f}; at most {MAX_DEFECT_RATE} is "
+                             "accepted so that clean samples stay the largest share")
         lo, hi = self.near_band
         if not 0.0 < lo < hi < 1.0:
             raise ValueError(f"near_band must satisfy 0 < low < high < 1, got {self.near_band}")

@@ -70,7 +70,8 @@ class Dates(Domain):
 
     def question(self, spec: DateSpec) -> str:
         if spec.between:
-            return f"How many days are there from {spec.start.isoformat()} to {spec.end.isoformat()}?"
+            return (f"How many days are there from {spec.start.isoformat()} "
+                    f"to {spec.end.isoformat()}?")
         return (f"What date is {spec.days} days after {spec.start.isoformat()}? "
                 "Give the date as YYYY-MM-DD.")
 
@@ -145,8 +146,9 @@ def _walk_add(spec: DateSpec, mlen: MonthLen, last_slip: int, lines: list[str]) 
     left, d = spec.days, spec.start
     while (step := mlen(d.year, d.month) - d.day + 1) <= left:  # days to the next 1st
         nxt = _next_month(d)
-        lines.append(f"{_month_name(d)} has {mlen(d.year, d.month)} days, so {nxt.isoformat()} is "
-                     f"{step} days after {d.isoformat()}; {left} - {step} = {left - step} days remain.")
+        lines.append(f"{_month_name(d)} has {mlen(d.year, d.month)} days, so {nxt.isoformat()} "
+                     f"is {step} days after {d.isoformat()}; {left} - {step} = {left - step} "
+                     "days remain.")
         left, d = left - step, nxt
     end = d + dt.timedelta(days=left + last_slip)
     lines.append(f"Adding the remaining {left} days to {d.isoformat()} gives {end.isoformat()}.")

@@ -95,7 +95,7 @@ def too_short(answer: str, rng: random.Random) -> str:
 
 
 def too_long(lines: Sequence[str], answer: str, rng: random.Random) -> str:
-    """Reasoning followed by repetitive padding to 300-600 words; ends with the answer half the time."""
+    """Reasoning then repetitive padding to 300-600 words; the answer ends half of them."""
     out = list(lines)
     target = rng.randint(300, 600)
     n_words = sum(len(x.split()) for x in out)
@@ -111,7 +111,9 @@ def too_long(lines: Sequence[str], answer: str, rng: random.Random) -> str:
 
 # ------------------------------------------------------------------- near duplicates
 
-_SYN_ANY = re.compile(r"\b(" + "|".join(map(re.escape, sorted(SYNONYMS, key=len, reverse=True))) + r")\b")
+_SYN_ANY = re.compile(
+    r"\b(" + "|".join(map(re.escape, sorted(SYNONYMS, key=len, reverse=True))) + r")\b"
+)
 _SYN_ONE = {k: re.compile(rf"\b{re.escape(k)}\b") for k in SYNONYMS}
 
 

@@ -28,7 +28,8 @@ from autosel.pool.demo.graphs import Graphs
 from autosel.pool.demo.plan import Plan, Unit, make_plan
 
 DOMAINS: dict[str, Domain] = {d.name: d for d in (Arithmetic(), Graphs(), Boolean(), Dates())}
-POOL_NAME, LABELS_NAME, MANIFEST_NAME, BENCH_DIR = "pool.jsonl", "labels.jsonl", "demo_manifest.json", "bench"
+POOL_NAME, LABELS_NAME, MANIFEST_NAME = "pool.jsonl", "labels.jsonl", "demo_manifest.json"
+BENCH_DIR = "bench"
 SYSTEM_PROMPTS = (
     "You are a careful assistant. Reason step by step and end with the final answer.",
     "You are a helpful tutor who shows the working.",
@@ -60,7 +61,8 @@ class DemoPool:
 class _Writer:
     """Builds pool records and their labels and streams both to disk."""
 
-    def __init__(self, pool_f: IO[bytes], labels_f: IO[bytes], config: DemoConfig, seed: int) -> None:
+    def __init__(self, pool_f: IO[bytes], labels_f: IO[bytes], config: DemoConfig,
+                 seed: int) -> None:
         self.pool_f, self.labels_f, self.config = pool_f, labels_f, config
         self.problems = stream(seed, "pool", "problems")
         self.text = stream(seed, "pool", "responses")
@@ -89,7 +91,8 @@ class _Writer:
         elif defect == "too_short":
             response = too_short(problem.answer, self.text)
         elif defect == "too_long":
-            response = too_long(domain.reasoning(problem.spec, self.text).lines, problem.answer, self.text)
+            lines = domain.reasoning(problem.spec, self.text).lines
+            response = too_long(lines, problem.answer, self.text)
         else:
             response = render(domain.reasoning(problem.spec, self.text), self.text)
             if defect == "truncated":
@@ -104,7 +107,8 @@ class _Writer:
         used: set[str] = set()
         for is_wrong in wrong:
             for _ in range(20):  # responses to one prompt must differ from each other
-                r = (domain.wrong_reasoning if is_wrong else domain.reasoning)(problem.spec, self.text)
+                make = domain.wrong_reasoning if is_wrong else domain.reasoning
+                r = make(problem.spec, self.text)
                 response = render(r, self.text)
                 if response not in used:
                     break
@@ -168,7 +172,8 @@ class _Writer:
 
     def _write(self, rec: dict[str, Any], defect: str, duplicate_of: str | None) -> None:
         correct = final_answer(rec["messages"][-1]["content"]) == rec["answer"]
-        label = {"id": rec["id"], "defect": defect, "duplicate_of": duplicate_of, "correct": correct}
+        label = {"id": rec["id"], "defect": defect, "duplicate_of": duplicate_of,
+                 "correct": correct}
         self.pool_f.write(orjson.dumps(rec) + b"\n")
         self.labels_f.write(orjson.dumps(label) + b"\n")
         self.defects[defect] += 1
@@ -214,7 +219,8 @@ def _write_pool(out: Path, plan: Plan, config: DemoConfig, seed: int) -> _Writer
     # Written under temporary names and renamed at the end: no half-written pool is left.
     tmp_pool, tmp_labels = out / f"{POOL_NAME}.tmp", out / f"{LABELS_NAME}.tmp"
     try:
-        with open(tmp_pool, "wb", buffering=1 << 20) as pf, open(tmp_labels, "wb", buffering=1 << 20) as lf:
+        with open(tmp_pool, "wb", buffering=1 << 20) as pf, \
+                open(tmp_labels, "wb", buffering=1 << 20) as lf:
             writer = _Writer(pf, lf, config, seed)
             for unit in plan.units:
                 writer.unit(unit)

@@ -91,7 +91,8 @@ class Graphs(Domain):
         head = (f"A graph has nodes {', '.join(spec.nodes)} and undirected edges "
                 f"{', '.join(f'{u}-{v}' for u, v in spec.edges)}.")
         if spec.shortest:
-            return f"{head} What is the length of the shortest path from {spec.source} to {spec.target}?"
+            return (f"{head} What is the length of the shortest path from {spec.source} "
+                    f"to {spec.target}?")
         return f"{head} Is there a path from {spec.source} to {spec.target}? Answer yes or no."
 
     def answer(self, spec: GraphSpec) -> str:

@@ -80,7 +80,8 @@ def _groups(n_groups: int, n_wrong: int, wrong_fraction: float, rng: random.Rand
     return out
 
 
-def _insert_after_first_clean(units: list[Unit], dups: list[Unit], rng: random.Random) -> list[Unit]:
+def _insert_after_first_clean(units: list[Unit], dups: list[Unit],
+                              rng: random.Random) -> list[Unit]:
     first = next(i for i, u in enumerate(units) if u.kind == "single" and u.defect == "clean")
     after = sorted(rng.randint(first, len(units) - 1) for _ in dups)
     out, k = [], 0
