@@ -79,7 +79,7 @@ def to_alpaca(row: dict[str, Any]) -> dict[str, Any]:
     return {**rec, **_optional(row)}
 
 
-_CONVERTERS = {"chat": to_chat, "alpaca": to_alpaca, "sharegpt": to_sharegpt}
+CONVERTERS = {"chat": to_chat, "alpaca": to_alpaca, "sharegpt": to_sharegpt}
 
 
 def _open_out(path: Path, gz: bool) -> Any:
@@ -94,7 +94,7 @@ def export_records(records: Iterable[dict[str, Any]], out: str | os.PathLike[str
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "hf":
         return _export_hf(records, out)
-    convert = _CONVERTERS[fmt]
+    convert = CONVERTERS[fmt]
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -1,0 +1,157 @@
+"""Pools: upload (streamed, size-limited), register a server-side path, list, stats, export."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from autosel.api.deps import SettingsDep
+from autosel.api.errors import ApiError
+from autosel.errors import InputError
+from autosel.api.schemas import ErrorPublic, FormatName, PoolCreated, PoolPublic, PoolRegister, PoolsPublic
+from autosel.pool.pool import Pool
+from autosel.settings import Settings
+
+router = APIRouter(prefix="/v1/pools", tags=["pools"])
+
+ERRORS = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
+
+
+def _public(pool: Pool) -> PoolPublic:
+    m = pool.manifest
+    return PoolPublic(pool_id=pool.pool_id, name=pool.name, rows=len(pool), format=m.get("format"),
+                      created_at=m.get("created_at"), source_counts=m.get("source_counts", {}),
+                      skipped=m.get("skipped", 0), content_hash=pool.content_hash)
+
+
+def _created(res) -> PoolCreated:  # type: ignore[no-untyped-def]
+    return PoolCreated(**_public(res.pool).model_dump(), created=res.created)
+
+
+@router.get("", response_model=PoolsPublic)
+def list_(settings: SettingsDep) -> PoolsPublic:
+    """Stored pools, oldest first."""
+    from autosel.pool import list_pools
+
+    pools = [_public(p) for p in list_pools(settings)]
+    return PoolsPublic(data=pools, count=len(pools))
+
+
+def _check_disk(settings: Settings, incoming: int) -> None:
+    settings.pools_dir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(settings.pools_dir).free
+    if free - incoming < settings.min_free_disk_bytes:
+        raise ApiError(507, "insufficient_storage",
+                       f"not enough free disk for this upload ({free / 1e6:.0f} MB free, "
+                       f"{settings.min_free_disk_bytes / 1e6:.0f} MB must stay free)")
+
+
+@router.post("/upload", response_model=PoolCreated, status_code=201,
+             responses={**ERRORS, 413: {"model": ErrorPublic}, 507: {"model": ErrorPublic}},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def upload(
+    request: Request,
+    settings: SettingsDep,
+    name: Annotated[str | None, Query(max_length=200)] = None,
+    format: FormatName = "auto",
+    skip_invalid: bool = False,
+) -> PoolCreated:
+    """Upload a pool file as the raw request body (JSONL, .jsonl.gz, JSON array or Parquet).
+
+    The body is streamed to a temporary file and refused (413) as soon as it exceeds
+    ``AUTOSEL_MAX_UPLOAD_BYTES``, or (507) when it would leave too little free disk.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    from autosel.pool.ingest import add_pool
+
+    limit = settings.max_upload_bytes
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > limit:
+        raise ApiError(413, "too_large", f"upload of {declared} bytes exceeds the limit of {limit} bytes")
+    _check_disk(settings, declared)
+    fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=settings.pools_dir)
+    tmp = Path(tmp_name)
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "too_large", f"upload exceeds the limit of {limit} bytes")
+                f.write(chunk)
+        if size == 0:
+            raise ApiError(422, "invalid_input", "empty upload: send the pool file as the request body",
+                           field="body")
+        try:
+            res = await run_in_threadpool(add_pool, tmp, fmt=format, name=name or "upload",
+                                          skip_invalid=skip_invalid, settings=settings)
+        except InputError as e:  # name the upload, not the server's temporary file
+            raise InputError(e.message, path=f"upload '{name or 'body'}'", line=e.line,
+                             field=e.field, unit=e.unit) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _created(res)
+
+
+@router.post("/register", response_model=PoolCreated, status_code=201,
+             responses={**ERRORS, 403: {"model": ErrorPublic}})
+def register(body: PoolRegister, settings: SettingsDep) -> PoolCreated:
+    """Ingest a file already on the server; the path must resolve inside the allowed root."""
+    from autosel.pool.ingest import add_pool
+
+    root = settings.allowed_root
+    raw = Path(body.path)
+    candidate = (raw if raw.is_absolute() else root / raw).resolve()  # resolves symlinks and '..'
+    if not candidate.is_relative_to(root):
+        raise ApiError(403, "path_outside_root",
+                       f"path '{body.path}' resolves outside the allowed data root {root}; "
+                       "place the file under that directory (AUTOSEL_DATA_ROOT)", field="path")
+    if not candidate.is_file():
+        raise ApiError(404, "not_found", f"no file at '{body.path}' under {root}", field="path")
+    res = add_pool(candidate, fmt=body.format, name=body.name, skip_invalid=body.skip_invalid,
+                   settings=settings)
+    return _created(res)
+
+
+@router.get("/{pool_id}", response_model=PoolPublic, responses=ERRORS)
+def get(pool_id: str, settings: SettingsDep) -> PoolPublic:
+    """One pool."""
+    from autosel.pool import get_pool
+
+    return _public(get_pool(pool_id, settings))
+
+
+@router.get("/{pool_id}/stats", response_model=dict, responses=ERRORS)
+def stats(pool_id: str, settings: SettingsDep) -> dict:
+    """Summary statistics: sources, lengths, groups, difficulty."""
+    from autosel.pool import get_pool
+
+    return get_pool(pool_id, settings).stats()
+
+
+@router.get("/{pool_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
+def export(pool_id: str, settings: SettingsDep,
+           format: Literal["chat", "alpaca", "sharegpt"] = "chat") -> StreamingResponse:
+    """The whole pool as JSONL in chat, Alpaca or ShareGPT form (ids kept)."""
+    import orjson
+
+    from autosel.pool import get_pool
+    from autosel.pool.export import CONVERTERS
+
+    pool = get_pool(pool_id, settings)
+    convert = CONVERTERS[format]
+
+    def lines():  # type: ignore[no-untyped-def]
+        for row in pool.rows():
+            yield orjson.dumps(convert(row)) + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson",
+                             headers={"Content-Disposition": f'attachment; filename="{pool.pool_id}.{format}.jsonl"'})
