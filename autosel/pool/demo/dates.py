@@ -19,7 +19,7 @@ from autosel.pool.demo.base import Domain, Reasoning, pick_distinct
 
 FIRST_DAY = dt.date(2000, 1, 1).toordinal()
 LAST_DAY = dt.date(2030, 12, 31).toordinal()
-DAY_RANGES = ((1, 27), (28, 80), (81, 160))
+DAY_RANGES = ((2, 27), (28, 80), (81, 160))
 
 MonthLen = Callable[[int, int], int]
 
@@ -125,6 +125,10 @@ class Dates(Domain):
         raise ValueError(f"not a dates demo question: {question[:60]!r}")
 
 
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
 def _shift_month(d: dt.date) -> dt.date:
     nxt = _next_month(d)
     return dt.date(nxt.year, nxt.month, d.day)
@@ -147,11 +151,11 @@ def _walk_add(spec: DateSpec, mlen: MonthLen, last_slip: int, lines: list[str]) 
     while (step := mlen(d.year, d.month) - d.day + 1) <= left:  # days to the next 1st
         nxt = _next_month(d)
         lines.append(f"{_month_name(d)} has {mlen(d.year, d.month)} days, so {nxt.isoformat()} "
-                     f"is {step} days after {d.isoformat()}; {left} - {step} = {left - step} "
-                     "days remain.")
+                     f"is {_days(step)} after {d.isoformat()}; {left} - {step} = {left - step} "
+                     "remaining.")
         left, d = left - step, nxt
     end = d + dt.timedelta(days=left + last_slip)
-    lines.append(f"Adding the remaining {left} days to {d.isoformat()} gives {end.isoformat()}.")
+    lines.append(f"Adding {_days(left)} more to {d.isoformat()} gives {end.isoformat()}.")
     return Reasoning(tuple(lines), end.isoformat())
 
 
@@ -162,9 +166,9 @@ def _walk_between(spec: DateSpec, mlen: MonthLen, last_slip: int, lines: list[st
         step = mlen(d.year, d.month) - d.day + 1
         total += step
         lines.append(f"{_month_name(d)} has {mlen(d.year, d.month)} days, so from {d.isoformat()} "
-                     f"to {nxt.isoformat()} is {step} days (running total {total}).")
+                     f"to {nxt.isoformat()} is {_days(step)} (running total {total}).")
         d = nxt
     last = (spec.end - d).days + last_slip
-    lines.append(f"From {d.isoformat()} to {spec.end.isoformat()} is {last} days, "
+    lines.append(f"From {d.isoformat()} to {spec.end.isoformat()} is {_days(last)}, "
                  f"so the total is {total} + {last} = {total + last}.")
     return Reasoning(tuple(lines), str(total + last))

@@ -49,9 +49,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "What is the length of": ("Find the length of",), "undirected edges": ("edges",),
     "Evaluate": ("Compute",), "Substitute the values": ("Replace the variables",),
     "Plug in the values": ("Insert the values",), "Is the expression": ("Is it",),
-    "days remain": ("days are left",), "month by month": ("one month at a time",),
+    "remaining": ("left",), "month by month": ("one month at a time",),
     "Count the days": ("Count days",), "running total": ("total so far",),
-    "How many": ("What number of",), "the remaining": ("the leftover",),
+    "How many": ("What number of",),
 }
 FILLERS_PROMPT = ("Question: ", "Please help. ", "Quick question: ", "Hi! ")
 FILLERS_RESPONSE = ("Sure, here is how to solve it.", "Okay, let us think.", "Good question.",
@@ -126,7 +126,7 @@ def _synonym(text: str, rng: random.Random) -> str:
 
 
 def _punctuation(text: str, rng: random.Random) -> str:
-    swaps = ((", so ", "; so "), (" = ", "="), (". ", "; "), ("?", " ?"))
+    swaps = ((", so ", "; so "), (" = ", "="), (". ", "; "), (": ", " - "))
     present = [s for s in swaps if s[0] in text]
     if not present:
         return text
@@ -153,8 +153,10 @@ def _reorder(text: str, rng: random.Random) -> str:
 
 def _filler(fillers: Sequence[str], prefix_line: bool) -> Callable[[str, random.Random], str]:
     def op(text: str, rng: random.Random) -> str:
-        fill = rng.choice([f for f in fillers if f.strip() not in text] or [""])
-        return f"{fill}\n{text}" if prefix_line and fill else fill + text
+        if any(text.startswith(f[:5]) for f in fillers):
+            return text  # one filler is a light edit; a stack of them is not
+        fill = rng.choice(fillers)
+        return f"{fill}\n{text}" if prefix_line else fill + text
     return op
 
 
