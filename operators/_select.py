@@ -18,18 +18,22 @@ def top_k_mask(values: np.ndarray, k: int, *, largest: bool = True) -> np.ndarra
     Ties at the cut are broken by position (earlier rows first), so the result is
     deterministic and independent of the partition algorithm. O(n), via ``np.partition``.
     """
-    x = np.asarray(values, dtype=np.float64)
-    x = -x if largest else x.copy()
-    nan = np.isnan(x)
-    x[nan] = np.inf
+    x = np.asarray(values)
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
     n = len(x)
-    k = min(k, int((~nan).sum()))
-    mask = np.zeros(n, dtype=bool)
+    nan = np.isnan(x)
+    n_nan = int(np.count_nonzero(nan))
+    k = min(k, n - n_nan)
     if k <= 0:
-        return mask
-    kth = np.partition(x, k - 1)[k - 1]
-    mask = x < kth
-    need = k - int(mask.sum())
+        return np.zeros(n, dtype=bool)
+    if n_nan:  # NaN must lose on both sides; partition sorts it last
+        x = np.where(nan, -np.inf if largest else np.inf, x)
+    # partition sorts ascending: the k-th largest sits at n - k, the k-th smallest at k - 1.
+    cut = n - k if largest else k - 1
+    kth = np.partition(x, cut)[cut]
+    mask = x > kth if largest else x < kth
+    need = k - int(np.count_nonzero(mask))
     if need > 0:
         mask[np.flatnonzero(x == kth)[:need]] = True
     return mask
@@ -46,10 +50,12 @@ def band_masks(values: np.ndarray, low_q: float, high_q: float) -> tuple[np.ndar
     Quantiles are taken over the non-NaN values of the current subset; NaN rows are
     in neither mask (callers decide what unknown values mean).
     """
+    below = np.zeros(len(values), dtype=bool)
+    above = np.zeros(len(values), dtype=bool)
+    if low_q <= 0 and high_q >= 1:  # the full band: nothing to compute
+        return below, above
     x = np.asarray(values, dtype=np.float64)
     finite = ~np.isnan(x)
-    below = np.zeros(len(x), dtype=bool)
-    above = np.zeros(len(x), dtype=bool)
     if not finite.any():
         return below, above
     lo, hi = np.quantile(x[finite], [low_q, high_q])
@@ -61,19 +67,25 @@ def band_masks(values: np.ndarray, low_q: float, high_q: float) -> tuple[np.ndar
 
 
 def first_per_group(groups: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
-    """Positions of one member per group: the highest ``priority``, ties to the earliest row.
+    """Keep-mask of one member per group: the highest ``priority``, ties to the earliest row.
 
     Args:
         groups: group id per row (`n`).
         priority: score per row (`n`), larger wins; ``None`` keeps the earliest row.
 
     Returns:
-        Sorted positions, one per distinct group.
+        Bool mask (`n`) with exactly one True per distinct group.
     """
     n = len(groups)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=bool)
     pos = np.arange(n, dtype=np.int64)
+    if priority is None and groups.min() >= 0 and groups.max() < max(8 * n, 1 << 20):
+        # Earliest member: a scatter-min over group ids (small non-negative ints, e.g.
+        # pool rows), no sort. Arbitrary ids (hashes) take the sort path below.
+        first = np.full(int(groups.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(first, groups, pos)
+        return first[groups] == pos
     if priority is None:
         order = np.argsort(groups, kind="stable")
     else:
@@ -82,7 +94,9 @@ def first_per_group(groups: np.ndarray, priority: np.ndarray | None = None) -> n
     g = groups[order]
     starts = np.ones(n, dtype=bool)
     starts[1:] = g[1:] != g[:-1]
-    return np.sort(order[starts])
+    mask = np.zeros(n, dtype=bool)
+    mask[order[starts]] = True
+    return mask
 
 
 def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:

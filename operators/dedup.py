@@ -29,9 +29,7 @@ def _survivors(view: SubsetView, groups: np.ndarray, keep: str, rng: np.random.G
         priority = view.column("resp_tokens")
     else:
         priority = rng.random(len(groups))
-    mask = np.zeros(len(groups), dtype=bool)
-    mask[first_per_group(groups, priority)] = True
-    return mask
+    return first_per_group(groups, priority)
 
 
 def _extra(keep: str) -> tuple[str, ...]:

@@ -23,7 +23,9 @@ def sample_per_source(codes: np.ndarray, quotas: dict[int, int],
     """Uniformly sample ``quotas[c]`` positions of each source code ``c`` (sorted codes).
 
     Returns:
-        Sorted positions, and the shortfall per source whose quota exceeded its rows.
+        Positions (unordered: the base class turns them into a mask, which is O(n) where
+        sorting would be O(n log n)), and the shortfall per source whose quota exceeded
+        its rows.
     """
     picked: list[np.ndarray] = []
     short: dict[int, int] = {}
@@ -35,9 +37,9 @@ def sample_per_source(codes: np.ndarray, quotas: dict[int, int],
             if want > len(pos):
                 short[code] = want - len(pos)
         elif want > 0:
-            picked.append(rng.choice(pos, size=want, replace=False))
+            picked.append(rng.choice(pos, size=want, replace=False, shuffle=False))
     out = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
-    return np.sort(out), short
+    return out, short
 
 
 @register_operator("source_mix")
@@ -83,12 +85,14 @@ class SourceMix(Operator):
         target = params.total if params.total is not None else count_for(params.fraction, len(view))
         quota = largest_remainder(weights, target)
         pos, short = sample_per_source(codes, {c: int(q) for c, q in enumerate(quota) if weights[c] > 0}, rng)
-        keep = np.zeros(len(view), dtype=bool)
-        keep[pos] = True
         notes = tuple(f"source '{names[c]}' short by {k} (had {counts[c]}, quota {quota[c]})"
                       for c, k in sorted(short.items()))
-        not_in_mix = weights[codes] == 0
-        return Decision(pos, {"source not in mix": not_in_mix, "over source quota": ~keep}, notes)
+        reasons: dict[str, np.ndarray | int] = {"over source quota": len(view) - len(pos)}
+        if (weights == 0).any():
+            not_in_mix = weights[codes] == 0
+            reasons = {"source not in mix": int(np.count_nonzero(not_in_mix)),
+                       "over source quota": len(view) - len(pos) - int(np.count_nonzero(not_in_mix))}
+        return Decision(pos, reasons, notes)
 
 
 @register_operator("cap")
@@ -106,7 +110,7 @@ class Cap(Operator):
         if n <= params.max_samples:
             return Decision(np.arange(n))
         if params.strategy == "random":
-            return Decision(np.sort(rng.choice(n, size=params.max_samples, replace=False)),
+            return Decision(rng.choice(n, size=params.max_samples, replace=False, shuffle=False),
                             {f"over cap {params.max_samples}": n - params.max_samples})
         codes = view.source_codes()
         counts = np.bincount(codes, minlength=len(view.pool.source_names))
@@ -130,4 +134,4 @@ class RandomSample(Operator):
         k = min(params.n, size) if params.n is not None else count_for(params.fraction, size)
         if k >= size:
             return Decision(np.arange(size))
-        return Decision(np.sort(rng.choice(size, size=k, replace=False)), {"not sampled": size - k})
+        return Decision(rng.choice(size, size=k, replace=False, shuffle=False), {"not sampled": size - k})

@@ -143,7 +143,7 @@ class Operator:
         else:
             rows = np.unique(np.asarray(dec.keep, dtype=np.int64))
             mask = np.isin(view.indices, rows, assume_unique=True)
-        reasons = _attribute(cls.name, dec.reasons, ~mask)
+        reasons = _attribute(cls.name, dec.reasons, mask, n - len(rows))
         stats = StepStats(cls.name, params.model_dump(mode="json"), n, len(rows), reasons,
                           tuple(dec.notes), time.perf_counter() - t0)
         return rows, stats
@@ -163,19 +163,21 @@ def _check_positions(name: str, pos: np.ndarray, n: int) -> np.ndarray:
     return pos.astype(np.int64, copy=False)
 
 
-def _attribute(name: str, reasons: Mapping[str, np.ndarray | int], dropped: np.ndarray) -> dict[str, int]:
+def _attribute(name: str, reasons: Mapping[str, np.ndarray | int], kept: np.ndarray,
+               total: int) -> dict[str, int]:
     """Drop counts per reason; each dropped row counts once, for the first reason naming it."""
-    total = int(dropped.sum())
-    if not reasons:
-        return {name: total} if total else {}
+    if not reasons or total <= 0:
+        return {name: total} if total > 0 else {}
+    if len(reasons) == 1:  # the common case needs no per-row attribution
+        return {next(iter(reasons)): total}
     out: dict[str, int] = {}
-    left = dropped.copy()
+    left = ~kept
     for reason, what in reasons.items():
         if isinstance(what, (int, np.integer)):
             count = int(what)
         else:
             hit = left & np.asarray(what, dtype=bool)
-            count = int(hit.sum())
+            count = int(np.count_nonzero(hit))
             left &= ~hit
         if count:
             out[reason] = count

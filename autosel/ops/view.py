@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -93,17 +94,33 @@ class PoolColumns:
     group_codes: np.ndarray
     correct: np.ndarray
     content_hash: str
-    _id_order: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
 
-    @property
+    # cached_property writes the instance __dict__ directly, so it works on a frozen dataclass.
+    @cached_property
     def id_order(self) -> np.ndarray:
         """Row indices sorted by sample id (computed once; used for subset fingerprints)."""
-        if not self._id_order:
-            self._id_order.append(np.argsort(self.sample_ids, kind="stable"))
-        return self._id_order[0]
+        return np.argsort(self.sample_ids, kind="stable")
+
+    @cached_property
+    def id_blob(self) -> np.ndarray | None:
+        """UTF-8 ``id + "\n"`` per row in sorted-id order, NUL-padded to a fixed width.
+
+        Lets a fingerprint hash the sorted ids of any subset with one compress and one
+        ``tobytes`` instead of a Python join. ``None`` if an id contains NUL (padding
+        would then be ambiguous); fingerprints fall back to joining strings.
+        """
+        encoded = [s.encode() + b"\n" for s in self.sample_ids[self.id_order].tolist()]
+        if any(b"\x00" in e for e in encoded):
+            return None
+        return np.array(encoded, dtype=bytes)
+
+    @cached_property
+    def source_counts(self) -> np.ndarray:
+        """Rows per source code (`len(source_names)`)."""
+        return np.bincount(self.source_codes, minlength=len(self.source_names))
 
     @classmethod
     def from_arrays(
@@ -181,6 +198,8 @@ class SubsetView:
         self.signals = signals
         self._resolve = resolve_recipe
         self._cache: dict[tuple[Any, ...], np.ndarray] = {}
+        self._whole = len(indices) == len(pool) and (
+            len(indices) == 0 or (indices[0] == 0 and indices[-1] == len(pool) - 1))
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -191,7 +210,9 @@ class SubsetView:
 
     def _sliced(self, key: tuple[Any, ...], full: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._cache:
-            self._cache[key] = np.asarray(full())[self.indices]
+            col = np.asarray(full())
+            # The first step of a recipe sees the whole pool: no gather, no copy.
+            self._cache[key] = col if self._whole else col[self.indices]
         return self._cache[key]
 
     def column(self, name: str) -> np.ndarray:

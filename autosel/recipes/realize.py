@@ -86,8 +86,12 @@ def subset_fingerprint(pool: PoolColumns, indices: np.ndarray) -> str:
     mask = np.zeros(len(pool), dtype=bool)
     mask[indices] = True
     order = pool.id_order
-    ids = pool.sample_ids[order[mask[order]]]
-    return hashlib.sha256("\n".join(ids.tolist()).encode()).hexdigest()
+    blob = pool.id_blob
+    if blob is None:
+        data = "\n".join(pool.sample_ids[order[mask[order]]].tolist()).encode()
+    else:
+        data = blob[mask[order]].tobytes().replace(b"\x00", b"")[:-1]
+    return hashlib.sha256(data).hexdigest()
 
 
 def step_rng(seed: int, recipe_hash: str, step: int) -> np.random.Generator:

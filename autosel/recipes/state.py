@@ -104,7 +104,7 @@ def state_vector(
         distinct = np.count_nonzero(np.bincount(groups[indices], minlength=1))
         out["duplicate_rate"] = float(1.0 - distinct / n)
     k = len(pool.source_names)
-    pool_mix = np.bincount(pool.source_codes, minlength=k).astype(np.float64)
+    pool_mix = pool.source_counts.astype(np.float64)
     sub_mix = np.bincount(pool.source_codes[indices], minlength=k).astype(np.float64)
     target = pool_mix if not target_mix else np.array(
         [float(target_mix.get(s, 0.0)) for s in pool.source_names])
