@@ -360,7 +360,7 @@ def test_large_size_generates(tmp_path: Path) -> None:
     probe = generate_demo_pool(tmp_path / "probe", size="medium", seed=0, bench_size=1)
     estimate = probe.seconds * SIZES["large"] / SIZES["medium"]
     if estimate > LARGE_BUDGET_S:
-        pytest.skip(f"large pool estimated at {estimate:.0f} s here (budget {LARGE_BUDGET_S:.0f} s)")
+        pytest.skip(f"large pool estimated at {estimate:.0f} s here (budget {LARGE_BUDGET_S} s)")
     res = generate_demo_pool(tmp_path / "large", size="large", seed=0, bench_size=20)
     assert res.n_samples == sum(1 for _ in open(res.pool_path, "rb")) == 100_000
     labels = load_labels(res.labels_path)

@@ -126,8 +126,8 @@ class _Writer:
                     continue
                 msgs, response = new
             self.keys.add(question_key(msgs[-1]["content"]))
-            rec = {**orig, "id": self._next_id(), "messages": [*msgs, orig["messages"][-1] | {
-                "content": response}]}
+            reply = {"role": "assistant", "content": response}
+            rec = {**orig, "id": self._next_id(), "messages": [*msgs, reply]}
             self._write(rec, defect, orig["id"])
             return
         raise RuntimeError(f"no near duplicate in the Jaccard band {self.config.near_band} "
