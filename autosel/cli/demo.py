@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -15,14 +16,16 @@ from autosel.cli._common import console, print_json
 
 @app.command("demo-pool")
 def demo_pool(
-    out_dir: Path = typer.Argument(
-        ..., help="Directory for pool.jsonl, labels.jsonl, bench/ and the manifest."
-    ),
-    size: str = typer.Option(
-        "small", "--size", help="small (800 samples), medium (10k) or large (100k)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed: the same seed writes byte-identical files."),
-    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    out_dir: Annotated[Path, typer.Argument(
+        help="Directory for pool.jsonl, labels.jsonl, bench/ and the manifest."
+    )],
+    size: Annotated[str, typer.Option(
+        "--size", help="small (800 samples), medium (10k) or large (100k)."
+    )] = "small",
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Seed: the same seed writes byte-identical files."
+    )] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Generate the offline demo pool: planted defects, hidden labels, held-out benchmarks."""
     import json

@@ -37,6 +37,11 @@ def _files(root: Path) -> dict[str, bytes]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _n_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
 def _user(rec: dict[str, Any]) -> str:
     return [m["content"] for m in rec["messages"] if m["role"] == "user"][-1]
 
@@ -89,8 +94,8 @@ def test_small_and_medium_sizes(demo: dict[str, Any], tmp_path: Path) -> None:
     assert len(demo["pool"]) == len(demo["labels"]) == SIZES["small"] == 800
     assert demo["manifest"]["bench_sizes"] == {d: 60 for d in DOMAINS}
     medium = generate_demo_pool(tmp_path / "m", size="medium", seed=1, bench_size=5)
-    assert medium.n_samples == sum(1 for _ in open(medium.pool_path, "rb")) == 10_000
-    assert all(sum(1 for _ in open(p, "rb")) == 5 for p in medium.bench_paths)
+    assert medium.n_samples == _n_lines(medium.pool_path) == 10_000
+    assert all(_n_lines(p) == 5 for p in medium.bench_paths)
     assert set(medium.source_counts) == set(DOMAINS)
     assert min(medium.source_counts.values()) > 2000  # every domain holds a fair share
 
@@ -161,7 +166,7 @@ def test_every_record_ingests(demo: dict[str, Any], tmp_path: Path) -> None:
     stats = res.pool.stats()
     assert stats["groups"] == demo["manifest"]["groups"]["prompts"]
     assert stats["correct_labelled"] == demo["manifest"]["groups"]["samples"]
-    assert 0.0 <= stats["difficulty"]["min"] and stats["difficulty"]["max"] <= 1.0
+    assert stats["difficulty"]["min"] >= 0.0 and stats["difficulty"]["max"] <= 1.0
 
 
 # ------------------------------------------------- hidden labels vs independent solvers
@@ -362,7 +367,7 @@ def test_large_size_generates(tmp_path: Path) -> None:
     if estimate > LARGE_BUDGET_S:
         pytest.skip(f"large pool estimated at {estimate:.0f} s here (budget {LARGE_BUDGET_S} s)")
     res = generate_demo_pool(tmp_path / "large", size="large", seed=0, bench_size=20)
-    assert res.n_samples == sum(1 for _ in open(res.pool_path, "rb")) == 100_000
+    assert res.n_samples == _n_lines(res.pool_path) == 100_000
     labels = load_labels(res.labels_path)
     assert labels["id"].is_unique and len(labels) == 100_000
     realised = _realised(labels)
