@@ -10,6 +10,7 @@ changes the draws of an earlier one. Results are cached (LRU) by
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -124,6 +125,11 @@ def pool_columns(pool: Any) -> PoolColumns:
 def signals_key(signals: SignalSource) -> Any:
     """Cache identity of a signal set: its ``key`` attribute or manifest key, else its id."""
     key = getattr(signals, "key", None) or signals.manifest.get("key")
+    if key is None and signals.manifest.get("groups"):
+        # A stored SignalSet: its group directories are named by their cache keys.
+        blob = json.dumps([signals.manifest.get("unit"), signals.manifest["groups"]],
+                          sort_keys=True, default=str)
+        key = hashlib.sha256(blob.encode()).hexdigest()
     return key if key is not None else ("id", id(signals))
 
 
