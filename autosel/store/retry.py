@@ -43,7 +43,8 @@ class Backoff:
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(failures-1))]."""
-        bound = min(self.cap, self.base * 2.0 ** max(0, failures - 1))
+        # Clamp the exponent: after hours of outage 2**failures would overflow a float.
+        bound = min(self.cap, self.base * 2.0 ** min(max(0, failures - 1), 60))
         return rng.uniform(0.0, bound)
 
 

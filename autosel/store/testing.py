@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import json
+import multiprocessing as mp
 import os
 import pwd
 import random
@@ -23,6 +24,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +218,7 @@ def worker_main(
             try:
                 if start:
                     call(store.start_job, job.id, job.lease_token)
-                if work_seconds:
-                    time.sleep(work_seconds)
+                _work(store, call, job, worker_id, work_seconds, lease_seconds)
                 result = JobResult(scores={"synthetic": float(job.id)}, utility=float(job.id))
                 call(store.complete_job, job.id, job.lease_token, result)
             except LeaseLostError as err:
@@ -229,6 +230,48 @@ def worker_main(
         note("exit", completed=done)
         log.close()
         store.close()
+
+
+def _work(
+    store: Any, call: Any, job: Any, worker_id: str, seconds: float, lease_seconds: float
+) -> None:
+    """Simulated evaluation: sleep, heartbeating every third of a lease."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, lease_seconds / 3))
+        if end - time.monotonic() > 0:
+            call(store.heartbeat, job.id, worker_id, job.lease_token)
+
+
+def spawn_workers(
+    url: str, n: int, log_dir: Path, *, prefix: str = "w", **kwargs: Any
+) -> list[BaseProcess]:
+    """Start ``n`` :func:`worker_main` processes (spawned: each opens its own store)."""
+    ctx = mp.get_context("spawn")
+    procs = []
+    for i in range(n):
+        wid = f"{prefix}{i}"
+        proc = ctx.Process(
+            target=worker_main, args=(url, wid, str(log_dir / f"{wid}.jsonl")), kwargs=kwargs,
+            name=wid, daemon=True,
+        )
+        proc.start()
+        procs.append(proc)
+    return procs
+
+
+def join_all(procs: list[BaseProcess], timeout: float) -> None:
+    """Wait for the processes; kill and raise if any outlives ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+    alive = [p.name for p in procs if p.is_alive()]
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+    if alive:
+        raise TimeoutError(f"workers still running after {timeout}s: {alive}")
 
 
 def read_logs(paths: list[Path]) -> list[dict[str, Any]]:

@@ -1,0 +1,111 @@
+"""Conformance: pools, signal sets, searches, trials, API tokens and the event log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from autosel.errors import NotFoundError
+from autosel.store import PoolRecord, SignalSetRecord, SqlStore, TrialSpec
+from autosel.store.clock import UtcDateTime
+from autosel.store.models import ApiToken
+
+
+def _pool(rows: int = 10) -> PoolRecord:
+    return PoolRecord(id="p1", name="demo", content_hash="c" * 64, rows=rows,
+                      path="/pools/p1", manifest={"rows": rows})
+
+
+def test_pools_and_signal_sets(store: SqlStore) -> None:
+    store.put_pool(_pool())
+    stored = store.put_pool(_pool(rows=12))  # idempotent by id, updates in place
+    assert stored.rows == 12 and stored.created_at.tzinfo is UTC
+    assert [p.id for p in store.pools()] == ["p1"]
+    assert store.get_pool("p1").manifest == {"rows": 12}
+    with pytest.raises(NotFoundError, match="pool 'p2'"):
+        store.get_pool("p2")
+
+    sig = SignalSetRecord(id="s1", pool_id="p1", name="hes", model="smollm2",
+                          params={"p": 0.005}, path="/cache/s1")
+    assert store.put_signal_set(sig).params == {"p": 0.005}
+    assert [s.id for s in store.signal_sets("p1")] == ["s1"]
+    with pytest.raises(NotFoundError, match="put_pool first"):
+        store.put_signal_set(SignalSetRecord(id="s2", pool_id="p9", name="x", model=None,
+                                             params={}, path="/x"))
+
+
+def test_search_spec_is_stored_with_a_canonical_hash(store: SqlStore) -> None:
+    store.put_pool(_pool())
+    a = store.create_search("a", {"budget": 8, "seed": 1}, pool_id="p1")
+    b = store.create_search("b", {"seed": 1, "budget": 8})
+    assert a.spec_hash == b.spec_hash and a.id != b.id and a.state == "created"
+    assert store.get_search(a.id).spec == {"budget": 8, "seed": 1}
+    running = store.set_search_state(a.id, "running")
+    assert running.state == "running" and running.updated_at >= a.updated_at
+    assert [s.id for s in store.searches(state="running")] == [a.id]
+    assert {s.id for s in store.searches()} == {a.id, b.id}
+
+
+def test_trials_are_numbered_per_search(store: SqlStore) -> None:
+    s1 = store.create_search("s1", {}).id
+    s2 = store.create_search("s2", {}).id
+    spec = TrialSpec(recipe={"steps": []}, recipe_hash="r" * 64, fingerprint="f1",
+                     state_vector=(0.5, 1.0, 0.25), origin="warmup",
+                     prediction={"mean": 0.1}, trajectory={"parent": None})
+    t0 = store.add_trial(s1, spec)
+    t1 = store.add_trial(s1, TrialSpec(**{**spec.__dict__, "fingerprint": "f2"}))
+    u0 = store.add_trial(s2, spec)
+    assert (t0.number, t1.number, u0.number) == (0, 1, 0)
+    assert t0.state_vector == (0.5, 1.0, 0.25) and t0.state == "pending"
+    assert [t.id for t in store.trials(s1, fingerprint="f2")] == [t1.id]
+
+    done = store.update_trial(t0.id, state="complete", score=0.42)
+    assert done.score == 0.42 and done.finished_at is not None
+    assert store.update_trial(t0.id, prediction={"mean": 0.2}).prediction == {"mean": 0.2}
+    assert store.get_trial(t0.id).recipe == {"steps": []}
+    with pytest.raises(NotFoundError):
+        store.update_trial(999, state="failed")
+    with pytest.raises(NotFoundError):
+        store.add_trial("missing", spec)
+
+
+def test_tokens_keep_only_a_hash(store: SqlStore) -> None:
+    token, rec = store.create_token("ci", scopes=["worker", "read", "worker"])
+    assert rec.scopes == ("read", "worker") and rec.last_used_at is None
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(ApiToken.__table__)).one()._mapping
+    assert token not in {str(v) for v in stored.values()}
+    assert len(stored["token_hash"]) == 64
+
+    used = store.verify_token(token)
+    assert used is not None and used.id == rec.id and used.last_used_at is not None
+    assert store.verify_token(token + "x") is None
+    revoked = store.revoke_token(rec.id)
+    assert revoked.revoked_at is not None
+    assert store.verify_token(token) is None
+    assert store.revoke_token(rec.id).revoked_at == revoked.revoked_at  # stays revoked
+    assert [t.id for t in store.tokens()] == [rec.id]
+
+
+def test_event_log_appends_and_reads_since(store: SqlStore) -> None:
+    sid = store.create_search("s", {}).id
+    first = store.append_event("note", {"msg": "hello"}, search_id=sid)
+    second = store.append_event("note", {"msg": "other"})
+    assert second.id > first.id and first.created_at <= second.created_at
+    assert [e.id for e in store.events(first.id)] == [second.id]
+    mine = store.events(search_id=sid)
+    assert [e.kind for e in mine] == ["search.created", "note"]
+    assert mine[1].data == {"msg": "hello"}
+    assert len(store.events(limit=1)) == 1
+
+
+def test_timestamps_are_utc_and_naive_ones_are_refused(store: SqlStore) -> None:
+    stamped = store.append_event("x").created_at
+    assert stamped.tzinfo is UTC
+    # Database clock and this process's clock are the same machine's: they must agree,
+    # which they would not if either side were read as local time.
+    assert abs((datetime.now(UTC) - stamped).total_seconds()) < 5
+    with pytest.raises(ValueError, match="naive"):
+        UtcDateTime().process_bind_param(datetime(2025, 1, 1), store.engine.dialect)
