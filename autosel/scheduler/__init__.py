@@ -1,0 +1,6 @@
+"""The scheduler couples a search to the job store (layer 7 of DESIGN.md)."""
+
+from autosel.scheduler.scheduler import Scheduler, StepReport
+from autosel.scheduler.spec import SearchSpec, SignalsSpec
+
+__all__ = ["Scheduler", "SearchSpec", "SignalsSpec", "StepReport"]

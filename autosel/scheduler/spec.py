@@ -1,0 +1,93 @@
+"""The immutable per-search spec (second configuration tier).
+
+YAML in the CLI (``--spec spec.yaml``), JSON in the API, stored verbatim with the search
+(its hash identifies it). Example::
+
+    pool: 8918e6fb77e5df78          # pool id, prefix or name
+    budget: 8                       # full SFT evaluations the search may spend
+    baselines: true                 # also evaluate the full pool and a random subset
+    knobs: {patience: 3, max_steps: 3, seed: 0}
+    signals: {model: smollm2}
+    eval:                           # autosel.evaluation.EvalSpec
+      model: smollm2
+      max_steps: 20
+      benchmarks:
+        - {name: arithmetic, path: bench/arithmetic.jsonl, limit: 40}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from autosel.errors import ConfigError
+from autosel.evaluation.spec import EvalSpec, format_validation_error
+from autosel.search.strategy import SearchKnobs
+
+
+class SignalsSpec(BaseModel):
+    """Which cached signals the search reads (computed on demand when missing)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    model: str | None = Field("smollm2", description="Signal model; null = model-free signals only.")
+    ifd: bool = Field(False, description="Also compute instruction-following difficulty (2nd pass).")
+    device: str | None = None
+    precision: str = "auto"
+    relevance: bool = Field(True, description="Relevance to each evaluation benchmark.")
+
+
+class SearchSpec(BaseModel):
+    """Everything that defines one search; immutable once stored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pool: str = Field(description="Pool id, unique id prefix or name.")
+    name: str | None = Field(None, max_length=200)
+    budget: int = Field(8, ge=1, le=10_000, description="Full evaluations to spend.")
+    knobs: SearchKnobs = Field(default_factory=SearchKnobs)
+    signals: SignalsSpec = Field(default_factory=SignalsSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    seed_recipes: tuple[dict[str, Any], ...] = Field(
+        (), description="Recipes evaluated first (canonical recipe objects: {steps: [...]})."
+    )
+    baselines: bool = Field(True, description="Evaluate full pool + random subset of the best's size.")
+    target_mix: dict[str, float] | None = Field(None, description="Target source proportions.")
+    max_attempts: int = Field(2, ge=1, le=20, description="Tries per job when a worker is lost.")
+    lease_seconds: float = Field(600.0, ge=5.0, le=86_400.0, description="Job lease length.")
+
+    @property
+    def search_knobs(self) -> SearchKnobs:
+        """The knobs with this spec's budget (one source of truth for the budget)."""
+        return self.knobs.model_copy(update={"budget": self.budget})
+
+    @classmethod
+    def parse(cls, data: Any, *, where: str = "search spec") -> SearchSpec:
+        """Validate a dict, raising ``ConfigError`` that names each bad field."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a mapping of spec fields, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"{where}: {format_validation_error(exc)}") from None
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> SearchSpec:
+        """Read YAML/JSON; benchmark paths relative to the file resolve from its folder."""
+        import yaml
+
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{p}: cannot read search spec: {exc}") from None
+        if isinstance(data, dict):
+            for b in (data.get("eval") or {}).get("benchmarks") or []:
+                if isinstance(b, dict) and "path" in b and not Path(b["path"]).is_absolute():
+                    b["path"] = str((p.parent / b["path"]).resolve())
+            data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.parse(data, where=str(p))
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

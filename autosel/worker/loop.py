@@ -1,0 +1,183 @@
+"""The worker loop: claim → fetch the subset → evaluate → report, with heartbeats.
+
+The worker knows nothing about searches: a job's payload names the pool, the subset
+fingerprint and the evaluation spec. A heartbeat thread renews the lease every third of
+its length; when the lease is lost (the job was requeued after this worker looked dead)
+or the search was cancelled, the result is not reported as a success.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autosel.settings import Settings, get_settings
+from autosel.store import JobResult, LeaseLostError
+from autosel.worker.source import JobSource, Lease
+
+log = logging.getLogger("autosel.worker")
+
+EvaluateFn = Callable[[list[dict[str, Any]], Any, Path], Any]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def result_to_job_result(res: Any) -> JobResult:
+    """EvalResult → the store's JobResult: primary score per benchmark, every metric too."""
+    scores: dict[str, float] = {}
+    for bench, metrics in sorted(res.per_benchmark.items()):
+        primary = res.primary_metrics.get(bench)
+        if primary in metrics:
+            scores[bench] = float(metrics[primary])
+        for name, value in sorted(metrics.items()):
+            scores[f"{bench}/{name}"] = float(value)
+    costs = {"train_seconds": float(res.train_seconds), "eval_seconds": float(res.eval_seconds),
+             "device_seconds": float(res.train_seconds + res.eval_seconds),
+             "train_tokens": float(res.train_tokens), "n_samples": float(res.n_samples)}
+    artifacts = {k: str(v) for k, v in res.artifacts.items() if v}
+    artifacts["device"] = str(res.device)
+    return JobResult(scores=scores, utility=res.utility, costs=costs, artifacts=artifacts)
+
+
+@dataclass
+class WorkerStats:
+    """What a worker did (for tests and the CLI's summary)."""
+
+    succeeded: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, source: JobSource, worker_id: str, lease: Lease) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{lease.job_id}")
+        self.source, self.worker_id, self.lease = source, worker_id, lease
+        self.stop = threading.Event()
+        self.lost = threading.Event()
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        interval = max(0.5, self.lease.lease_seconds / 3.0)
+        while not self.stop.wait(interval):
+            try:
+                if self.source.heartbeat(self.worker_id, self.lease):
+                    self.cancelled.set()
+            except LeaseLostError:
+                self.lost.set()
+                return
+            except Exception as exc:  # noqa: BLE001 - keep beating through transient trouble
+                log.warning("heartbeat for job %s failed: %s", self.lease.job_id, exc)
+
+
+class Worker:
+    """Runs jobs from a source until stopped.
+
+    Args:
+        source: where jobs come from (:class:`LocalJobSource` or the REST source).
+        worker_id: unique id (default host-pid-random).
+        device: what this worker trains on (``cpu``, ``cuda:0``, ...), recorded in the registry.
+        lease_seconds: lease length asked for; renewed by heartbeats.
+        evaluate_fn: ``(rows, EvalSpec, out_dir) -> EvalResult`` (default: real SFT).
+        settings: for the artifacts directory.
+    """
+
+    def __init__(self, source: JobSource, *, worker_id: str | None = None, device: str = "cpu",
+                 lease_seconds: float = 600.0, evaluate_fn: EvaluateFn | None = None,
+                 settings: Settings | None = None) -> None:
+        self.source = source
+        self.worker_id = worker_id or default_worker_id()
+        self.device = device
+        self.lease_seconds = lease_seconds
+        self.evaluate_fn = evaluate_fn
+        self.settings = settings or get_settings()
+        self.stats = WorkerStats()
+
+    def register(self) -> None:
+        self.source.register(self.worker_id, hostname=socket.gethostname(), device=self.device,
+                             meta={"pid": os.getpid()})
+
+    def run(self, *, stop: threading.Event | None = None, max_jobs: int | None = None,
+            idle_timeout: float | None = None, poll_seconds: float = 1.0) -> WorkerStats:
+        """Claim and run jobs until ``stop`` is set, ``max_jobs`` ran, or idle too long."""
+        self.register()
+        idle_since = time.monotonic()
+        done = 0
+        while not (stop is not None and stop.is_set()):
+            if max_jobs is not None and done >= max_jobs:
+                break
+            lease = self.source.claim(self.worker_id, self.lease_seconds)
+            if lease is None:
+                if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
+                    break
+                if stop is not None:
+                    stop.wait(poll_seconds)
+                else:
+                    time.sleep(poll_seconds)
+                self.register()  # keeps last-seen fresh so the scheduler counts this worker
+                continue
+            self.run_one(lease)
+            done += 1
+            idle_since = time.monotonic()
+        return self.stats
+
+    def run_one(self, lease: Lease) -> None:
+        """Evaluate one leased job and report it (never raises for an evaluation error)."""
+        from autosel.evaluation import EvalSpec
+
+        hb = _Heartbeat(self.source, self.worker_id, lease)
+        try:
+            self.source.start(lease)
+        except LeaseLostError:
+            self.stats.lost.append(lease.job_id)
+            return
+        hb.start()
+        try:
+            spec = EvalSpec.model_validate(lease.payload["eval"])
+            if self.device != "cpu" and spec.device is None:
+                spec = spec.model_copy(update={"device": self.device})
+            rows = self.source.rows(lease)
+            out = self.settings.home / "artifacts" / (lease.search_id or "jobs") / f"job-{lease.job_id}"
+            evaluate = self.evaluate_fn or _real_evaluate
+            res = evaluate(rows, spec, out)
+        except Exception as exc:  # noqa: BLE001 - a crash is reported, and retried while attempts remain
+            log.exception("job %s crashed", lease.job_id)
+            hb.stop.set()
+            self._report_failure(lease, f"worker error: {type(exc).__name__}: {exc}"[:2000], retry=True)
+            return
+        finally:
+            hb.stop.set()
+        if hb.lost.is_set():
+            self.stats.lost.append(lease.job_id)
+            return
+        if res.status != "succeeded" or hb.cancelled.is_set():
+            reason = "cancelled" if hb.cancelled.is_set() else str(res.failure_reason)
+            self._report_failure(lease, reason, retry=False)
+            return
+        try:
+            self.source.complete(lease, result_to_job_result(res))
+            self.stats.succeeded.append(lease.job_id)
+        except LeaseLostError:
+            self.stats.lost.append(lease.job_id)
+
+    def _report_failure(self, lease: Lease, reason: str, *, retry: bool) -> None:
+        try:
+            self.source.fail(lease, reason, retry=retry)
+            self.stats.failed.append(lease.job_id)
+        except LeaseLostError:
+            self.stats.lost.append(lease.job_id)
+
+
+def _real_evaluate(rows: list[dict[str, Any]], spec: Any, out: Path) -> Any:
+    from autosel.evaluation import evaluate
+
+    return evaluate(rows, spec, out)

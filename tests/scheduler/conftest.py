@@ -1,0 +1,77 @@
+"""A demo pool with model-free signals and a label-based evaluation test double."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autosel.settings import Settings
+
+
+@dataclass(frozen=True)
+class FakeEvalResult:
+    """Shape of autosel.evaluation.EvalResult, produced without any training."""
+
+    status: str
+    failure_reason: str | None
+    per_benchmark: dict[str, dict[str, float]]
+    primary_metrics: dict[str, str]
+    utility: float | None
+    train_seconds: float = 0.01
+    eval_seconds: float = 0.01
+    device: str = "cpu"
+    n_samples: int = 0
+    train_tokens: int = 0
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+class LabelObjective:
+    """TEST DOUBLE for SFT: utility = clean share x diminishing size term, from hidden labels.
+
+    Thread-safe; records every evaluated subset (sample ids) so tests can check that no
+    subset is evaluated twice. ``crash_on`` makes chosen calls raise (worker crash).
+    """
+
+    def __init__(self, labels: dict[str, str], crash_on: set[int] | None = None) -> None:
+        self.labels = labels
+        self.calls: list[tuple[str, ...]] = []
+        self.crash_on = crash_on or set()
+        self.lock = threading.Lock()
+
+    def __call__(self, rows: list[dict[str, Any]], spec: Any, out: Path) -> FakeEvalResult:
+        ids = tuple(sorted(r["sample_id"] for r in rows))
+        with self.lock:
+            self.calls.append(ids)
+            call = len(self.calls)
+        if call in self.crash_on:
+            raise RuntimeError(f"simulated crash on call {call}")
+        if not rows:
+            return FakeEvalResult("failed", "empty subset", {}, {}, None)
+        clean = sum(self.labels[i] == "clean" for i in ids) / len(ids)
+        util = clean * math.log1p(len(ids)) / math.log1p(800)
+        return FakeEvalResult("succeeded", None, {"demo": {"acc": clean}}, {"demo": "acc"}, util,
+                              n_samples=len(ids))
+
+
+@pytest.fixture(scope="session")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A small demo pool, ingested, with model-free signals cached, in a session home."""
+    import json
+
+    from autosel.pool.demo import generate_demo_pool
+    from autosel.pool.ingest import add_pool
+    from autosel.signals import compute_signals
+
+    root = tmp_path_factory.mktemp("sched")
+    settings = Settings(home=root / "home")
+    demo = generate_demo_pool(root / "demo", size="small", seed=0)
+    pool = add_pool(demo.pool_path, settings=settings).pool
+    compute_signals(pool, model=None, progress=False, settings=settings)
+    labels = {json.loads(x)["id"]: json.loads(x)["defect"]
+              for x in Path(demo.labels_path).read_text().splitlines()}
+    return {"settings": settings, "pool": pool, "labels": labels, "root": root}

@@ -1,0 +1,156 @@
+"""Scheduler + in-process workers on a real SQLite store and the real demo pool.
+
+Evaluation is the label-based test double from conftest (no training), so these tests
+check the coupling — budget, baselines, restarts, failures, parallel workers — quickly.
+The real-SFT flow is covered end to end by tests/test_e2e.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autosel.scheduler import Scheduler, SearchSpec
+from autosel.scheduler.service import create_search
+from autosel.store import open_store
+from autosel.worker import LocalJobSource, Worker
+
+from tests.scheduler.conftest import LabelObjective
+
+
+def _spec(pool_id: str, budget: int, **kw: Any) -> dict[str, Any]:
+    base = {"pool": pool_id, "budget": budget, "signals": {"model": None, "relevance": False},
+            "knobs": {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "seed": 3,
+                      "min_size": 20, "patience": 3}}
+    base.update(kw)
+    return SearchSpec.parse(base).to_json()
+
+
+def _run(store, settings, search_id: str, objective: LabelObjective, n_workers: int = 1,  # type: ignore[no-untyped-def]
+         steps: int | None = None) -> tuple[Scheduler, list[int]]:
+    stop = threading.Event()
+    workers = [Worker(LocalJobSource(store, settings), worker_id=f"w{i}", evaluate_fn=objective,
+                      lease_seconds=30, settings=settings) for i in range(n_workers)]
+    for w in workers:
+        w.register()
+    threads = [threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": 0.05}, daemon=True)
+               for w in workers]
+    for t in threads:
+        t.start()
+    sched = Scheduler(store, search_id, settings=settings)
+    in_flight: list[int] = []
+    try:
+        if steps is None:
+            sched.run(poll_seconds=0.05, timeout=120, on_step=lambda r: in_flight.append(r.in_flight))
+        else:
+            for _ in range(steps):
+                in_flight.append(sched.step().in_flight)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    return sched, in_flight
+
+
+def test_search_spends_exactly_the_budget_then_baselines(demo_env: dict[str, Any], tmp_path: Path) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    search = create_search(store, _spec(pool.pool_id, 6), settings=settings)
+    objective = LabelObjective(demo_env["labels"])
+    _run(store, settings, search.id, objective)
+    trials = store.trials(search.id)
+    search_trials = [t for t in trials if not t.origin.startswith("baseline:")]
+    baselines = sorted(t.origin for t in trials if t.origin.startswith("baseline:"))
+    assert len(search_trials) == 6 and all(t.state == "complete" for t in trials)
+    assert baselines == ["baseline:full", "baseline:random"]
+    fps = [t.fingerprint for t in trials]
+    assert len(set(fps)) == len(fps), "no subset is evaluated twice"
+    assert len(set(objective.calls)) == len(objective.calls) == 8
+    assert store.get_search(search.id).state == "completed"
+    best = max(search_trials, key=lambda t: t.score or 0)
+    rand = next(t for t in trials if t.origin == "baseline:random")
+    full = next(t for t in trials if t.origin == "baseline:full")
+    assert len(objective.calls[rand.number]) == len(objective.calls[best.number])
+    assert len(objective.calls[full.number]) == len(pool)
+    kinds = [e.kind for e in store.events(search_id=search.id, limit=10_000)]
+    assert kinds.count("trial_proposed") == 8 and kinds[-1] == "search_completed"
+
+
+def test_restart_mid_search_continues_without_loss_or_repeats(demo_env: dict[str, Any],
+                                                              tmp_path: Path) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = open_store(db)
+    search = create_search(store, _spec(pool.pool_id, 7, baselines=False), settings=settings)
+    objective = LabelObjective(demo_env["labels"])
+    _run(store, settings, search.id, objective, steps=4)  # "server" dies after 4 rounds
+    mid = len(store.trials(search.id))
+    assert 0 < mid < 7
+    store.close()
+    store2 = open_store(db)  # a fresh process would do exactly this
+    _run(store2, settings, search.id, objective)
+    trials = store2.trials(search.id)
+    assert len(trials) == 7 and [t.number for t in trials] == list(range(7))
+    assert len({t.fingerprint for t in trials}) == 7
+    assert all(t.state == "complete" for t in trials)
+    assert len(objective.calls) == 7, "every evaluation ran exactly once"
+
+
+def test_same_history_gives_same_proposals(demo_env: dict[str, Any], tmp_path: Path) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    hashes = []
+    for i in range(2):
+        store = open_store(f"sqlite:///{tmp_path / f'db{i}.sqlite'}")
+        search = create_search(store, _spec(pool.pool_id, 5, baselines=False), settings=settings)
+        _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
+        hashes.append([t.recipe_hash for t in store.trials(search.id)])
+    assert hashes[0] == hashes[1]
+
+
+def test_crashed_evaluations_are_retried_then_failed(demo_env: dict[str, Any], tmp_path: Path) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    spec = _spec(pool.pool_id, 4, baselines=False, max_attempts=2)
+    search = create_search(store, spec, settings=settings)
+    objective = LabelObjective(demo_env["labels"], crash_on={1, 2})  # first job: both attempts crash
+    _run(store, settings, search.id, objective)
+    trials = store.trials(search.id)
+    assert [t.state for t in trials].count("failed") == 1
+    failed = next(t for t in trials if t.state == "failed")
+    job = store.jobs(search_id=search.id)[failed.number]
+    assert job.attempts == 2 and "simulated crash" in (job.error or "")
+    assert len(trials) == 4, "a failure counts against the budget and is not proposed again"
+    assert failed.fingerprint not in {t.fingerprint for t in trials if t.state == "complete"}
+
+
+def test_parallel_workers_are_kept_busy(demo_env: dict[str, Any], tmp_path: Path) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    search = create_search(store, _spec(pool.pool_id, 9, baselines=False), settings=settings)
+    _sched, in_flight = _run(store, settings, search.id, LabelObjective(demo_env["labels"]), n_workers=3)
+    assert max(in_flight) == 3, "one job in flight per live worker"
+    assert len(store.trials(search.id)) == 9
+
+
+def test_cancel_stops_the_search(demo_env: dict[str, Any], tmp_path: Path) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    search = create_search(store, _spec(pool.pool_id, 6), settings=settings)
+    sched = Scheduler(store, search.id, settings=settings)
+    sched.step()
+    report = store.cancel_search(search.id)
+    assert report.cancelled
+    assert sched.step().done and store.get_search(search.id).state == "cancelled"
+    assert all(j.state == "cancelled" for j in store.jobs(search_id=search.id))
+
+
+def test_invalid_spec_is_reported_by_field() -> None:
+    from autosel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="budget"):
+        SearchSpec.parse({"pool": "x", "budget": 0})
+    with pytest.raises(ConfigError, match="knobs.patience"):
+        SearchSpec.parse({"pool": "x", "knobs": {"patience": 0}})
