@@ -21,7 +21,9 @@ class Union(Operator):
     kind = "combine"
 
     class Params(OpParams):
-        recipe_hash: str = Field("", pattern=r"^([0-9a-f]{64})?$", json_schema_extra={"search": False})
+        recipe_hash: str = Field(
+            "", pattern=r"^([0-9a-f]{64})?$", json_schema_extra={"search": False}
+        )
 
     def combine(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
         other = view.resolve_recipe(params.recipe_hash)

@@ -20,7 +20,9 @@ Survivor = Literal["first", "highest_hes", "longest", "random"]
 MINHASH_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
-def _survivors(view: SubsetView, groups: np.ndarray, keep: str, rng: np.random.Generator) -> np.ndarray:
+def _survivors(
+    view: SubsetView, groups: np.ndarray, keep: str, rng: np.random.Generator
+) -> np.ndarray:
     if keep == "first":
         priority = None
     elif keep == "highest_hes":
@@ -43,7 +45,9 @@ class MinhashDedup(Operator):
     kind = "filter"
 
     class Params(OpParams):
-        threshold: float = Field(0.8, gt=0.0, le=1.0, json_schema_extra={"choices": list(MINHASH_LEVELS)})
+        threshold: float = Field(
+            0.8, gt=0.0, le=1.0, json_schema_extra={"choices": list(MINHASH_LEVELS)}
+        )
         keep: Survivor = "first"
 
     @classmethod

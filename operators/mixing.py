@@ -18,8 +18,9 @@ from autosel.ops.view import SubsetView
 from operators._select import count_for, largest_remainder
 
 
-def sample_per_source(codes: np.ndarray, quotas: dict[int, int],
-                      rng: np.random.Generator) -> tuple[np.ndarray, dict[int, int]]:
+def sample_per_source(
+    codes: np.ndarray, quotas: dict[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, dict[int, int]]:
     """Uniformly sample ``quotas[c]`` positions of each source code ``c`` (sorted codes).
 
     Returns:
@@ -56,7 +57,9 @@ class SourceMix(Operator):
     kind = "select"
 
     class Params(OpParams):
-        proportions: dict[str, float] = Field(default_factory=dict, json_schema_extra={"search": False})
+        proportions: dict[str, float] = Field(
+            default_factory=dict, json_schema_extra={"search": False}
+        )
         fraction: float = Field(1.0, gt=0.0, le=1.0)
         total: int | None = Field(None, ge=1, json_schema_extra={"search": False})
 
@@ -77,21 +80,29 @@ class SourceMix(Operator):
         if params.proportions:
             unknown = sorted(set(params.proportions) - set(names))
             if unknown:
-                raise ConfigError(f"source_mix: unknown source(s) {', '.join(unknown)}; "
-                                  f"pool sources: {', '.join(names)}")
+                raise ConfigError(
+                    f"source_mix: unknown source(s) {', '.join(unknown)}; "
+                    f"pool sources: {', '.join(names)}"
+                )
             weights = np.array([params.proportions.get(s, 0.0) for s in names])
         else:
             weights = counts.astype(np.float64)
         target = params.total if params.total is not None else count_for(params.fraction, len(view))
         quota = largest_remainder(weights, target)
-        pos, short = sample_per_source(codes, {c: int(q) for c, q in enumerate(quota) if weights[c] > 0}, rng)
-        notes = tuple(f"source '{names[c]}' short by {k} (had {counts[c]}, quota {quota[c]})"
-                      for c, k in sorted(short.items()))
+        pos, short = sample_per_source(
+            codes, {c: int(q) for c, q in enumerate(quota) if weights[c] > 0}, rng
+        )
+        notes = tuple(
+            f"source '{names[c]}' short by {k} (had {counts[c]}, quota {quota[c]})"
+            for c, k in sorted(short.items())
+        )
         reasons: dict[str, np.ndarray | int] = {"over source quota": len(view) - len(pos)}
         if (weights == 0).any():
             not_in_mix = weights[codes] == 0
-            reasons = {"source not in mix": int(np.count_nonzero(not_in_mix)),
-                       "over source quota": len(view) - len(pos) - int(np.count_nonzero(not_in_mix))}
+            reasons = {
+                "source not in mix": int(np.count_nonzero(not_in_mix)),
+                "over source quota": len(view) - len(pos) - int(np.count_nonzero(not_in_mix)),
+            }
         return Decision(pos, reasons, notes)
 
 
@@ -110,12 +121,16 @@ class Cap(Operator):
         if n <= params.max_samples:
             return Decision(np.arange(n))
         if params.strategy == "random":
-            return Decision(rng.choice(n, size=params.max_samples, replace=False, shuffle=False),
-                            {f"over cap {params.max_samples}": n - params.max_samples})
+            return Decision(
+                rng.choice(n, size=params.max_samples, replace=False, shuffle=False),
+                {f"over cap {params.max_samples}": n - params.max_samples},
+            )
         codes = view.source_codes()
         counts = np.bincount(codes, minlength=len(view.pool.source_names))
         quota = largest_remainder(counts.astype(np.float64), params.max_samples)
-        pos, _ = sample_per_source(codes, {c: int(q) for c, q in enumerate(quota) if counts[c]}, rng)
+        pos, _ = sample_per_source(
+            codes, {c: int(q) for c, q in enumerate(quota) if counts[c]}, rng
+        )
         return Decision(pos, {f"over cap {params.max_samples}": n - len(pos)})
 
 
@@ -134,4 +149,6 @@ class RandomSample(Operator):
         k = min(params.n, size) if params.n is not None else count_for(params.fraction, size)
         if k >= size:
             return Decision(np.arange(size))
-        return Decision(rng.choice(size, size=k, replace=False, shuffle=False), {"not sampled": size - k})
+        return Decision(
+            rng.choice(size, size=k, replace=False, shuffle=False), {"not sampled": size - k}
+        )

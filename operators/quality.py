@@ -46,7 +46,10 @@ class HesFilter(Operator):
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
         v = view.hes(params.p) if params.score == "hes" else view.hes_abs(params.tau)
         if params.mode == "threshold":
-            return Decision(v > params.threshold, {f"{params.score} <= {params.threshold:g}": v <= params.threshold})
+            return Decision(
+                v > params.threshold,
+                {f"{params.score} <= {params.threshold:g}": v <= params.threshold},
+            )
         keep = fraction_mask(v, params.fraction, largest=params.mode == "top")
         side = "top" if params.mode == "top" else "bottom"
         return Decision(keep, {f"{params.score} outside {side} {params.fraction:g}": ~keep})
@@ -68,7 +71,9 @@ class EntropyFilter(Operator):
         return (params.metric,)
 
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
-        keep = fraction_mask(view.column(params.metric), params.fraction, largest=params.mode == "top")
+        keep = fraction_mask(
+            view.column(params.metric), params.fraction, largest=params.mode == "top"
+        )
         return Decision(keep, {f"{params.metric} outside {params.mode} {params.fraction:g}": ~keep})
 
 
@@ -89,8 +94,10 @@ class PerplexityFilter(Operator):
 
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
         below, above = band_masks(view.column("ppl"), params.low_q, params.high_q)
-        return Decision(~(below | above), {f"ppl below q{params.low_q:g}": below,
-                                           f"ppl above q{params.high_q:g}": above})
+        return Decision(
+            ~(below | above),
+            {f"ppl below q{params.low_q:g}": below, f"ppl above q{params.high_q:g}": above},
+        )
 
 
 @register_operator("ifd_filter")

@@ -33,7 +33,9 @@ class LengthFilter(Operator):
         @model_validator(mode="after")
         def _ordered(self) -> LengthFilter.Params:
             if self.max_tokens is not None and self.max_tokens < self.min_tokens:
-                raise ValueError(f"max_tokens ({self.max_tokens}) must be >= min_tokens ({self.min_tokens})")
+                raise ValueError(
+                    f"max_tokens ({self.max_tokens}) must be >= min_tokens ({self.min_tokens})"
+                )
             return self
 
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
@@ -82,7 +84,9 @@ class DifficultyFilter(Operator):
             hard |= d > params.max_difficulty
         unknown_drop = unknown if not params.keep_unknown else np.zeros(len(d), dtype=bool)
         drop = easy | hard | unknown_drop
-        return Decision(~drop, {"too easy": easy, "too hard": hard, "unknown difficulty": unknown_drop})
+        return Decision(
+            ~drop, {"too easy": easy, "too hard": hard, "unknown difficulty": unknown_drop}
+        )
 
 
 @register_operator("relevance_filter")
@@ -110,8 +114,11 @@ class RelevanceFilter(Operator):
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
         if params.benchmark == "all":
             names = view.relevance_names()
-            cols = np.stack([np.asarray(view.column(n), dtype=np.float64) for n in names]) if names \
+            cols = (
+                np.stack([np.asarray(view.column(n), dtype=np.float64) for n in names])
+                if names
                 else np.full((1, len(view)), np.nan)
+            )
             score = cols.max(axis=0) if params.combine == "max" else cols.mean(axis=0)
         else:
             score = view.column(RELEVANCE_PREFIX + params.benchmark)

@@ -10,7 +10,9 @@ from autosel.cli import app
 from autosel.cli._common import console, print_json
 
 recipe_app = typer.Typer(help="Validate and run data recipes.", no_args_is_help=True)
-operators_app = typer.Typer(help="The operator library recipes are built from.", no_args_is_help=True)
+operators_app = typer.Typer(
+    help="The operator library recipes are built from.", no_args_is_help=True
+)
 app.add_typer(recipe_app, name="recipe")
 app.add_typer(operators_app, name="operators")
 
@@ -18,7 +20,9 @@ app.add_typer(operators_app, name="operators")
 @recipe_app.command("validate")
 def validate(
     file: Path = typer.Argument(..., help="Recipe file (.yaml, .yml or .json)."),
-    pool: str = typer.Option(None, "--pool", help="Also check signals against this pool's signals."),
+    pool: str = typer.Option(
+        None, "--pool", help="Also check signals against this pool's signals."
+    ),
     max_steps: int = typer.Option(5, "--max-steps", help="Longest accepted recipe."),
 ) -> None:
     """Check a recipe: operators, params, (with --pool) required signals."""
@@ -33,8 +37,10 @@ def validate(
 
         names = available_signals(load_signals(get_pool(pool)))
     validate_recipe(recipe, names, max_steps=max_steps)
-    console.print(f"[green]valid[/] recipe {recipe.recipe_hash[:16]} — {len(recipe.steps)} step(s)"
-                  + ("" if pool else " (signals not checked: pass --pool)"))
+    console.print(
+        f"[green]valid[/] recipe {recipe.recipe_hash[:16]} — {len(recipe.steps)} step(s)"
+        + ("" if pool else " (signals not checked: pass --pool)")
+    )
 
 
 @recipe_app.command("run")
@@ -66,8 +72,10 @@ def run(
         return
     console.print(funnel_table(res, len(p)))
     status = "[green]feasible[/]" if res.feasible else f"[red]infeasible[/]: {res.reason}"
-    console.print(f"recipe {res.recipe_hash[:16]} → {len(res):,} of {len(p):,} samples, "
-                  f"fingerprint {res.fingerprint[:16]}, {res.seconds * 1000:.1f} ms; {status}")
+    console.print(
+        f"recipe {res.recipe_hash[:16]} → {len(res):,} of {len(p):,} samples, "
+        f"fingerprint {res.fingerprint[:16]}, {res.seconds * 1000:.1f} ms; {status}"
+    )
     if written is not None:
         console.print(f"wrote {written:,} samples to {out}")
     if not res.feasible:
@@ -81,8 +89,15 @@ def funnel_table(res, n_pool: int):  # type: ignore[no-untyped-def]
     t = Table("#", "operator", "in", "out", "dropped", "why", "ms", title="funnel")
     for i, s in enumerate(res.funnel):
         why = "; ".join([f"{k}: {v:,}" for k, v in s.reasons.items()] + list(s.notes))
-        t.add_row(str(i), s.operator, f"{s.n_in:,}", f"{s.n_out:,}", f"{s.dropped:,}", why,
-                  f"{s.seconds * 1000:.1f}")
+        t.add_row(
+            str(i),
+            s.operator,
+            f"{s.n_in:,}",
+            f"{s.n_out:,}",
+            f"{s.dropped:,}",
+            why,
+            f"{s.seconds * 1000:.1f}",
+        )
     return t
 
 

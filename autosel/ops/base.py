@@ -75,9 +75,16 @@ class StepStats:
         return max(self.n_in - self.n_out, 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"operator": self.operator, "params": self.params, "in": self.n_in,
-                "out": self.n_out, "dropped": self.dropped, "reasons": self.reasons,
-                "notes": list(self.notes), "seconds": self.seconds}
+        return {
+            "operator": self.operator,
+            "params": self.params,
+            "in": self.n_in,
+            "out": self.n_out,
+            "dropped": self.dropped,
+            "reasons": self.reasons,
+            "notes": list(self.notes),
+            "seconds": self.seconds,
+        }
 
 
 class Operator:
@@ -100,13 +107,19 @@ class Operator:
         """Signal names this step needs with these params (default: ``requires``)."""
         return cls.requires
 
-    def keep(self, view: SubsetView, params: Any, rng: np.random.Generator) -> np.ndarray | Decision:
+    def keep(
+        self, view: SubsetView, params: Any, rng: np.random.Generator
+    ) -> np.ndarray | Decision:
         raise NotImplementedError
 
-    def select(self, view: SubsetView, params: Any, rng: np.random.Generator) -> np.ndarray | Decision:
+    def select(
+        self, view: SubsetView, params: Any, rng: np.random.Generator
+    ) -> np.ndarray | Decision:
         raise NotImplementedError
 
-    def combine(self, view: SubsetView, params: Any, rng: np.random.Generator) -> np.ndarray | Decision:
+    def combine(
+        self, view: SubsetView, params: Any, rng: np.random.Generator
+    ) -> np.ndarray | Decision:
         raise NotImplementedError
 
     # ----- what the base class owns ---------------------------------------------------
@@ -124,14 +137,16 @@ class Operator:
         return cls.Params.model_validate(dict(params or {}))
 
     @classmethod
-    def apply(cls, view: SubsetView, params: OpParams,
-              rng: np.random.Generator) -> tuple[np.ndarray, StepStats]:
+    def apply(
+        cls, view: SubsetView, params: OpParams, rng: np.random.Generator
+    ) -> tuple[np.ndarray, StepStats]:
         """Run one step: the next subset (sorted pool rows) and its funnel statistics."""
         t0 = time.perf_counter()
         n = len(view)
         op = cls()
         out = getattr(op, {"filter": "keep", "select": "select", "combine": "combine"}[cls.kind])(
-            view, params, rng)
+            view, params, rng
+        )
         dec = out if isinstance(out, Decision) else Decision(np.asarray(out))
         if cls.kind == "filter":
             mask = _check_mask(cls.name, dec.keep, n)
@@ -144,15 +159,24 @@ class Operator:
             rows = np.unique(np.asarray(dec.keep, dtype=np.int64))
             mask = np.isin(view.indices, rows, assume_unique=True)
         reasons = _attribute(cls.name, dec.reasons, mask, n - len(rows))
-        stats = StepStats(cls.name, params.model_dump(mode="json"), n, len(rows), reasons,
-                          tuple(dec.notes), time.perf_counter() - t0)
+        stats = StepStats(
+            cls.name,
+            params.model_dump(mode="json"),
+            n,
+            len(rows),
+            reasons,
+            tuple(dec.notes),
+            time.perf_counter() - t0,
+        )
         return rows, stats
 
 
 def _check_mask(name: str, keep: np.ndarray, n: int) -> np.ndarray:
     if keep.dtype != np.bool_ or keep.shape != (n,):
-        raise ConfigError(f"operator '{name}' returned a keep-mask of {keep.dtype} {keep.shape}; "
-                          f"expected bool ({n},)")
+        raise ConfigError(
+            f"operator '{name}' returned a keep-mask of {keep.dtype} {keep.shape}; "
+            f"expected bool ({n},)"
+        )
     return keep
 
 
@@ -163,8 +187,9 @@ def _check_positions(name: str, pos: np.ndarray, n: int) -> np.ndarray:
     return pos.astype(np.int64, copy=False)
 
 
-def _attribute(name: str, reasons: Mapping[str, np.ndarray | int], kept: np.ndarray,
-               total: int) -> dict[str, int]:
+def _attribute(
+    name: str, reasons: Mapping[str, np.ndarray | int], kept: np.ndarray, total: int
+) -> dict[str, int]:
     """Drop counts per reason; each dropped row counts once, for the first reason naming it."""
     if not reasons or total <= 0:
         return {name: total} if total > 0 else {}

@@ -32,7 +32,9 @@ class UnknownOperatorError(NotFoundError, ConfigError):
     exit_code = 2
 
 
-def register_operator(name: str, *, origin: str | None = None) -> Callable[[type[Operator]], type[Operator]]:
+def register_operator(
+    name: str, *, origin: str | None = None
+) -> Callable[[type[Operator]], type[Operator]]:
     """Class decorator registering an operator under ``name``.
 
     Raises:
@@ -63,10 +65,11 @@ def _load_entry_point(ep: Any) -> None:
     try:
         obj = ep.load()
     except Exception as exc:  # a broken third-party pack must say which one it is
-        raise ConfigError(f"operator pack entry point '{ep.name} = {ep.value}' failed to load: {exc}") from exc
-    if inspect.isclass(obj) and issubclass(obj, Operator):
-        if _REGISTRY.get(ep.name) is not obj:
-            register_operator(ep.name, origin=f"entry point {ep.value}")(obj)
+        raise ConfigError(
+            f"operator pack entry point '{ep.name} = {ep.value}' failed to load: {exc}"
+        ) from exc
+    if inspect.isclass(obj) and issubclass(obj, Operator) and _REGISTRY.get(ep.name) is not obj:
+        register_operator(ep.name, origin=f"entry point {ep.value}")(obj)
 
 
 def load_plugins(*, force: bool = False) -> None:
@@ -83,8 +86,10 @@ def load_plugins(*, force: bool = False) -> None:
     if not getattr(builtin, "__autosel_operators__", False):
         # e.g. a directory named `operators/` without __init__.py earlier on sys.path
         where = getattr(builtin, "__file__", None) or list(getattr(builtin, "__path__", []))
-        raise ConfigError(f"the importable 'operators' package ({where}) is not autosel's operator "
-                          "library; check sys.path for a shadowing directory or project")
+        raise ConfigError(
+            f"the importable 'operators' package ({where}) is not autosel's operator "
+            "library; check sys.path for a shadowing directory or project"
+        )
     eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value))
     for ep in eps:
         _load_entry_point(ep)
@@ -123,7 +128,9 @@ def operator_info(name: str) -> dict[str, Any]:
         "name": name,
         "kind": cls.kind,
         "summary": cls.summary or (inspect.getdoc(cls) or "").split("\n")[0],
-        "requires": list(cls.required_signals(cls.Params())) if _has_defaults(cls) else list(cls.requires),
+        "requires": list(cls.required_signals(cls.Params()))
+        if _has_defaults(cls)
+        else list(cls.requires),
         "origin": _ORIGIN[name],
         "params_schema": cls.Params.model_json_schema(),
     }

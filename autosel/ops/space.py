@@ -26,7 +26,7 @@ import annotated_types as at
 import numpy as np
 
 from autosel.errors import ConfigError
-from autosel.ops.base import OpParams, Operator
+from autosel.ops.base import Operator, OpParams
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,9 @@ class Dimension:
             try:
                 i = self.choices.index(value)
             except ValueError:
-                raise ConfigError(f"{self.name}={value!r}: accepted values are {list(self.choices)}") from None
+                raise ConfigError(
+                    f"{self.name}={value!r}: accepted values are {list(self.choices)}"
+                ) from None
             return (i + 0.5) / len(self.choices)
         v = float(value)
         if self.high == self.low:
@@ -122,20 +124,32 @@ def param_space(op: str | type[Operator]) -> list[Dimension]:
             low, high = _bounds(f.metadata, ann is int)
             if low is None or high is None:
                 continue
-            dims.append(Dimension(name, "int" if ann is int else "float", low, high,
-                                  log=bool(extra.get("log", False))))
+            dims.append(
+                Dimension(
+                    name,
+                    "int" if ann is int else "float",
+                    low,
+                    high,
+                    log=bool(extra.get("log", False)),
+                )
+            )
     return dims
 
 
-def to_unit(op: str | type[Operator], params: OpParams | dict[str, Any] | None = None) -> np.ndarray:
+def to_unit(
+    op: str | type[Operator], params: OpParams | dict[str, Any] | None = None
+) -> np.ndarray:
     """Encode params (default: the defaults) as a point of ``[0, 1]^d`` (`d` = len(param_space))."""
     cls = _operator(op)
     p = cls.parse(params)
     return np.array([d.encode(getattr(p, d.name)) for d in param_space(cls)], dtype=np.float64)
 
 
-def from_unit(op: str | type[Operator], vec: np.ndarray | list[float],
-              base: OpParams | dict[str, Any] | None = None) -> OpParams:
+def from_unit(
+    op: str | type[Operator],
+    vec: np.ndarray | list[float],
+    base: OpParams | dict[str, Any] | None = None,
+) -> OpParams:
     """Decode a point of the unit cube into validated params.
 
     Fields outside the space keep their value from ``base`` (default: the defaults).
@@ -147,7 +161,9 @@ def from_unit(op: str | type[Operator], vec: np.ndarray | list[float],
     dims = param_space(cls)
     vec = np.asarray(vec, dtype=np.float64).ravel()
     if len(vec) != len(dims):
-        raise ConfigError(f"operator '{cls.name}': expected {len(dims)} unit coordinates, got {len(vec)}")
+        raise ConfigError(
+            f"operator '{cls.name}': expected {len(dims)} unit coordinates, got {len(vec)}"
+        )
     values = cls.parse(base).model_dump()
     values.update({d.name: d.decode(u) for d, u in zip(dims, vec, strict=True)})
     return cls.parse(values)

@@ -146,8 +146,14 @@ class PoolColumns:
             import hashlib
 
             content_hash = hashlib.sha256("\n".join(ids.tolist()).encode()).hexdigest()
-        return cls(ids, codes.astype(np.int32), tuple(str(x) for x in names), group_codes,
-                   corr, content_hash)
+        return cls(
+            ids,
+            codes.astype(np.int32),
+            tuple(str(x) for x in names),
+            group_codes,
+            corr,
+            content_hash,
+        )
 
     @classmethod
     def from_pool(cls, pool: Any) -> PoolColumns:
@@ -199,7 +205,8 @@ class SubsetView:
         self._resolve = resolve_recipe
         self._cache: dict[tuple[Any, ...], np.ndarray] = {}
         self._whole = len(indices) == len(pool) and (
-            len(indices) == 0 or (indices[0] == 0 and indices[-1] == len(pool) - 1))
+            len(indices) == 0 or (indices[0] == 0 and indices[-1] == len(pool) - 1)
+        )
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -227,7 +234,9 @@ class SubsetView:
 
     def hes_abs(self, tau: float, unit: str = "bits") -> np.ndarray:
         """Absolute-threshold HES (token entropies above ``tau``) on the subset."""
-        return self._sliced(("hes_abs", tau, unit), lambda: self.signals.hes_abs(tau=tau, unit=unit))
+        return self._sliced(
+            ("hes_abs", tau, unit), lambda: self.signals.hes_abs(tau=tau, unit=unit)
+        )
 
     def minhash_clusters(self, threshold: float) -> np.ndarray:
         """Near-duplicate cluster id (smallest pool row in the cluster) of each subset row.
@@ -239,7 +248,9 @@ class SubsetView:
         match = [t for t in levels if abs(t - threshold) < 1e-9]
         if not match:
             shown = ", ".join(f"{t:g}" for t in sorted(levels)) or "none computed"
-            raise ConfigError(f"MinHash threshold {threshold:g} is not precomputed; available: {shown}")
+            raise ConfigError(
+                f"MinHash threshold {threshold:g} is not precomputed; available: {shown}"
+            )
         return self._sliced(("minhash", match[0]), lambda: self.signals.minhash_clusters(match[0]))
 
     def exact_groups(self) -> np.ndarray:
@@ -267,6 +278,7 @@ class SubsetView:
         """
         if self._resolve is None:
             raise ConfigError(
-                f"recipe {recipe_hash[:12]}… cannot be resolved: realize() was given no recipe_resolver"
+                f"recipe {recipe_hash[:12]}… cannot be resolved: "
+                "realize() was given no recipe_resolver"
             )
         return np.asarray(self._resolve(recipe_hash), dtype=np.int64)

@@ -41,8 +41,12 @@ class Recipe(BaseModel):
     @classmethod
     def of(cls, *steps: tuple[str, dict[str, Any]] | Step, name: str | None = None) -> Recipe:
         """Shorthand: ``Recipe.of(("hes_filter", {"fraction": 0.2}), ("cap", {...}))``."""
-        return cls(steps=tuple(s if isinstance(s, Step) else Step(operator=s[0], params=s[1])
-                               for s in steps), name=name)
+        return cls(
+            steps=tuple(
+                s if isinstance(s, Step) else Step(operator=s[0], params=s[1]) for s in steps
+            ),
+            name=name,
+        )
 
     def canonical(self) -> dict[str, Any]:
         """The identity-bearing content: normalised steps only."""
@@ -50,8 +54,13 @@ class Recipe(BaseModel):
 
     def canonical_json(self) -> str:
         """Canonical JSON text (sorted keys, compact, UTF-8, no NaN)."""
-        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False, allow_nan=False)
+        return json.dumps(
+            self.canonical(),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
 
     @cached_property
     def recipe_hash(self) -> str:
@@ -95,9 +104,15 @@ def recipe_from_data(data: Any, *, path: str | Path | None = None) -> Recipe:
         return Recipe.model_validate(data)
     except ValidationError as err:
         e = err.errors()[0]
-        loc = ".".join(f"[{x}]" if isinstance(x, int) else str(x) for x in e["loc"]).replace(".[", "[")
-        raise InputError(f"{e['msg']} (a step is {{operator: NAME, params: {{...}}}})",
-                         path=path, field=loc or None, unit="record") from None
+        loc = ".".join(f"[{x}]" if isinstance(x, int) else str(x) for x in e["loc"]).replace(
+            ".[", "["
+        )
+        raise InputError(
+            f"{e['msg']} (a step is {{operator: NAME, params: {{...}}}})",
+            path=path,
+            field=loc or None,
+            unit="record",
+        ) from None
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -117,8 +132,11 @@ def load_recipe(path: str | Path) -> Recipe:
         raise InputError(f"invalid JSON: {exc.msg}", path=p, line=exc.lineno) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=p,
-                         line=mark.line + 1 if mark else None) from None
+        raise InputError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}",
+            path=p,
+            line=mark.line + 1 if mark else None,
+        ) from None
     return recipe_from_data(data, path=p)
 
 

@@ -77,9 +77,16 @@ class Realization:
         return np.fromiter(self.state.values(), dtype=np.float64, count=len(self.state))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"recipe_hash": self.recipe_hash, "size": len(self), "fingerprint": self.fingerprint,
-                "feasible": self.feasible, "reason": self.reason, "seconds": self.seconds,
-                "funnel": [s.to_dict() for s in self.funnel], "state": dict(self.state)}
+        return {
+            "recipe_hash": self.recipe_hash,
+            "size": len(self),
+            "fingerprint": self.fingerprint,
+            "feasible": self.feasible,
+            "reason": self.reason,
+            "seconds": self.seconds,
+            "funnel": [s.to_dict() for s in self.funnel],
+            "state": dict(self.state),
+        }
 
 
 def subset_fingerprint(pool: PoolColumns, indices: np.ndarray) -> str:
@@ -127,8 +134,9 @@ def signals_key(signals: SignalSource) -> Any:
     key = getattr(signals, "key", None) or signals.manifest.get("key")
     if key is None and signals.manifest.get("groups"):
         # A stored SignalSet: its group directories are named by their cache keys.
-        blob = json.dumps([signals.manifest.get("unit"), signals.manifest["groups"]],
-                          sort_keys=True, default=str)
+        blob = json.dumps(
+            [signals.manifest.get("unit"), signals.manifest["groups"]], sort_keys=True, default=str
+        )
         key = hashlib.sha256(blob.encode()).hexdigest()
     return key if key is not None else ("id", id(signals))
 
@@ -179,20 +187,36 @@ def realize(
         RecipeValidationError: the recipe is invalid for these signals.
         ConfigError: a step failed at run time (message names the step).
     """
-    return _realize(recipe, pool, signals, seed, min_size, max_steps, recipe_resolver,
-                    target_mix, use_cache, ())
+    return _realize(
+        recipe, pool, signals, seed, min_size, max_steps, recipe_resolver, target_mix, use_cache, ()
+    )
 
 
-def _realize(recipe: Recipe, pool: Any, signals: SignalSource, seed: int, min_size: int,
-             max_steps: int, resolver: RecipeResolver | None, target_mix: Mapping[str, float] | None,
-             use_cache: bool, stack: tuple[str, ...]) -> Realization:
+def _realize(
+    recipe: Recipe,
+    pool: Any,
+    signals: SignalSource,
+    seed: int,
+    min_size: int,
+    max_steps: int,
+    resolver: RecipeResolver | None,
+    target_mix: Mapping[str, float] | None,
+    use_cache: bool,
+    stack: tuple[str, ...],
+) -> Realization:
     if seed < 0:
         raise ConfigError(f"seed {seed}: accepted values are integers >= 0")
     cols = pool_columns(pool)
     h = recipe.recipe_hash
     mix = _target_mix(recipe, target_mix)
-    key = (h, cols.content_hash, signals_key(signals), seed, min_size,
-           tuple(mix.items()) if mix else None)
+    key = (
+        h,
+        cols.content_hash,
+        signals_key(signals),
+        seed,
+        min_size,
+        tuple(mix.items()) if mix else None,
+    )
     if use_cache:
         with _LOCK:
             hit = _CACHE.get(key)
@@ -207,11 +231,23 @@ def _realize(recipe: Recipe, pool: Any, signals: SignalSource, seed: int, min_si
         if ref in stack or ref == h:
             raise ConfigError("union cycle: " + " -> ".join(x[:12] for x in (*stack, h, ref)))
         if resolver is None:
-            raise ConfigError(f"union with recipe {ref[:12]}…: realize() was given no recipe_resolver")
+            raise ConfigError(
+                f"union with recipe {ref[:12]}…: realize() was given no recipe_resolver"
+            )
         target = resolver(ref)
         if isinstance(target, Recipe):
-            return _realize(target, cols, signals, seed, 0, max_steps, resolver, None,
-                            use_cache, (*stack, h, ref)).indices
+            return _realize(
+                target,
+                cols,
+                signals,
+                seed,
+                0,
+                max_steps,
+                resolver,
+                None,
+                use_cache,
+                (*stack, h, ref),
+            ).indices
         return np.asarray(target, dtype=np.int64)
 
     idx = np.arange(len(cols), dtype=np.int64)
@@ -226,14 +262,23 @@ def _realize(recipe: Recipe, pool: Any, signals: SignalSource, seed: int, min_si
             raise ConfigError(f"steps[{i}] ({step.operator}): {err}") from err
         funnel.append(stats)
         if reason is None and len(idx) < min_size:
-            reason = (f"steps[{i}] ({step.operator}) left {len(idx)} samples, "
-                      f"below min_size {min_size}")
+            reason = (
+                f"steps[{i}] ({step.operator}) left {len(idx)} samples, below min_size {min_size}"
+            )
     if reason is None and len(idx) < min_size:  # only reachable with no steps
         reason = f"the recipe selects {len(idx)} samples, below min_size {min_size}"
     idx.setflags(write=False)
-    result = Realization(h, idx, subset_fingerprint(cols, idx), tuple(funnel),
-                         state_vector(idx, cols, signals, mix), reason is None, reason,
-                         time.perf_counter() - t0, cols)
+    result = Realization(
+        h,
+        idx,
+        subset_fingerprint(cols, idx),
+        tuple(funnel),
+        state_vector(idx, cols, signals, mix),
+        reason is None,
+        reason,
+        time.perf_counter() - t0,
+        cols,
+    )
     if use_cache:
         with _LOCK:
             _CACHE[key] = result

@@ -28,11 +28,27 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from autosel.ops.view import EXACT_GROUPS, MINHASH, RELEVANCE_PREFIX, PoolColumns, SignalSource, available_signals
+from autosel.ops.view import (
+    EXACT_GROUPS,
+    MINHASH,
+    RELEVANCE_PREFIX,
+    PoolColumns,
+    SignalSource,
+    available_signals,
+)
 
 BASE_FEATURES = (
-    "retain_ratio", "token_ratio", "hes_mean", "hes_q10", "hes_q50", "hes_q90", "length_mean",
-    "duplicate_rate", "source_js_pool", "source_js_target", "difficulty_mean",
+    "retain_ratio",
+    "token_ratio",
+    "hes_mean",
+    "hes_q10",
+    "hes_q50",
+    "hes_q90",
+    "length_mean",
+    "duplicate_rate",
+    "source_js_pool",
+    "source_js_target",
+    "difficulty_mean",
 )
 REFERENCE_MINHASH = 0.8
 
@@ -98,7 +114,8 @@ def state_vector(
         finite = h[~np.isnan(h)]
         if finite.size:
             out["hes_q10"], out["hes_q50"], out["hes_q90"] = (
-                float(v) for v in np.quantile(finite, [0.1, 0.5, 0.9]))
+                float(v) for v in np.quantile(finite, [0.1, 0.5, 0.9])
+            )
     groups = _duplicate_groups(signals, names)
     if groups is not None and n:
         distinct = np.count_nonzero(np.bincount(groups[indices], minlength=1))
@@ -106,13 +123,16 @@ def state_vector(
     k = len(pool.source_names)
     pool_mix = pool.source_counts.astype(np.float64)
     sub_mix = np.bincount(pool.source_codes[indices], minlength=k).astype(np.float64)
-    target = pool_mix if not target_mix else np.array(
-        [float(target_mix.get(s, 0.0)) for s in pool.source_names])
+    target = (
+        pool_mix
+        if not target_mix
+        else np.array([float(target_mix.get(s, 0.0)) for s in pool.source_names])
+    )
     out["source_js_pool"] = js_divergence(sub_mix, pool_mix)
     out["source_js_target"] = js_divergence(sub_mix, target)
     if "difficulty" in names and n:
         out["difficulty_mean"] = _mean(signals.column("difficulty")[indices])
-    for name in state_feature_names(signals)[len(BASE_FEATURES):]:
+    for name in state_feature_names(signals)[len(BASE_FEATURES) :]:
         if n:
             out[name] = _mean(signals.column(name)[indices])
     return out

@@ -51,8 +51,10 @@ class RecipeValidationError(ConfigError):
         super().__init__(head + ":\n" + "\n".join(f"  {i}" for i in issues))
 
     def to_dict(self) -> list[dict[str, object]]:
-        return [{"step": i.step, "operator": i.operator, "field": i.field, "error": i.message}
-                for i in self.issues]
+        return [
+            {"step": i.step, "operator": i.operator, "field": i.field, "error": i.message}
+            for i in self.issues
+        ]
 
 
 def _missing(required: Iterable[str], available: set[str]) -> list[str]:
@@ -68,6 +70,7 @@ def _missing(required: Iterable[str], available: set[str]) -> list[str]:
 
 def _union_cycle(recipe: Recipe, known: Mapping[str, Recipe]) -> list[str] | None:
     """The first cycle of union references reachable from ``recipe`` (hashes), or None."""
+
     def targets(r: Recipe) -> list[str]:
         return [str(s.params.get("recipe_hash", "")) for s in r.steps if s.operator == UNION]
 
@@ -76,7 +79,7 @@ def _union_cycle(recipe: Recipe, known: Mapping[str, Recipe]) -> list[str] | Non
     def visit(r: Recipe) -> list[str] | None:
         for h in targets(r):
             if h in stack:
-                return [*stack[stack.index(h):], h]
+                return [*stack[stack.index(h) :], h]
             if h in known:
                 stack.append(h)
                 found = visit(known[h])
@@ -107,42 +110,73 @@ def check_recipe(
     """
     issues: list[RecipeIssue] = []
     if len(recipe.steps) > max_steps:
-        issues.append(RecipeIssue(None, None, "steps",
-                                  f"{len(recipe.steps)} steps; at most {max_steps} are accepted"))
+        issues.append(
+            RecipeIssue(
+                None, None, "steps", f"{len(recipe.steps)} steps; at most {max_steps} are accepted"
+            )
+        )
     available = set(signal_names) if signal_names is not None else None
     for i, step in enumerate(recipe.steps):
         if step.operator not in list_operators():
-            issues.append(RecipeIssue(i, step.operator, "operator",
-                                      f"unknown operator '{step.operator}'; known operators: "
-                                      + ", ".join(list_operators())))
+            issues.append(
+                RecipeIssue(
+                    i,
+                    step.operator,
+                    "operator",
+                    f"unknown operator '{step.operator}'; known operators: "
+                    + ", ".join(list_operators()),
+                )
+            )
             continue
         cls = get_operator(step.operator)
         try:
             params = cls.parse(step.params)
         except ValidationError as err:
-            issues += [RecipeIssue(i, step.operator, f"params.{f}", msg)
-                       for f, msg in format_validation_error(err)]
+            issues += [
+                RecipeIssue(i, step.operator, f"params.{f}", msg)
+                for f, msg in format_validation_error(err)
+            ]
             continue
         if available is not None:
             for name in _missing(cls.required_signals(params), available):
                 shown = ", ".join(sorted(available)) or "none"
-                issues.append(RecipeIssue(i, step.operator, "signals",
-                                          f"needs signal '{name}', which the pool's signals lack; "
-                                          f"available: {shown}"))
+                issues.append(
+                    RecipeIssue(
+                        i,
+                        step.operator,
+                        "signals",
+                        f"needs signal '{name}', which the pool's signals lack; available: {shown}",
+                    )
+                )
         if step.operator == UNION:
             target = str(step.params.get("recipe_hash", ""))
             if not target:
-                issues.append(RecipeIssue(i, UNION, "params.recipe_hash",
-                                          "union needs the recipe_hash of another recipe"))
+                issues.append(
+                    RecipeIssue(
+                        i,
+                        UNION,
+                        "params.recipe_hash",
+                        "union needs the recipe_hash of another recipe",
+                    )
+                )
             elif known_recipes is not None and target not in known_recipes:
-                issues.append(RecipeIssue(i, UNION, "params.recipe_hash",
-                                          f"no known recipe has hash {target[:12]}…"))
+                issues.append(
+                    RecipeIssue(
+                        i, UNION, "params.recipe_hash", f"no known recipe has hash {target[:12]}…"
+                    )
+                )
     if known_recipes is not None:
         cycle = _union_cycle(recipe, known_recipes)
         if cycle:
             step = next(i for i, s in enumerate(recipe.steps) if s.operator == UNION)
-            issues.append(RecipeIssue(step, UNION, "params.recipe_hash", "union cycle: "
-                                      + " -> ".join(h[:12] for h in cycle)))
+            issues.append(
+                RecipeIssue(
+                    step,
+                    UNION,
+                    "params.recipe_hash",
+                    "union cycle: " + " -> ".join(h[:12] for h in cycle),
+                )
+            )
     return issues
 
 
@@ -162,4 +196,3 @@ def validate_recipe(
     if issues:
         raise RecipeValidationError(issues, recipe.name)
     return recipe
-

@@ -57,7 +57,8 @@ def test_entropy_filter_metrics(metric: str) -> None:
     rows, _ = run("entropy_filter", {"metric": metric, "mode": "bottom", "fraction": 0.25})
     assert np.array_equal(rows, top_rows(SIG.columns[metric], 100, largest=False))
     assert get_operator("entropy_filter").required_signals(
-        get_operator("entropy_filter").Params(metric=metric)) == (metric,)
+        get_operator("entropy_filter").Params(metric=metric)
+    ) == (metric,)
 
 
 def test_perplexity_filter_band() -> None:
@@ -81,7 +82,10 @@ def test_length_filter_absolute_and_quantiles() -> None:
     tok = SIG.columns["resp_tokens"]
     rows, stats = run("length_filter", {"min_tokens": 50, "max_tokens": 300})
     assert np.array_equal(rows, np.flatnonzero((tok >= 50) & (tok <= 300)))
-    assert stats.reasons == {"< 50 tokens": int((tok < 50).sum()), "> 300 tokens": int((tok > 300).sum())}
+    assert stats.reasons == {
+        "< 50 tokens": int((tok < 50).sum()),
+        "> 300 tokens": int((tok > 300).sum()),
+    }
     rows_q, _ = run("length_filter", {"low_q": 0.25, "high_q": 0.75})
     lo, hi = np.quantile(tok, [0.25, 0.75])
     assert np.array_equal(rows_q, np.flatnonzero((tok >= lo) & (tok <= hi)))
@@ -94,7 +98,9 @@ def test_difficulty_filter_band_and_unknown() -> None:
     rows, stats = run("difficulty_filter", {"low_q": 0.2, "high_q": 0.7})
     lo, hi = np.quantile(d, [0.2, 0.7])
     assert np.array_equal(rows, np.flatnonzero((d >= lo) & (d <= hi)))
-    assert stats.reasons["too easy"] == int((d < lo).sum()) and stats.reasons["too hard"] == int((d > hi).sum())
+    assert stats.reasons["too easy"] == int((d < lo).sum()) and stats.reasons["too hard"] == int(
+        (d > hi).sum()
+    )
     SIG.columns["difficulty"] = np.where(np.arange(N) < 10, np.nan, d)
     try:
         kept, _ = run("difficulty_filter", {"low_q": 0.0, "high_q": 1.0})
@@ -132,9 +138,14 @@ def test_minhash_dedup_keeps_one_member_per_cluster(keep: str) -> None:
 
 
 def test_minhash_dedup_random_survivor_depends_on_seed_and_unknown_level_fails() -> None:
-    picks = {tuple(run("minhash_dedup", {"threshold": 0.5, "keep": "random"}, seed=s)[0]) for s in range(5)}
+    picks = {
+        tuple(run("minhash_dedup", {"threshold": 0.5, "keep": "random"}, seed=s)[0])
+        for s in range(5)
+    }
     assert len(picks) > 1
-    with pytest.raises(ConfigError, match="MinHash threshold 0.85 is not precomputed; available: 0.5, 0.6"):
+    with pytest.raises(
+        ConfigError, match="MinHash threshold 0.85 is not precomputed; available: 0.5, 0.6"
+    ):
         run("minhash_dedup", {"threshold": 0.85})
 
 
@@ -151,16 +162,22 @@ def test_dedup_within_subset_keeps_a_member_whose_first_is_absent() -> None:
 def test_exact_dedup() -> None:
     groups = SIG.exact_groups()
     rows, stats = run("exact_dedup")
-    assert len(rows) == len(set(groups.tolist())) and stats.reasons == {"exact duplicate": N - len(rows)}
+    assert len(rows) == len(set(groups.tolist())) and stats.reasons == {
+        "exact duplicate": N - len(rows)
+    }
 
 
 def test_source_mix_proportions_and_shortfall() -> None:
     rows, stats = run("source_mix", {"proportions": {"code": 0.5, "math": 0.5}, "total": 100})
     src = np.array(POOL.source_names)[POOL.source_codes[rows]]
     assert (src == "code").sum() == 50 and (src == "math").sum() == 50 and stats.n_out == 100
-    assert stats.reasons["source not in mix"] == int((POOL.source_codes == POOL.source_names.index("chat")).sum())
+    assert stats.reasons["source not in mix"] == int(
+        (POOL.source_codes == POOL.source_names.index("chat")).sum()
+    )
     n_code = int((POOL.source_codes == POOL.source_names.index("code")).sum())
-    rows, stats = run("source_mix", {"proportions": {"code": 0.9, "chat": 0.1}, "total": 2 * n_code})
+    rows, stats = run(
+        "source_mix", {"proportions": {"code": 0.9, "chat": 0.1}, "total": 2 * n_code}
+    )
     assert stats.notes and stats.notes[0].startswith("source 'code' short by")
     with pytest.raises(ConfigError, match="unknown source.s. web; pool sources: chat, code, math"):
         run("source_mix", {"proportions": {"web": 1.0}})

@@ -69,7 +69,7 @@ class ArraySignals:
         v, off = self.token_entropy
         out = np.zeros(len(off) - 1)
         for i in range(len(off) - 1):
-            seg = np.sort(v[off[i]:off[i + 1]].astype(np.float64))[::-1]
+            seg = np.sort(v[off[i] : off[i + 1]].astype(np.float64))[::-1]
             if len(seg):
                 out[i] = seg[: max(1, math.ceil(p * len(seg) - 1e-9))].sum() * self._unit(unit)
         return out
@@ -98,8 +98,14 @@ def cluster_ids(labels: np.ndarray) -> np.ndarray:
     return first[inv].astype(np.int64)
 
 
-def synthetic(n: int = 200, seed: int = 0, *, sources: tuple[str, ...] = ("code", "math", "chat"),
-              groups_of: int = 1, with_tokens: bool = True) -> tuple[PoolColumns, ArraySignals]:
+def synthetic(
+    n: int = 200,
+    seed: int = 0,
+    *,
+    sources: tuple[str, ...] = ("code", "math", "chat"),
+    groups_of: int = 1,
+    with_tokens: bool = True,
+) -> tuple[PoolColumns, ArraySignals]:
     """A pool of ``n`` rows with random signals, ~10% near duplicates and ~3% exact ones."""
     rng = np.random.default_rng(seed)
     ids = np.array([f"s{i:06d}" for i in range(n)], dtype=object)
@@ -119,17 +125,20 @@ def synthetic(n: int = 200, seed: int = 0, *, sources: tuple[str, ...] = ("code"
         join = dup & (similarity >= t)
         labels[join] = original[join]
         return cluster_ids(labels)
+
     ex_labels = np.arange(n)
     ex = rng.random(n) < 0.03
     ex_labels[ex] = np.maximum(np.flatnonzero(ex) - 1, 0)
     cols: dict[str, np.ndarray] = {
-        "resp_tokens": toks, "resp_chars": toks * 4,
+        "resp_tokens": toks,
+        "resp_chars": toks * 4,
         "entropy_mean": rng.random(n).astype(np.float32),
         "entropy_sum": (rng.random(n) * toks).astype(np.float32),
         "varentropy_mean": rng.random(n).astype(np.float32),
         "ppl": (1 + rng.random(n) * 20).astype(np.float32),
         "ifd": (rng.random(n) * 1.4).astype(np.float32),
-        "difficulty": rng.random(n), "relevance:gsm8k": rng.random(n).astype(np.float32),
+        "difficulty": rng.random(n),
+        "relevance:gsm8k": rng.random(n).astype(np.float32),
         "relevance:mbpp": rng.random(n).astype(np.float32),
     }
     tok_ent = None

@@ -9,12 +9,32 @@ from pathlib import Path
 import pytest
 
 from autosel.errors import ConfigError
-from autosel.ops import Operator, OpParams, get_operator, list_operators, operator_catalog, register_operator
-from autosel.ops import registry
+from autosel.ops import (
+    Operator,
+    OpParams,
+    get_operator,
+    list_operators,
+    operator_catalog,
+    register_operator,
+    registry,
+)
 
-BUILTIN = ["cap", "difficulty_filter", "entropy_filter", "exact_dedup", "hes_filter", "ifd_filter",
-           "length_filter", "minhash_dedup", "per_prompt_topk", "perplexity_filter", "random_sample",
-           "relevance_filter", "source_mix", "union"]
+BUILTIN = [
+    "cap",
+    "difficulty_filter",
+    "entropy_filter",
+    "exact_dedup",
+    "hes_filter",
+    "ifd_filter",
+    "length_filter",
+    "minhash_dedup",
+    "per_prompt_topk",
+    "perplexity_filter",
+    "random_sample",
+    "relevance_filter",
+    "source_mix",
+    "union",
+]
 
 
 def test_builtins_are_registered_and_listing_is_sorted() -> None:
@@ -33,7 +53,9 @@ def test_duplicate_name_is_rejected() -> None:
         class Params(OpParams):
             pass
 
-    with pytest.raises(ConfigError, match="'hes_filter' is already registered by operators.quality"):
+    with pytest.raises(
+        ConfigError, match="'hes_filter' is already registered by operators.quality"
+    ):
         register_operator("hes_filter")(Other)
     assert get_operator("hes_filter").__module__ == "operators.quality"
 
@@ -68,13 +90,17 @@ class KeepEven(Operator):
 '''
 
 
-def test_entry_point_pack_registers_and_is_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_pack_registers_and_is_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A tiny installed distribution on sys.path: module + dist-info with an entry point.
     (tmp_path / "autosel_testpack.py").write_text(PACK)
     dist = tmp_path / "autosel_testpack-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: autosel-testpack\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[autosel.operators]\nkeep_even = autosel_testpack:KeepEven\n")
+    (dist / "entry_points.txt").write_text(
+        "[autosel.operators]\nkeep_even = autosel_testpack:KeepEven\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         eps = [e.name for e in md.entry_points(group=registry.ENTRY_POINT_GROUP)]

@@ -12,7 +12,11 @@ from autosel.ops import from_unit, get_operator, list_operators, param_space, to
 def test_hes_filter_dimensions_come_from_the_params_model() -> None:
     dims = {d.name: d for d in param_space("hes_filter")}
     assert dims["mode"].choices == ("top", "bottom", "threshold")
-    assert dims["fraction"].kind == "float" and 0 < dims["fraction"].low < 1e-5 and dims["fraction"].high == 1
+    assert (
+        dims["fraction"].kind == "float"
+        and 0 < dims["fraction"].low < 1e-5
+        and dims["fraction"].high == 1
+    )
     assert dims["p"].log and dims["p"].low == 0.001
     assert "threshold" not in dims  # search=False
 

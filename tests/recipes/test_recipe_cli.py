@@ -20,8 +20,15 @@ def pool_ref(tmp_path_factory: pytest.TempPathFactory) -> str:
     from autosel.signals import compute_signals
 
     tmp = tmp_path_factory.mktemp("cli")
-    rows = [{"id": f"r{i}", "prompt": f"question {i % 40}", "response": f"answer {i % 40}",
-             "source": ["a", "b"][i % 2]} for i in range(120)]
+    rows = [
+        {
+            "id": f"r{i}",
+            "prompt": f"question {i % 40}",
+            "response": f"answer {i % 40}",
+            "source": ["a", "b"][i % 2],
+        }
+        for i in range(120)
+    ]
     (tmp / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     # The CLI reads AUTOSEL_HOME set by the suite's conftest; ingest into the same home.
     pool = add_pool(tmp / "p.jsonl", settings=Settings()).pool
@@ -34,7 +41,11 @@ def test_operators_list_and_show() -> None:
     assert out.exit_code == 0
     assert "hes_filter" in [e["name"] for e in json.loads(out.stdout)]
     out = runner.invoke(app, ["operators", "show", "hes_filter"])
-    assert json.loads(out.stdout)["params_schema"]["properties"]["mode"]["enum"] == ["top", "bottom", "threshold"]
+    assert json.loads(out.stdout)["params_schema"]["properties"]["mode"]["enum"] == [
+        "top",
+        "bottom",
+        "threshold",
+    ]
 
 
 def test_recipe_validate_messages(tmp_path: Path) -> None:
@@ -42,18 +53,30 @@ def test_recipe_validate_messages(tmp_path: Path) -> None:
     bad.write_text("steps:\n  - operator: hes_filter\n    params: {fraction: 3}\n")
     out = runner.invoke(app, ["recipe", "validate", str(bad)])
     assert out.exit_code != 0
-    assert "steps[0] (hes_filter), field 'params.fraction': Input should be less than or equal to 1" in str(
-        out.exception)
+    assert (
+        "steps[0] (hes_filter), field 'params.fraction': Input should be less than or equal to 1"
+        in str(out.exception)
+    )
 
 
 def test_recipe_run_writes_subset_and_prints_funnel(pool_ref: str, tmp_path: Path) -> None:
     rec = tmp_path / "r.json"
-    rec.write_text(json.dumps({"steps": [{"operator": "exact_dedup"},
-                                         {"operator": "random_sample", "params": {"fraction": 0.5}}]}))
+    rec.write_text(
+        json.dumps(
+            {
+                "steps": [
+                    {"operator": "exact_dedup"},
+                    {"operator": "random_sample", "params": {"fraction": 0.5}},
+                ]
+            }
+        )
+    )
     ok = runner.invoke(app, ["recipe", "validate", str(rec), "--pool", pool_ref])
     assert ok.exit_code == 0, ok.output
     out_file = tmp_path / "subset.jsonl"
-    res = runner.invoke(app, ["recipe", "run", str(rec), "--pool", pool_ref, "--out", str(out_file), "--json"])
+    res = runner.invoke(
+        app, ["recipe", "run", str(rec), "--pool", pool_ref, "--out", str(out_file), "--json"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["funnel"][0]["out"] == 40  # 120 rows, 40 distinct prompt/response pairs

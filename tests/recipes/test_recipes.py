@@ -27,17 +27,22 @@ from autosel.recipes import (  # noqa: E402
 )
 
 POOL, SIG = synthetic(500, seed=2, groups_of=2)
-FIVE = Recipe.of(("length_filter", {"low_q": 0.05}), ("hes_filter", {"fraction": 0.6}),
-                 ("minhash_dedup", {"keep": "highest_hes"}),
-                 ("source_mix", {"proportions": {"code": 2, "math": 1, "chat": 1}, "fraction": 0.8}),
-                 ("cap", {"max_samples": 150, "strategy": "stratified"}))
+FIVE = Recipe.of(
+    ("length_filter", {"low_q": 0.05}),
+    ("hes_filter", {"fraction": 0.6}),
+    ("minhash_dedup", {"keep": "highest_hes"}),
+    ("source_mix", {"proportions": {"code": 2, "math": 1, "chat": 1}, "fraction": 0.8}),
+    ("cap", {"max_samples": 150, "strategy": "stratified"}),
+)
 
 
 def test_hash_is_stable_and_normalised() -> None:
     a = Recipe.of(("hes_filter", {"fraction": 1}))
     b = Recipe.of(("hes_filter", {"fraction": 1.0, "mode": "top"}), name="other name")
     assert a.recipe_hash == b.recipe_hash
-    assert a.canonical_json().startswith('{"steps":[{"operator":"hes_filter","params":{"fraction":1.0,')
+    assert a.canonical_json().startswith(
+        '{"steps":[{"operator":"hes_filter","params":{"fraction":1.0,'
+    )
     # Pinned: a change here silently invalidates every stored recipe identity.
     pinned = '{"steps":[{"operator":"random_sample","params":{"fraction":0.5,"n":null}}]}'
     rs = Recipe.of(("random_sample", {"fraction": 0.5}))
@@ -69,18 +74,37 @@ def test_bare_list_and_structure_errors(tmp_path: Path) -> None:
 
 
 def test_validation_reports_every_issue_with_step_and_field() -> None:
-    bad = Recipe.of(("hes_filtr", {}), ("hes_filter", {"fraction": 2, "mode": "middle"}),
-                    ("length_filter", {"low_q": "x"}), ("ifd_filter", {}), ("union", {}), ("cap", {}))
+    bad = Recipe.of(
+        ("hes_filtr", {}),
+        ("hes_filter", {"fraction": 2, "mode": "middle"}),
+        ("length_filter", {"low_q": "x"}),
+        ("ifd_filter", {}),
+        ("union", {}),
+        ("cap", {}),
+    )
     names = [n for n in available_signals(SIG) if n != "ifd"]
     with pytest.raises(RecipeValidationError) as err:
         validate_recipe(bad, names)
     msg = str(err.value)
     assert "field 'steps': 6 steps; at most 5 are accepted" in msg
-    assert "steps[0] (hes_filtr), field 'operator': unknown operator 'hes_filtr'; known operators: cap," in msg
-    assert "steps[1] (hes_filter), field 'params.fraction': Input should be less than or equal to 1" in msg
-    assert "steps[1] (hes_filter), field 'params.mode': Input should be 'top', 'bottom' or 'threshold'" in msg
+    assert (
+        "steps[0] (hes_filtr), field 'operator': "
+        "unknown operator 'hes_filtr'; known operators: cap,"
+        in msg
+    )
+    assert (
+        "steps[1] (hes_filter), field 'params.fraction': Input should be less than or equal to 1"
+        in msg
+    )
+    assert (
+        "steps[1] (hes_filter), field 'params.mode': Input should be 'top', 'bottom' or 'threshold'"
+        in msg
+    )
     assert "steps[2] (length_filter), field 'params.low_q': Input should be a valid number" in msg
-    assert "steps[3] (ifd_filter), field 'signals': needs signal 'ifd', which the pool's signals lack" in msg
+    assert (
+        "steps[3] (ifd_filter), field 'signals': needs signal 'ifd', which the pool's signals lack"
+        in msg
+    )
     assert "steps[4] (union), field 'params.recipe_hash': union needs the recipe_hash" in msg
     assert [i.step for i in err.value.issues] == [None, 0, 1, 1, 2, 3, 4]
     assert isinstance(err.value, ConfigError) and err.value.exit_code == 2
@@ -135,7 +159,7 @@ def test_state_vector() -> None:
     r = realize(FIVE, POOL, SIG, seed=0)
     names = r.state_names
     assert names[: len(BASE_FEATURES)] == list(BASE_FEATURES)
-    assert names[len(BASE_FEATURES):] == ["relevance:gsm8k", "relevance:mbpp"]
+    assert names[len(BASE_FEATURES) :] == ["relevance:gsm8k", "relevance:mbpp"]
     vec = r.state_vector
     assert vec.shape == (len(names),) and np.isfinite(vec).all()
     s = r.state
@@ -155,7 +179,10 @@ def test_min_size_guard_marks_infeasible_with_the_step() -> None:
     after_dedup = ok.funnel[2].n_out
     r = realize(FIVE, POOL, SIG, seed=0, min_size=after_dedup + 1)
     assert not r.feasible
-    assert r.reason == f"steps[2] (minhash_dedup) left {after_dedup} samples, below min_size {after_dedup + 1}"
+    assert (
+        r.reason
+        == f"steps[2] (minhash_dedup) left {after_dedup} samples, below min_size {after_dedup + 1}"
+    )
     assert len(r.funnel) == 5  # the funnel is complete, not cut short
     empty = realize(Recipe.of(("hes_filter", {"mode": "threshold", "threshold": 1e9})), POOL, SIG)
     assert not empty.feasible and len(empty) == 0 and np.isfinite(empty.state_vector).all()
@@ -178,8 +205,13 @@ def test_union_through_a_resolver_and_runtime_cycle() -> None:
 
 def test_realize_validates_against_the_signals() -> None:
     with pytest.raises(RecipeValidationError, match="needs signal 'ppl'"):
-        sig = type(SIG)({k: v for k, v in SIG.columns.items() if k != "ppl"}, SIG.token_entropy,
-                        SIG.clusters, SIG.exact, key="no-ppl")
+        sig = type(SIG)(
+            {k: v for k, v in SIG.columns.items() if k != "ppl"},
+            SIG.token_entropy,
+            SIG.clusters,
+            SIG.exact,
+            key="no-ppl",
+        )
         realize(Recipe.of(("perplexity_filter", {})), POOL, sig)
 
 

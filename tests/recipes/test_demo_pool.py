@@ -1,0 +1,62 @@
+"""On the demo pool with real signals: golden fingerprints and planted-defect removal rates."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_setup import GOLDEN_FILE, GOLDEN_RECIPES, build  # noqa: E402
+
+from autosel.recipes import Recipe, realize  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return build(tmp_path_factory.mktemp("demo-home"))
+
+
+def removal_rate(pool, labels: dict[str, str], kept: np.ndarray, defects: set[str]) -> float:  # type: ignore[no-untyped-def]
+    ids = pool.sample_ids
+    rows = np.array([i for i, sid in enumerate(ids.tolist()) if labels[sid] in defects])
+    assert len(rows) >= 10, f"the demo pool should plant {defects}"
+    return float(1 - np.isin(rows, kept).mean())
+
+
+def test_golden_fingerprints(demo) -> None:  # type: ignore[no-untyped-def]
+    pool, signals, _ = demo
+    if not GOLDEN_FILE.exists():
+        pytest.fail(f"{GOLDEN_FILE} missing: run tests/recipes/golden/make_golden.py and commit it")
+    golden = json.loads(GOLDEN_FILE.read_text())
+    assert golden["pool_content_hash"] == pool.content_hash
+    for name, recipe in GOLDEN_RECIPES.items():
+        res = realize(recipe, pool, signals, seed=0)
+        assert golden["recipes"][name] == {
+            "recipe_hash": recipe.recipe_hash,
+            "size": len(res),
+            "fingerprint": res.fingerprint,
+        }, name
+
+
+def test_hes_filter_removes_short_and_truncated_responses(demo) -> None:  # type: ignore[no-untyped-def]
+    pool, signals, labels = demo
+    kept = realize(Recipe.of(("hes_filter", {"fraction": 0.5})), pool, signals).indices
+    rate = removal_rate(pool, labels, kept, {"too_short", "truncated"})
+    clean = removal_rate(pool, labels, kept, {"clean"})
+    print(f"hes_filter top 0.5: removes {rate:.2f} of too_short/truncated, {clean:.2f} of clean")
+    assert rate >= 0.8 and rate >= clean + 0.3  # random removes 0.5 of each
+
+
+def test_minhash_dedup_removes_duplicates(demo) -> None:  # type: ignore[no-untyped-def]
+    pool, signals, labels = demo
+    kept = realize(Recipe.of(("minhash_dedup", {"threshold": 0.8})), pool, signals).indices
+    rate = removal_rate(pool, labels, kept, {"near_duplicate", "exact_duplicate"})
+    clean = removal_rate(pool, labels, kept, {"clean"})
+    print(f"minhash_dedup 0.8: removes {rate:.2f} of duplicates, {clean:.2f} of clean")
+    assert rate >= 0.6 and clean <= 0.1
