@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="Uploads are refused when they would leave less free disk than this.",
     )
 
+    auth: bool | None = Field(
+        default=None,
+        description="Require API tokens. Default: on unless the server binds to 127.0.0.1.",
+    )
+
     @property
     def allowed_root(self) -> Path:
         return (self.data_root or self.home / "data").expanduser().resolve()

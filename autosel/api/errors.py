@@ -15,11 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autosel.errors import AutoselError, ConfigError, InputError, NotFoundError
 
-STATUS_BY_ERROR: list[tuple[type[AutoselError], int]] = [
-    (NotFoundError, 404),
-    (InputError, 422),
-    (ConfigError, 422),
-]
+def _status_table() -> list[tuple[type[AutoselError], int]]:
+    from autosel.store import InvalidStateError, LeaseLostError
+
+    return [(NotFoundError, 404), (LeaseLostError, 409), (InvalidStateError, 409),
+            (InputError, 422), (ConfigError, 422)]
+
+
 
 
 class ApiError(AutoselError):
@@ -41,7 +43,7 @@ def _autosel_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AutoselError)
     if isinstance(exc, ApiError):
         return JSONResponse(error_body(exc.code, exc.message, field=exc.field), status_code=exc.status)
-    status = next((s for cls, s in STATUS_BY_ERROR if isinstance(exc, cls)), 400)
+    status = next((s for cls, s in _status_table() if isinstance(exc, cls)), 400)
     extra: dict[str, Any] = {}
     if isinstance(exc, InputError):
         extra = {"field": exc.field, exc.unit: exc.line, "path": exc.path}

@@ -6,13 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from autosel.api.deps import UserAuth
 from autosel.api.schemas import ErrorPublic, OperatorsPublic
 
 router = APIRouter(prefix="/v1/operators", tags=["operators"])
 
 
 @router.get("", response_model=OperatorsPublic)
-def list_catalog() -> OperatorsPublic:
+def list_catalog(_: UserAuth) -> OperatorsPublic:
     """Every registered operator, sorted by name, with its JSON parameter schema."""
     from autosel.ops import operator_catalog
 
@@ -21,7 +22,7 @@ def list_catalog() -> OperatorsPublic:
 
 
 @router.get("/{name}", response_model=dict[str, Any], responses={404: {"model": ErrorPublic}})
-def get_one(name: str) -> dict[str, Any]:
+def get_one(name: str, _: UserAuth) -> dict[str, Any]:
     """One operator's description and parameter schema."""
     from autosel.errors import NotFoundError
     from autosel.ops import UnknownOperatorError, operator_info

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from autosel.api.deps import SettingsDep
+from autosel.api.deps import SettingsDep, UserAuth
 from autosel.api.errors import ApiError
 from autosel.errors import InputError
 from autosel.api.schemas import ErrorPublic, FormatName, PoolCreated, PoolPublic, PoolRegister, PoolsPublic
@@ -35,7 +35,7 @@ def _created(res) -> PoolCreated:  # type: ignore[no-untyped-def]
 
 
 @router.get("", response_model=PoolsPublic)
-def list_(settings: SettingsDep) -> PoolsPublic:
+def list_(settings: SettingsDep, _: UserAuth) -> PoolsPublic:
     """Stored pools, oldest first."""
     from autosel.pool import list_pools
 
@@ -59,6 +59,7 @@ def _check_disk(settings: Settings, incoming: int) -> None:
 async def upload(
     request: Request,
     settings: SettingsDep,
+    _: UserAuth,
     name: Annotated[str | None, Query(max_length=200)] = None,
     format: FormatName = "auto",
     skip_invalid: bool = False,
@@ -103,7 +104,7 @@ async def upload(
 
 @router.post("/register", response_model=PoolCreated, status_code=201,
              responses={**ERRORS, 403: {"model": ErrorPublic}})
-def register(body: PoolRegister, settings: SettingsDep) -> PoolCreated:
+def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCreated:
     """Ingest a file already on the server; the path must resolve inside the allowed root."""
     from autosel.pool.ingest import add_pool
 
@@ -122,7 +123,7 @@ def register(body: PoolRegister, settings: SettingsDep) -> PoolCreated:
 
 
 @router.get("/{pool_id}", response_model=PoolPublic, responses=ERRORS)
-def get(pool_id: str, settings: SettingsDep) -> PoolPublic:
+def get(pool_id: str, settings: SettingsDep, _: UserAuth) -> PoolPublic:
     """One pool."""
     from autosel.pool import get_pool
 
@@ -130,7 +131,7 @@ def get(pool_id: str, settings: SettingsDep) -> PoolPublic:
 
 
 @router.get("/{pool_id}/stats", response_model=dict, responses=ERRORS)
-def stats(pool_id: str, settings: SettingsDep) -> dict:
+def stats(pool_id: str, settings: SettingsDep, _: UserAuth) -> dict:
     """Summary statistics: sources, lengths, groups, difficulty."""
     from autosel.pool import get_pool
 
@@ -138,7 +139,7 @@ def stats(pool_id: str, settings: SettingsDep) -> dict:
 
 
 @router.get("/{pool_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
-def export(pool_id: str, settings: SettingsDep,
+def export(pool_id: str, settings: SettingsDep, _: UserAuth,
            format: Literal["chat", "alpaca", "sharegpt"] = "chat") -> StreamingResponse:
     """The whole pool as JSONL in chat, Alpaca or ShareGPT form (ids kept)."""
     import orjson

@@ -1,0 +1,160 @@
+"""Jobs and workers: the endpoints remote workers use (lease, start, heartbeat, complete,
+fail, fetch the subset) and read-only listings for people.
+
+Workers need only a worker-scoped token, never database credentials. Lease tokens guard
+every report: a late report from a worker that lost its lease gets 409 ``lease_lost`` and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from autosel.api.deps import SettingsDep, StoreDep, UserAuth, WorkerAuth
+from autosel.api.errors import ApiError
+from autosel.api.schemas import ErrorPublic
+from autosel.store import InvalidStateError, JobResult, LeaseLostError
+
+router = APIRouter(tags=["jobs"])
+ERRORS = {401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 409: {"model": ErrorPublic},
+          422: {"model": ErrorPublic}}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkerRegister(_Body):
+    worker_id: str = Field(min_length=1, max_length=200)
+    hostname: str = Field("", max_length=255)
+    device: str = Field("", max_length=100)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class LeaseRequest(_Body):
+    worker_id: str = Field(min_length=1, max_length=200)
+    lease_seconds: float = Field(600.0, ge=1.0, le=86_400.0)
+
+
+class LeaseToken(_Body):
+    lease_token: str = Field(min_length=1, max_length=100)
+
+
+class Heartbeat(LeaseToken):
+    worker_id: str = Field(min_length=1, max_length=200)
+
+
+class ResultReport(LeaseToken):
+    scores: dict[str, float]
+    utility: float | None = None
+    costs: dict[str, float] = Field(default_factory=dict)
+    artifacts: dict[str, str] = Field(default_factory=dict)
+
+
+class FailureReport(LeaseToken):
+    reason: str = Field(min_length=1, max_length=10_000)
+    retry: bool = False
+
+
+def _lease_errors(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    try:
+        return fn(*args, **kwargs)
+    except LeaseLostError as e:
+        raise ApiError(409, "lease_lost", str(e)) from None
+    except InvalidStateError as e:
+        raise ApiError(409, "invalid_state", str(e)) from None
+
+
+def _job(job: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(job).items()}
+
+
+@router.post("/v1/workers/register", responses=ERRORS)
+def register_worker(body: WorkerRegister, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+    """Join (or refresh) the worker registry."""
+    w = store.register_worker(body.worker_id, hostname=body.hostname, device=body.device, meta=body.meta)
+    return _job(w)
+
+
+@router.get("/v1/workers", responses=ERRORS)
+def workers(store: StoreDep, _: UserAuth) -> dict[str, Any]:
+    """Registered workers: last seen, current job, device."""
+    data = [_job(w) for w in store.workers()]
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/v1/jobs/lease", responses={**ERRORS, 204: {"description": "no job queued"}})
+def lease(body: LeaseRequest, store: StoreDep, _: WorkerAuth) -> Any:
+    """Atomically lease the next queued job (204 when there is none)."""
+    store.requeue_expired()
+    job = _lease_errors(store.claim_job, body.worker_id, body.lease_seconds)
+    if job is None:
+        return Response(status_code=204)
+    return _job(job)
+
+
+@router.post("/v1/jobs/{job_id}/start", responses=ERRORS)
+def start(job_id: int, body: LeaseToken, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+    return _job(_lease_errors(store.start_job, job_id, body.lease_token))
+
+
+@router.post("/v1/jobs/{job_id}/heartbeat", responses=ERRORS)
+def heartbeat(job_id: int, body: Heartbeat, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+    """Renew the lease; ``cancel_requested`` tells the worker to stop."""
+    job = _lease_errors(store.heartbeat, job_id, body.worker_id, body.lease_token)
+    return {"job_id": job.id, "cancel_requested": job.cancel_requested,
+            "lease_expires_at": job.lease_expires_at.isoformat() if job.lease_expires_at else None}
+
+
+@router.post("/v1/jobs/{job_id}/complete", responses=ERRORS)
+def complete(job_id: int, body: ResultReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+    """Report a result (idempotent for the same lease token)."""
+    res = _lease_errors(store.complete_job, job_id, body.lease_token,
+                        JobResult(scores=body.scores, utility=body.utility, costs=body.costs,
+                                  artifacts=body.artifacts))
+    return _job(res)
+
+
+@router.post("/v1/jobs/{job_id}/fail", responses=ERRORS)
+def fail(job_id: int, body: FailureReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+    """Report a failure with its reason (``retry`` requeues while attempts remain)."""
+    return _job(_lease_errors(store.fail_job, job_id, body.lease_token, body.reason, retry=body.retry))
+
+
+@router.get("/v1/jobs/{job_id}/subset", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
+def subset(job_id: int, store: StoreDep, settings: SettingsDep, _: WorkerAuth) -> StreamingResponse:
+    """The canonical pool rows the job trains on, as JSONL."""
+    import orjson
+
+    from autosel.pool import get_pool
+    from autosel.scheduler.subsets import load_subset
+
+    job = store.get_job(job_id)
+    pool = get_pool(job.payload["pool_id"], settings)
+    indices = load_subset(settings, job.payload["fingerprint"])
+
+    def lines():  # type: ignore[no-untyped-def]
+        for row in pool.rows(indices):
+            yield orjson.dumps(row) + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.get("/v1/jobs", responses=ERRORS)
+def jobs(store: StoreDep, _: UserAuth, search_id: str | None = None, state: str | None = None) -> dict[str, Any]:
+    """Jobs, optionally of one search and/or in one state."""
+    states = ("queued", "leased", "running", "succeeded", "failed", "cancelled")
+    if state is not None and state not in states:
+        raise ApiError(422, "validation_error", f"state '{state}': accepted {', '.join(states)}", field="state")
+    data = [_job(j) for j in store.jobs(search_id=search_id, state=state)]  # type: ignore[arg-type]
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/v1/jobs/{job_id}", responses=ERRORS)
+def get_job(job_id: int, store: StoreDep, _: UserAuth) -> dict[str, Any]:
+    return _job(store.get_job(job_id))
