@@ -1,16 +1,33 @@
-"""``autosel demo``: the main job on the embedded default, stage by stage with timings."""
+"""``autosel run`` (one command for your own data) and ``autosel demo`` (the same flow on
+the generated demo pool with the embedded model): ingest → signals → search with real
+LoRA SFT evaluations (+ full-pool and random baselines) → best recipe, subset, dashboard.
+Every stage prints its wall time."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from autosel.cli import app
 from autosel.cli._common import console, stats_table
+
+# Evaluation profiles sized for a 2-core CPU with the embedded 135M model. Every trial
+# trains the same number of optimizer steps, so subsets compete on equal compute.
+PROFILES: dict[str, dict[str, Any]] = {
+    "demo": {"max_steps": 24, "batch_size": 4, "max_seq_len": 256, "learning_rate": 3e-4,
+             "bench_limit": 40, "generate": False, "budget": 4},
+    "tiny": {"max_steps": 3, "batch_size": 2, "max_seq_len": 160, "learning_rate": 3e-4,
+             "bench_limit": 6, "generate": False, "budget": 2},
+    "full": {"max_steps": None, "batch_size": 8, "max_seq_len": 512, "learning_rate": 2e-4,
+             "bench_limit": None, "generate": True, "budget": 8},
+}
 
 
 @contextmanager
@@ -22,33 +39,198 @@ def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     console.print(f"[dim]{name}: {timings[name]:.1f} s[/]")
 
 
-@app.command("demo")
-def demo(
-    out: Path = typer.Option(None, help="Where to write the demo pool (default: $AUTOSEL_HOME/demo)."),
-    size: str = typer.Option("small", help="Demo pool size: small, medium or large."),
-    seed: int = typer.Option(0, help="Seed of the demo pool."),
-) -> None:
-    """Run the main job on the embedded default: demo pool → ingest → statistics."""
-    from autosel.pool.demo import generate_demo_pool
+def _parse_benches(items: list[str]) -> dict[str, Path]:
+    from autosel.errors import ConfigError
+
+    out: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        p = Path(path if sep else name).expanduser()
+        key = name if sep else p.name.split(".")[0]
+        if not p.is_file():
+            raise ConfigError(f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH of a JSONL benchmark)")
+        if key in out:
+            raise ConfigError(f"--bench {item!r}: benchmark name '{key}' given twice")
+        out[key] = p.resolve()
+    return out
+
+
+def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int) -> dict[str, Any]:
+    from autosel.errors import ConfigError
+
+    if profile not in PROFILES:
+        raise ConfigError(f"--profile {profile!r}: accepted {', '.join(PROFILES)}")
+    p = PROFILES[profile]
+    spec: dict[str, Any] = {"model": model, "seed": seed, "batch_size": p["batch_size"],
+                            "max_seq_len": p["max_seq_len"], "learning_rate": p["learning_rate"],
+                            "benchmarks": [{"name": n, "path": str(path), "limit": p["bench_limit"],
+                                            "generate": p["generate"]} for n, path in sorted(benches.items())]}
+    if p["max_steps"]:
+        spec["max_steps"] = p["max_steps"]
+    return spec
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+class _Dashboard:
+    """The API + dashboard on 127.0.0.1 in a background thread, reading the same store."""
+
+    def __init__(self, store: Any, settings: Any, port: int) -> None:
+        import uvicorn
+
+        from autosel.api import create_app
+
+        self.port = _free_port(port)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        application = create_app(settings, store=store, auth=False)
+        self.server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="dashboard")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def run_flow(pool_file: Path, benches: dict[str, Path], *, budget: int | None, profile: str,
+             model: str, out: Path, port: int, serve: bool, workers: int, seed: int,
+             spec_file: Path | None, name: str, timings: dict[str, float]) -> dict[str, Any]:
+    """The main job, stage by stage. Returns the final search summary."""
+    from autosel.cli.search import event_printer, print_summary, recipe_summary, trials_table
+    from autosel.pool.export import export_records
     from autosel.pool.ingest import add_pool
+    from autosel.scheduler.service import create_search, run_embedded
+    from autosel.scheduler.spec import SearchSpec
+    from autosel.scheduler.views import trial_rows
     from autosel.settings import get_settings
+    from autosel.signals import compute_signals
+    from autosel.store import open_store
 
     settings = get_settings()
-    out = out or settings.home / "demo"
-    timings: dict[str, float] = {}
-    t_all = time.perf_counter()
-    with _stage("1. generate the demo pool", timings):
-        demo_pool = generate_demo_pool(out, size=size, seed=seed)
-        console.print(f"pool file: {demo_pool.pool_path}")
-        console.print(f"held-out benchmarks: {', '.join(str(p) for p in demo_pool.bench_paths)}")
-    with _stage("2. ingest the pool", timings):
-        res = add_pool(demo_pool.pool_path, name=f"demo-{size}-{seed}", settings=settings)
+    with _stage("ingest the pool", timings):
+        res = add_pool(pool_file, name=name, settings=settings)
         console.print(stats_table(res.pool.stats()))
-    console.rule("[bold]done")
-    for name, secs in timings.items():
-        console.print(f"  {name:<32} {secs:7.1f} s")
-    console.print(f"  {'total':<32} {time.perf_counter() - t_all:7.1f} s")
-    console.print(
-        f"pool [bold]{res.pool.pool_id}[/] is stored in {res.pool.path}. Not yet part of this demo: "
-        "signals, recipe search and SFT evaluations (see README, Status)."
-    )
+    pool = res.pool
+    with _stage("compute signals (one model pass, cached)", timings):
+        signals = compute_signals(pool, model=model, benchmarks=benches, settings=settings)
+        console.print(f"{len(signals.names)} signal columns: {', '.join(signals.names)}")
+    store = open_store(settings=settings)
+    spec_data: dict[str, Any] = {"pool": pool.pool_id, "name": f"{name} ({profile})",
+                                 "budget": budget or PROFILES[profile]["budget"],
+                                 "eval": eval_spec_for(benches, profile, model, seed),
+                                 "knobs": {"seed": seed}}
+    spec = (SearchSpec.from_file(spec_file, pool=pool.pool_id, budget=budget) if spec_file
+            else SearchSpec.parse(spec_data))
+    search = create_search(store, spec, settings=settings)
+    dash = _Dashboard(store, settings, port)
+    dash.start()
+    console.print(f"dashboard: [bold]{dash.url}searches/{search.id}[/] (live)")
+    with _stage(f"search: {spec.budget} real SFT evaluations + baselines", timings):
+        summary = run_embedded(store, search.id, settings=settings, workers=workers,
+                               on_event=event_printer(), signals=signals)
+    with _stage("write the best recipe and subset", timings):
+        out.mkdir(parents=True, exist_ok=True)
+        rows = trial_rows(store, search.id)
+        console.print(trials_table(rows))
+        best = summary["best"]
+        if best is not None:
+            from autosel.scheduler.subsets import load_subset
+
+            subset_file = out / "best_subset.jsonl"
+            recipe_file = out / "best_recipe.yaml"
+            import yaml
+
+            export_records(pool.rows(load_subset(settings, best["fingerprint"])), subset_file, "chat")
+            recipe_file.write_text(yaml.safe_dump(best["recipe"], sort_keys=False))
+    console.rule("[bold]result")
+    print_summary(summary)
+    if best is not None:
+        _compare(rows, best)
+        console.print(f"best recipe: {recipe_summary(best['recipe'])}")
+        console.print(f"subset ({best['size']} samples): {subset_file}")
+        console.print(f"recipe: {recipe_file}")
+    console.print(f"dashboard: {dash.url}searches/{search.id}")
+    console.rule("[bold]stage times")
+    for stage, secs in timings.items():
+        console.print(f"  {stage:<52} {secs:8.1f} s")
+    if serve:
+        console.print("serving the dashboard until Ctrl-C (use --no-serve to exit at once)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    dash.stop()
+    return summary
+
+
+def _compare(rows: list[dict[str, Any]], best: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    refs = [best] + [r for r in rows if r["baseline"] and r["score"] is not None]
+    benches = sorted({b for r in refs for b in r["scores"]})
+    t = Table("subset", "size", "utility", *benches, title="best recipe vs baselines")
+    for r in refs:
+        label = f"best (trial {r['number']})" if r is best else r["origin"].replace("baseline:", "baseline: ")
+        t.add_row(label, str(r["size"]), f"{r['score']:.4f}", *[f"{r['scores'].get(b, float('nan')):.3f}"
+                                                               for b in benches])
+    console.print(t)
+
+
+@app.command("run")
+def run(
+    pool_file: Path = typer.Argument(..., help="Your pool (JSONL/JSON/Parquet, any supported format)."),
+    bench: list[str] = typer.Option(..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."),
+    budget: int = typer.Option(None, min=1, help="Full SFT evaluations (default: the profile's)."),
+    profile: str = typer.Option("full", help="Evaluation size: tiny, demo or full (see README)."),
+    model: str = typer.Option("smollm2", help="Base model: a local HF directory or 'smollm2'."),
+    spec_file: Path = typer.Option(None, "--spec", help="A search spec YAML instead of the profile."),
+    out: Path = typer.Option(Path("autosel-out"), help="Where the best subset and recipe go."),
+    port: int = typer.Option(8000, help="Dashboard port on 127.0.0.1 (another is picked if busy)."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving the dashboard at the end."),
+    workers: int = typer.Option(1, min=1, help="In-process workers."),
+    seed: int = typer.Option(0, min=0, help="Search and training seed."),
+) -> None:
+    """Ingest → signals → search with real SFT → best recipe, in one command."""
+    benches = _parse_benches(bench)
+    run_flow(pool_file, benches, budget=budget, profile=profile, model=model, out=out, port=port,
+             serve=serve, workers=workers, seed=seed, spec_file=spec_file, name=pool_file.name.split(".")[0],
+             timings={})
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(None, help="Output directory (default: $AUTOSEL_HOME/demo)."),
+    size: str = typer.Option("small", help="Demo pool size: small, medium or large."),
+    profile: str = typer.Option("demo", help="Evaluation size: tiny, demo or full."),
+    budget: int = typer.Option(None, min=1, help="Full SFT evaluations (default: the profile's)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the demo pool, the search and training."),
+    port: int = typer.Option(8000, help="Dashboard port on 127.0.0.1."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving the dashboard at the end."),
+    workers: int = typer.Option(1, min=1, help="In-process workers."),
+) -> None:
+    """The main job on the embedded default: demo pool, SmolLM2 signals, a real search."""
+    from autosel.pool.demo import generate_demo_pool
+    from autosel.settings import get_settings
+
+    out = out or get_settings().home / "demo"
+    timings: dict[str, float] = {}
+    with _stage("generate the demo pool and held-out benchmarks", timings):
+        demo_pool = generate_demo_pool(out / "data", size=size, seed=seed)
+        console.print(f"pool: {demo_pool.pool_path}")
+    benches = {p.name.split(".")[0]: p for p in demo_pool.bench_paths}
+    run_flow(demo_pool.pool_path, benches, budget=budget, profile=profile, model="smollm2", out=out,
+             port=port, serve=serve, workers=workers, seed=seed, spec_file=None, name=f"demo-{size}",
+             timings=timings)

@@ -1,0 +1,133 @@
+"""One client interface for the CLI, two transports: a server (``--server URL``) or the
+embedded store in-process (no ``--server``). Both return the same JSON-ready dicts as
+the REST API, so every command behaves the same either way."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from autosel.errors import AutoselError, ConfigError, NotFoundError
+
+
+class ServerError(AutoselError):
+    """The server answered with an error (its JSON message is shown)."""
+
+    code = "server_error"
+
+
+class HttpClient:
+    def __init__(self, server: str, token: str | None) -> None:
+        import httpx
+
+        token = token or os.environ.get("AUTOSEL_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=120)
+
+    def _req(self, method: str, url: str, **kw: Any) -> Any:
+        import httpx
+
+        try:
+            r = self.http.request(method, url, **kw)
+        except httpx.TransportError as exc:
+            raise ServerError(f"cannot reach {self.http.base_url}: {exc}") from None
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+            except Exception:  # noqa: BLE001
+                raise ServerError(f"{method} {url}: HTTP {r.status_code}: {r.text[:300]}") from None
+            cls = NotFoundError if r.status_code == 404 else ConfigError if r.status_code == 422 else ServerError
+            raise cls(err["message"])
+        return r
+
+    def create_search(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return self._req("POST", "/v1/searches", json=spec).json()
+
+    def searches(self) -> list[dict[str, Any]]:
+        return self._req("GET", "/v1/searches").json()["data"]
+
+    def search(self, sid: str) -> dict[str, Any]:
+        return self._req("GET", f"/v1/searches/{sid}").json()
+
+    def trials(self, sid: str) -> list[dict[str, Any]]:
+        return self._req("GET", f"/v1/searches/{sid}/trials").json()["data"]
+
+    def cancel(self, sid: str) -> dict[str, Any]:
+        return self._req("POST", f"/v1/searches/{sid}/cancel").json()
+
+    def recipe_yaml(self, sid: str, trial: int | None) -> str:
+        return self._req("GET", f"/v1/searches/{sid}/recipe", params=_trial(trial)).text
+
+    def export_lines(self, sid: str, fmt: str, trial: int | None) -> Iterator[bytes]:
+        r = self._req("GET", f"/v1/searches/{sid}/export", params={"format": fmt, **_trial(trial)})
+        yield from (line + b"\n" for line in r.content.splitlines() if line.strip())
+
+
+def _trial(trial: int | None) -> dict[str, Any]:
+    return {} if trial is None else {"trial": trial}
+
+
+class EmbeddedClient:
+    """The same operations on the local store (``AUTOSEL_DATABASE_URL`` or SQLite in home)."""
+
+    def __init__(self) -> None:
+        from autosel.settings import get_settings
+        from autosel.store import open_store
+
+        self.settings = get_settings()
+        self.store = open_store(settings=self.settings)
+
+    def create_search(self, spec: dict[str, Any]) -> dict[str, Any]:
+        from autosel.scheduler.service import create_search
+
+        rec = create_search(self.store, spec, settings=self.settings)
+        return {**self.search(rec.id), "spec": rec.spec}
+
+    def searches(self) -> list[dict[str, Any]]:
+        from autosel.scheduler.views import search_summary
+
+        return [search_summary(self.store, s) for s in self.store.searches()]
+
+    def search(self, sid: str) -> dict[str, Any]:
+        from autosel.scheduler.views import search_summary
+
+        return search_summary(self.store, self.store.get_search(sid))
+
+    def trials(self, sid: str) -> list[dict[str, Any]]:
+        from autosel.scheduler.views import trial_rows
+
+        self.store.get_search(sid)
+        return trial_rows(self.store, sid)
+
+    def cancel(self, sid: str) -> dict[str, Any]:
+        self.store.cancel_search(sid)
+        self.store.append_event("search_cancelled", {}, search_id=sid)
+        return self.search(sid)
+
+    def _row(self, sid: str, trial: int | None) -> dict[str, Any]:
+        from autosel.scheduler.views import best_trial
+
+        rows = self.trials(sid)
+        row = best_trial(rows) if trial is None else next((r for r in rows if r["number"] == trial), None)
+        if row is None:
+            raise NotFoundError(f"search {sid}: " + ("no completed trial yet" if trial is None
+                                                     else f"no trial number {trial}"))
+        return row
+
+    def recipe_yaml(self, sid: str, trial: int | None) -> str:
+        import yaml
+
+        return yaml.safe_dump(self._row(sid, trial)["recipe"], sort_keys=False)
+
+    def subset_rows(self, sid: str, trial: int | None) -> Iterator[dict[str, Any]]:
+        from autosel.pool import get_pool
+        from autosel.scheduler.subsets import load_subset
+
+        row = self._row(sid, trial)
+        pool = get_pool(self.store.get_search(sid).pool_id or "", self.settings)
+        return pool.rows(load_subset(self.settings, row["fingerprint"]))
+
+
+def make_client(server: str | None, token: str | None) -> HttpClient | EmbeddedClient:
+    return HttpClient(server, token) if server else EmbeddedClient()

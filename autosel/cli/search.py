@@ -1,0 +1,239 @@
+"""``autosel search``: start, list, show, watch, cancel, export — against a server
+(``--server URL``) or, without it, the embedded store in this process."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from autosel.cli import app
+from autosel.cli._common import console, print_json
+
+search_app = typer.Typer(help="Start and inspect recipe searches.", no_args_is_help=True)
+app.add_typer(search_app, name="search")
+
+SERVER = typer.Option(None, "--server", envvar="AUTOSEL_SERVER", help="Server URL (default: embedded).")
+TOKEN = typer.Option(None, "--token", envvar="AUTOSEL_TOKEN", help="API token for --server.")
+JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def recipe_summary(recipe: dict[str, Any]) -> str:
+    """``hes_filter(fraction=0.3) → minhash_dedup(threshold=0.8)`` (``full pool`` if empty)."""
+    steps = recipe.get("steps") or []
+    if not steps:
+        return "full pool"
+    parts = []
+    for s in steps:
+        params = ", ".join(f"{k}={v}" for k, v in sorted((s.get("params") or {}).items()))
+        parts.append(f"{s['operator']}({params})")
+    return " → ".join(parts)
+
+
+def trials_table(rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    benches = sorted({b for r in rows for b in r["scores"]})
+    t = Table(title="trials", show_lines=False)
+    for col in ("#", "origin", "recipe", "size", "predicted", "actual", *benches, "state"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        pred = "—" if r["predicted_mean"] is None else f"{r['predicted_mean']:.3f}±{r['predicted_std'] or 0:.3f}"
+        t.add_row(str(r["number"]), r["origin"], recipe_summary(r["recipe"]), str(r["size"]), pred,
+                  _fmt(r["score"]), *[_fmt(r["scores"].get(b), 3) for b in benches],
+                  r["state"] + (f" ({r['error'][:60]})" if r["error"] else ""))
+    return t
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    console.print(f"search [bold]{s['id']}[/] ({s['name']}): {s['state']}, "
+                  f"{s['completed']}/{s['budget']} evaluations, best {_fmt(s['best_score'])}")
+    if s.get("baselines"):
+        console.print("baselines: " + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(s["baselines"].items())))
+    if s.get("best"):
+        console.print(f"best recipe (trial {s['best']['number']}): {recipe_summary(s['best']['recipe'])}")
+
+
+def event_printer() -> Any:
+    """A callback printing scheduler events as they happen (used by start and run)."""
+
+    def show(ev: Any) -> None:
+        d = ev.data
+        if ev.kind == "trial_proposed":
+            pred = d.get("prediction") or {}
+            extra = f", predicted {pred['mean']:.3f}" if pred.get("mean") is not None else ""
+            console.print(f"  → trial {d['number']} proposed ({d['origin']}, {d['size']} samples{extra})")
+        elif ev.kind == "trial_complete":
+            console.print(f"  ✓ trial {d['number']} scored [bold]{d['score']:.4f}[/]")
+        elif ev.kind in ("trial_failed", "trial_pruned"):
+            console.print(f"  ✗ trial {d.get('number')} {ev.kind[6:]}: {d.get('reason')}")
+        elif ev.kind in ("baselines_queued", "search_completed", "space_exhausted", "search_started"):
+            console.print(f"  [dim]{ev.kind.replace('_', ' ')}[/] {json.dumps(d, default=str)}")
+
+    return show
+
+
+def build_spec(pool: str, budget: int | None, spec_file: Path | None, name: str | None) -> dict[str, Any]:
+    """The search spec from a YAML file plus command-line overrides, validated."""
+    from autosel.scheduler.spec import SearchSpec
+
+    if spec_file is not None:
+        spec = SearchSpec.from_file(spec_file, pool=pool, budget=budget, name=name)
+    else:
+        spec = SearchSpec.parse({"pool": pool, **({"budget": budget} if budget else {}),
+                                 **({"name": name} if name else {})})
+    return spec.to_json()
+
+
+@search_app.command("start")
+def start(
+    pool: str = typer.Argument(..., help="Pool id, prefix or name."),
+    budget: int = typer.Option(None, "--budget", min=1, help="Full evaluations to spend."),
+    spec_file: Path = typer.Option(None, "--spec", help="Search spec YAML (see README)."),
+    name: str = typer.Option(None, help="A name for the search."),
+    server: str = SERVER, token: str = TOKEN,
+    detach: bool = typer.Option(False, help="Only create it (embedded: run later with `search resume`)."),
+    workers: int = typer.Option(1, min=1, help="Embedded mode: in-process workers."),
+    as_json: bool = JSON,
+) -> None:
+    """Create a search and (unless --detach) follow it to the end."""
+    from autosel.cli.client import EmbeddedClient, make_client
+
+    client = make_client(server, token)
+    created = client.create_search(build_spec(pool, budget, spec_file, name))
+    sid = created["id"]
+    if not as_json:
+        console.print(f"created search [bold]{sid}[/] (budget {created['budget']})")
+    if detach:
+        if as_json:
+            print_json(created)
+        return
+    if isinstance(client, EmbeddedClient):
+        from autosel.scheduler.service import run_embedded
+
+        summary = run_embedded(client.store, sid, settings=client.settings, workers=workers,
+                               on_event=None if as_json else event_printer())
+    else:
+        summary = _watch(client, sid, quiet=as_json)
+    if as_json:
+        print_json(summary)
+    else:
+        print_summary(summary)
+
+
+@search_app.command("resume")
+def resume(search_id: str, workers: int = typer.Option(1, min=1, help="In-process workers.")) -> None:
+    """Embedded mode: continue a search from its stored trials until its budget is spent."""
+    from autosel.cli.client import EmbeddedClient
+    from autosel.scheduler.service import run_embedded
+
+    client = EmbeddedClient()
+    if client.store.get_search(search_id).state == "failed":
+        client.store.set_search_state(search_id, "running")
+    print_summary(run_embedded(client.store, search_id, settings=client.settings, workers=workers,
+                               on_event=event_printer()))
+
+
+@search_app.command("list")
+def list_(server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
+    """Searches with their state and best score."""
+    from rich.table import Table
+
+    from autosel.cli.client import make_client
+
+    rows = make_client(server, token).searches()
+    if as_json:
+        print_json(rows)
+        return
+    t = Table("id", "name", "state", "evaluations", "best")
+    for s in rows:
+        t.add_row(s["id"], s["name"], s["state"], f"{s['completed']}/{s['budget']}", _fmt(s["best_score"]))
+    console.print(t)
+
+
+@search_app.command("show")
+def show(search_id: str, server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
+    """Status and the table of trials (recipe, size, predicted vs actual, scores, origin)."""
+    from autosel.cli.client import make_client
+
+    client = make_client(server, token)
+    summary, rows = client.search(search_id), client.trials(search_id)
+    if as_json:
+        print_json({**summary, "trials": rows})
+        return
+    print_summary(summary)
+    console.print(trials_table(rows))
+
+
+def _watch(client: Any, sid: str, *, quiet: bool = False, interval: float = 2.0) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    s = client.search(sid)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=quiet) as prog:
+        task = prog.add_task("evaluations", total=s["budget"])
+        while True:
+            s = client.search(sid)
+            prog.update(task, completed=s["completed"],
+                        description=f"{s['state']}: best {_fmt(s['best_score'])}, {s['in_flight']} running")
+            if s["state"] in ("completed", "cancelled", "failed"):
+                return s
+            time.sleep(interval)
+
+
+@search_app.command("watch")
+def watch(search_id: str, server: str = SERVER, token: str = TOKEN,
+          interval: float = typer.Option(2.0, min=0.2, help="Seconds between polls.")) -> None:
+    """Live progress until the search ends (Ctrl-C stops watching, not the search)."""
+    from autosel.cli.client import make_client
+
+    print_summary(_watch(make_client(server, token), search_id, interval=interval))
+
+
+@search_app.command("cancel")
+def cancel(search_id: str, server: str = SERVER, token: str = TOKEN) -> None:
+    """Cancel: queued jobs stop, running ones are signalled."""
+    from autosel.cli.client import make_client
+
+    print_summary(make_client(server, token).cancel(search_id))
+
+
+@search_app.command("export")
+def export(
+    search_id: str,
+    out: Path = typer.Option(..., "--out", help="Output file (or directory for hf)."),
+    fmt: str = typer.Option("chat", "--format", help="chat, alpaca, sharegpt or hf."),
+    trial: int = typer.Option(None, help="Trial number (default: the best)."),
+    recipe_out: Path = typer.Option(None, "--recipe-out", help="Also write the recipe YAML here."),
+    server: str = SERVER, token: str = TOKEN,
+) -> None:
+    """Write the best (or any) trial's subset, and optionally its recipe."""
+    from autosel.cli.client import EmbeddedClient, make_client
+    from autosel.errors import ConfigError
+    from autosel.pool.export import EXPORT_FORMATS, export_records
+
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"--format '{fmt}': accepted {', '.join(EXPORT_FORMATS)}")
+    client = make_client(server, token)
+    if isinstance(client, EmbeddedClient):
+        n = export_records(client.subset_rows(search_id, trial), out, fmt)
+    else:
+        if fmt == "hf":
+            raise ConfigError("--format hf is available in embedded mode; export chat and convert")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        n = 0
+        with open(out, "wb") as f:
+            for line in client.export_lines(search_id, fmt, trial):
+                f.write(line)
+                n += 1
+    console.print(f"wrote {n:,} samples ({fmt}) to {out}")
+    if recipe_out is not None:
+        recipe_out.write_text(client.recipe_yaml(search_id, trial))
+        console.print(f"wrote the recipe to {recipe_out}")
