@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from autosel.errors import NotFoundError
@@ -104,25 +104,11 @@ class SqlStore(SqlCatalog, Store):
     ) -> JobRecord | None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be > 0, got {lease_seconds}")
-        pick = select(JOBS.c.id).where(JOBS.c.state == "queued")
-        if kinds is not None:
-            pick = pick.where(JOBS.c.kind.in_(list(kinds)))
-        pick = (
-            pick.order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(1)
-            .with_for_update(skip_locked=True).scalar_subquery()
-        )
-        claim = (
-            update(JOBS).where(JOBS.c.id == pick, JOBS.c.state == "queued")
-            .values(
-                state="leased", worker_id=worker_id, lease_token=str(uuid.uuid4()),
-                lease_seconds=float(lease_seconds), lease_expires_at=db_now(lease_seconds),
-                leased_at=db_now(), heartbeat_at=db_now(), attempts=JOBS.c.attempts + 1,
-            )
-            .returning(*JOBS.c)
-        )
+        params = {"w": worker_id, "tok": str(uuid.uuid4()), "secs": float(lease_seconds)}
+        claim = _CLAIM_ANY if kinds is None else _claim_statement(kinds)
         with self._write() as conn:
             self._touch_worker(conn, worker_id)
-            row = conn.execute(claim).first()
+            row = conn.execute(claim, params).first()
             if row is None:
                 return None
             job = to_record(JobRecord, row)
@@ -162,14 +148,8 @@ class SqlStore(SqlCatalog, Store):
         return job
 
     def complete_job(self, job_id: int, lease_token: str, result: JobResult) -> ResultRecord:
-        finish = (
-            update(JOBS)
-            .where(JOBS.c.id == job_id, JOBS.c.lease_token == lease_token, _ACTIVE)
-            .values(state="succeeded", finished_at=db_now(), lease_expires_at=None)
-            .returning(*JOBS.c)
-        )
         with self._write() as conn:
-            row = conn.execute(finish).first()
+            row = conn.execute(_FINISH, {"job": job_id, "tok": lease_token}).first()
             if row is None:
                 job = self._job(conn, job_id)
                 if job.state == "succeeded" and job.lease_token == lease_token:
@@ -182,7 +162,7 @@ class SqlStore(SqlCatalog, Store):
                 "scores": dict(result.scores), "utility": result.utility,
                 "costs": dict(result.costs), "artifacts": dict(result.artifacts),
             }
-            out = conn.execute(insert(RESULTS).values(**values).returning(*RESULTS.c)).one()
+            out = conn.execute(_INSERT_RESULT, values).one()
             self._log(conn, **_event("job.succeeded", job, {"utility": result.utility}))
         return to_record(ResultRecord, out)
 
@@ -309,8 +289,7 @@ class SqlStore(SqlCatalog, Store):
 
     @staticmethod
     def _touch_worker(conn: Connection, worker_id: str) -> None:
-        stmt = update(WORKERS).filter_by(id=worker_id).values(last_seen_at=db_now())
-        if conn.execute(stmt).rowcount != 1:
+        if conn.execute(_TOUCH_WORKER, {"w": worker_id}).rowcount != 1:
             raise NotFoundError(f"worker {worker_id!r} is not registered; call register_worker")
 
     def _lease_lost(
@@ -322,6 +301,40 @@ class SqlStore(SqlCatalog, Store):
             f"job {job_id}: {what} with lease {token} discarded: the job is {job.state} "
             f"and held by {holder} (attempt {job.attempts}/{job.max_attempts})"
         )
+
+
+def _claim_statement(kinds: Sequence[str] | None) -> Any:
+    """The claim: lease the first queued job (of ``kinds``) to ``:w`` with token ``:tok``."""
+    pick = select(JOBS.c.id).where(JOBS.c.state == "queued")
+    if kinds is not None:
+        pick = pick.where(JOBS.c.kind.in_(list(kinds)))
+    pick = (
+        pick.order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(1)
+        .with_for_update(skip_locked=True).scalar_subquery()
+    )
+    return (
+        update(JOBS).where(JOBS.c.id == pick, JOBS.c.state == "queued")
+        .values(
+            state="leased", worker_id=bindparam("w"), lease_token=bindparam("tok"),
+            lease_seconds=bindparam("secs"), lease_expires_at=db_now(bindparam("secs")),
+            leased_at=db_now(), heartbeat_at=db_now(), attempts=JOBS.c.attempts + 1,
+        )
+        .returning(*JOBS.c)
+    )
+
+
+# The hot path's statements, built once (parameters are bound at execution).
+_CLAIM_ANY = _claim_statement(None)
+_FINISH = (
+    update(JOBS)
+    .where(JOBS.c.id == bindparam("job"), JOBS.c.lease_token == bindparam("tok"), _ACTIVE)
+    .values(state="succeeded", finished_at=db_now(), lease_expires_at=None)
+    .returning(*JOBS.c)
+)
+_INSERT_RESULT = insert(RESULTS).returning(*RESULTS.c)
+_TOUCH_WORKER = (
+    update(WORKERS).where(WORKERS.c.id == bindparam("w")).values(last_seen_at=db_now())
+)
 
 
 def _event(kind: str, job: JobRecord, data: dict[str, Any] | None) -> dict[str, Any]:

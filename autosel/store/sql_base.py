@@ -32,6 +32,9 @@ WORKERS: Table = m.Worker.__table__  # type: ignore[assignment]
 TOKENS: Table = m.ApiToken.__table__  # type: ignore[assignment]
 EVENTS: Table = m.Event.__table__  # type: ignore[assignment]
 
+# Built once: parameters passed at execution skip per-call statement construction.
+_INSERT_EVENT = insert(EVENTS)
+
 # Record fields that are tuples in Python and JSON arrays in the database.
 _TUPLE_FIELDS = frozenset({"state_vector", "scopes"})
 _FLOAT_TYPES = frozenset({"float", "float | None"})
@@ -108,9 +111,9 @@ class SqlBase:
     @staticmethod
     def _log(conn: Connection, kind: str, data: dict[str, Any] | None = None, **refs: Any) -> None:
         """Append an event in the caller's transaction (so the log matches the state)."""
-        conn.execute(insert(EVENTS).values(kind=kind, data=data or {}, **refs))
+        conn.execute(_INSERT_EVENT, {"kind": kind, "data": data or {}, **refs})
 
     @staticmethod
     def _log_many(conn: Connection, events: list[dict[str, Any]]) -> None:
         if events:
-            conn.execute(insert(EVENTS), events)
+            conn.execute(_INSERT_EVENT, events)

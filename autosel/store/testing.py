@@ -166,6 +166,7 @@ def worker_main(
     poll_seconds: float = 0.05,
     deadline_seconds: float = 120.0,
     busy_timeout_ms: int = 10_000,
+    go_file: str | None = None,
 ) -> None:
     """Claim and finish jobs until none are queued or in flight, logging every step.
 
@@ -182,14 +183,16 @@ def worker_main(
         poll_seconds: wait between claims when the queue is empty.
         deadline_seconds: give up after this long (a bound, not an expected duration).
         busy_timeout_ms: SQLite lock wait before a call fails and is retried.
+        go_file: if given, log ``ready`` and wait for this file before the first claim,
+            so that all workers start racing at the same moment.
     """
     from autosel.store.sql import SqlStore
 
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - open for the whole loop
 
     def note(event: str, **kw: Any) -> None:
-        log.write(json.dumps({"event": event, "worker": worker_id, "t": time.monotonic(), **kw}))
-        log.write("\n")
+        line = json.dumps({"event": event, "worker": worker_id, "t": time.monotonic(), **kw})
+        log.write(line + "\n")
 
     def on_retry(failures: int, delay: float, err: BaseException) -> None:
         note("retry", failures=failures, delay=round(delay, 3), error=type(err).__name__)
@@ -203,6 +206,10 @@ def worker_main(
     store = SqlStore(url, migrate=False, busy_timeout_ms=busy_timeout_ms)
     call(store.register_worker, worker_id, hostname=socket.gethostname(), device="cpu")
     deadline = time.monotonic() + deadline_seconds
+    if go_file is not None:
+        note("ready")
+        while not os.path.exists(go_file) and time.monotonic() < deadline:
+            time.sleep(0.01)
     done = 0
     try:
         while time.monotonic() < deadline:
@@ -260,6 +267,28 @@ def spawn_workers(
     return procs
 
 
+def start_workers(
+    url: str, n: int, log_dir: Path, *, prefix: str = "w", timeout: float = 120, **kwargs: Any
+) -> tuple[list[BaseProcess], float]:
+    """Spawn ``n`` workers, wait until all are ready, then release them at once.
+
+    Returns the processes and the monotonic time they were released. Process start-up
+    (imports, connecting) is thereby kept out of any measurement.
+    """
+    go = log_dir / f"{prefix}.go"
+    procs = spawn_workers(url, n, log_dir, prefix=prefix, go_file=str(go), **kwargs)
+    logs = [log_dir / f"{p.name}.jsonl" for p in procs]
+    deadline = time.monotonic() + timeout
+    while sum(r["event"] == "ready" for r in read_logs(logs)) < n:
+        dead = [p.name for p in procs if p.exitcode is not None]
+        if dead or time.monotonic() > deadline:
+            join_all(procs, 0)
+            raise RuntimeError(f"workers did not get ready (exited: {dead}); see {log_dir}")
+        time.sleep(0.05)
+    go.touch()
+    return procs, time.monotonic()
+
+
 def join_all(procs: list[BaseProcess], timeout: float) -> None:
     """Wait for the processes; kill and raise if any outlives ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -276,5 +305,11 @@ def join_all(procs: list[BaseProcess], timeout: float) -> None:
 
 def read_logs(paths: list[Path]) -> list[dict[str, Any]]:
     """All lines of :func:`worker_main` logs, in time order."""
-    rows = [json.loads(line) for p in paths if p.exists() for line in p.read_text().splitlines()]
+    rows = []
+    for path in paths:
+        if path.exists():
+            text = path.read_text()
+            # A line still being written (no newline yet) is read next time.
+            complete = text[: text.rfind("\n") + 1]
+            rows.extend(json.loads(line) for line in complete.splitlines())
     return sorted(rows, key=lambda r: r["t"])
