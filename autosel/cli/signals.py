@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from autosel.cli import app
 from autosel.cli._common import console, print_json
 from autosel.errors import ConfigError
 
-signals_app = typer.Typer(help="Compute and inspect per-sample signals (HES, MinHash, ...).",
-                          no_args_is_help=True)
+signals_app = typer.Typer(
+    help="Compute and inspect per-sample signals (HES, MinHash, ...).", no_args_is_help=True
+)
 app.add_typer(signals_app, name="signals")
 
 
@@ -26,9 +29,13 @@ def _parse_bench(items: list[str]) -> dict[str, str]:
 @signals_app.command("compute")
 def compute(
     pool: str = typer.Argument(..., help="Pool id, id prefix, name or directory."),
-    model: str = typer.Option("smollm2", help="Local HF model directory or 'smollm2'; 'none' "
-                              "for model-free signals only."),
-    bench: list[str] = typer.Option([], "--bench", help="NAME=PATH benchmark JSONL (repeatable)."),
+    model: str = typer.Option(
+        "smollm2", help="Local HF model directory or 'smollm2'; 'none' for model-free signals only."
+    ),
+    bench: Annotated[
+        list[str] | None,
+        typer.Option("--bench", help="NAME=PATH benchmark JSONL (repeatable)."),
+    ] = None,
     ifd: bool = typer.Option(False, "--ifd", help="Also compute IFD (a second, prompt-free pass)."),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: cuda if available)."),
     precision: str = typer.Option("auto", help="auto, bf16, fp16 or fp32."),
@@ -40,9 +47,16 @@ def compute(
     from autosel.signals import compute_signals
 
     p = get_pool(pool)
-    sig = compute_signals(p, model=None if model.lower() == "none" else model,
-                          benchmarks=_parse_bench(bench), ifd=ifd, device=device,
-                          precision=precision, max_tokens=max_tokens, progress=not as_json)
+    sig = compute_signals(
+        p,
+        model=None if model.lower() == "none" else model,
+        benchmarks=_parse_bench(bench or []),
+        ifd=ifd,
+        device=device,
+        precision=precision,
+        max_tokens=max_tokens,
+        progress=not as_json,
+    )
     _show(sig, as_json)
 
 
@@ -77,8 +91,12 @@ def _show(sig: object, as_json: bool) -> None:
     console.print(t)
     levels = sig.minhash_thresholds  # type: ignore[attr-defined]
     if levels:
-        dup = [f"{t}: {int((sig.minhash_clusters(t) != np.arange(manifest['rows'])).sum())}"
-               for t in levels]  # type: ignore[attr-defined]
+        dup = [
+            f"{t}: {int((sig.minhash_clusters(t) != np.arange(manifest['rows'])).sum())}"
+            for t in levels
+        ]  # type: ignore[attr-defined]
         console.print("near-duplicate rows by Jaccard threshold: " + ", ".join(dup))
-    console.print(f"difficulty source: {manifest['difficulty_source']}; truncated: "
-                  f"{manifest['truncated']}; empty: {manifest['empty']}")
+    console.print(
+        f"difficulty source: {manifest['difficulty_source']}; truncated: "
+        f"{manifest['truncated']}; empty: {manifest['empty']}"
+    )

@@ -32,20 +32,35 @@ DEFAULT_BATCH_TOKENS = 8192
 DTYPE_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
-def _key(group: str, version: int, pool: Pool, params: dict[str, Any], model_id: str | None = None
-         ) -> dict[str, Any]:
-    return {"group": group, "version": version, "pool": pool.content_hash, "model": model_id,
-            "params": params}
+def _key(
+    group: str, version: int, pool: Pool, params: dict[str, Any], model_id: str | None = None
+) -> dict[str, Any]:
+    return {
+        "group": group,
+        "version": version,
+        "pool": pool.content_hash,
+        "model": model_id,
+        "params": params,
+    }
 
 
 def _text_group(pool: Pool, root: Path, params: TextParams) -> Path:
     key = _key("text", TEXT_VERSION, pool, params.model_dump())
 
     def fill(tmp: Path) -> None:
-        lex = np.fromiter((text.lexical_entropy(r, params.lexical_ngram) for _, r in text.iter_texts(pool)),
-                          dtype=np.float64, count=len(pool))
-        cache.save_arrays(tmp, {"resp_chars": text.response_chars(pool), "lexical_entropy": lex,
-                                "exact_groups": text.exact_groups(pool)})
+        lex = np.fromiter(
+            (text.lexical_entropy(r, params.lexical_ngram) for _, r in text.iter_texts(pool)),
+            dtype=np.float64,
+            count=len(pool),
+        )
+        cache.save_arrays(
+            tmp,
+            {
+                "resp_chars": text.response_chars(pool),
+                "lexical_entropy": lex,
+                "exact_groups": text.exact_groups(pool),
+            },
+        )
         cache.write_manifest(tmp, {**key, "units": {"lexical_entropy": "bits"}})
 
     return cache.write_dir_atomic(cache.group_dir(root, "text", key), fill)
@@ -58,13 +73,21 @@ def _minhash_group(pool: Pool, root: Path, params: MinHashParams) -> Path:
         texts = [f"{p}\n{r}" for p, r in text.iter_texts(pool)]
         sig = minhash.signatures(texts, params)
         clusters = minhash.lsh_clusters_all(sig, params.thresholds)
-        cache.save_arrays(tmp, {"signatures": sig,
-                                "clusters": np.stack([clusters[t] for t in params.thresholds])})
+        cache.save_arrays(
+            tmp, {"signatures": sig, "clusters": np.stack([clusters[t] for t in params.thresholds])}
+        )
         bands = {str(t): list(minhash.lsh_bands(t, params.num_perm)) for t in params.thresholds}
-        cache.write_manifest(tmp, {**key, "lsh_bands_rows": bands,
-                                   "clusters_with_duplicates": {
-                                       str(t): int((clusters[t] != np.arange(len(pool))).sum())
-                                       for t in params.thresholds}})
+        cache.write_manifest(
+            tmp,
+            {
+                **key,
+                "lsh_bands_rows": bands,
+                "clusters_with_duplicates": {
+                    str(t): int((clusters[t] != np.arange(len(pool))).sum())
+                    for t in params.thresholds
+                },
+            },
+        )
 
     return cache.write_dir_atomic(cache.group_dir(root, "minhash", key), fill)
 
@@ -76,12 +99,25 @@ class _Progress:
         self.bar = None
         self.tokens = 0
         if enabled and total:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[tps]} tok/s"), TimeElapsedColumn(),
-                                TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[tps]} tok/s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self.task = self.bar.add_task(label, total=total, tps="-")
             self.bar.start()
 
@@ -97,8 +133,16 @@ class _Progress:
             self.bar.stop()
 
 
-def _sharded_model_group(pool: Pool, root: Path, group: str, key: dict[str, Any], spec: ModelSpec,
-                         loader: Any, progress: bool, extra: dict[str, Any]) -> Path:
+def _sharded_model_group(
+    pool: Pool,
+    root: Path,
+    group: str,
+    key: dict[str, Any],
+    spec: ModelSpec,
+    loader: Any,
+    progress: bool,
+    extra: dict[str, Any],
+) -> Path:
     target = cache.group_dir(root, group, key)
     if (target / cache.MANIFEST).is_file():
         return target
@@ -107,42 +151,65 @@ def _sharded_model_group(pool: Pool, root: Path, group: str, key: dict[str, Any]
     ranges = shard_ranges(len(pool), ROWS_PER_SHARD)
     bar = _Progress(progress, len(pool), f"{group} pass")
     try:
-        dirs = [compute_shard(pool.path, r, spec, partial, loaded=loader(), on_batch=bar.update)
-                for r in ranges]
+        dirs = [
+            compute_shard(pool.path, r, spec, partial, loaded=loader(), on_batch=bar.update)
+            for r in ranges
+        ]
     finally:
         bar.close()
     merged = merge_shards(dirs, len(pool))
 
     def fill(tmp: Path) -> None:
         cache.save_arrays(tmp, merged)
-        counts = {"truncated": int(merged["truncated"].sum()),
-                  "empty": int((merged["resp_tokens"] == 0).sum()),
-                  "scored_tokens": int(merged["offsets"][-1])}
-        cache.write_manifest(tmp, {**key, **extra, "counts": counts,
-                                   "units": {"token arrays": "nats (float16)"}})
+        counts = {
+            "truncated": int(merged["truncated"].sum()),
+            "empty": int((merged["resp_tokens"] == 0).sum()),
+            "scored_tokens": int(merged["offsets"][-1]),
+        }
+        cache.write_manifest(
+            tmp, {**key, **extra, "counts": counts, "units": {"token arrays": "nats (float16)"}}
+        )
 
     cache.write_dir_atomic(target, fill)
     shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
-def compute_signals(pool: Pool, *, model: str | None = "smollm2", device: str | None = None,
-                    precision: str = "auto", benchmarks: Mapping[str, str | Path] | None = None,
-                    ifd: bool = False, minhash: MinHashParams | None = None,
-                    text_params: TextParams | None = None, max_tokens: int = 2048,
-                    batch_tokens: int = DEFAULT_BATCH_TOKENS, progress: bool = True,
-                    settings: Settings | None = None, unit: str = "bits") -> SignalSet:
+def compute_signals(
+    pool: Pool,
+    *,
+    model: str | None = "smollm2",
+    device: str | None = None,
+    precision: str = "auto",
+    benchmarks: Mapping[str, str | Path] | None = None,
+    ifd: bool = False,
+    minhash: MinHashParams | None = None,
+    text_params: TextParams | None = None,
+    max_tokens: int = 2048,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    progress: bool = True,
+    settings: Settings | None = None,
+    unit: str = "bits",
+) -> SignalSet:
     """Compute every missing signal group of ``pool`` and return the signal set.
 
     ``model=None`` computes only the model-free groups. See the package docstring.
     """
     settings = settings or get_settings()
     root = cache.pool_signals_dir(settings, pool.content_hash)
-    groups = {"text": _text_group(pool, root, text_params or TextParams()),
-              "minhash": _minhash_group(pool, root, minhash or MinHashParams())}
+    groups = {
+        "text": _text_group(pool, root, text_params or TextParams()),
+        "minhash": _minhash_group(pool, root, minhash or MinHashParams()),
+    }
     bench_dirs: dict[str, Path] = {}
     if model is not None:
-        from autosel.models import load_model, model_identity, pick_device, pick_dtype, resolve_model
+        from autosel.models import (
+            load_model,
+            model_identity,
+            pick_device,
+            pick_dtype,
+            resolve_model,
+        )
 
         path = resolve_model(model)
         dev = pick_device(device)
@@ -156,18 +223,33 @@ def compute_signals(pool: Pool, *, model: str | None = "smollm2", device: str | 
                 loaded.append(load_model(str(path), device=dev, dtype=dtype))
             return loaded[0]
 
-        spec = ModelSpec(model=str(path), device=dev, dtype=dtype, max_tokens=max_tokens,
-                         batch_tokens=batch_tokens)
+        spec = ModelSpec(
+            model=str(path),
+            device=dev,
+            dtype=dtype,
+            max_tokens=max_tokens,
+            batch_tokens=batch_tokens,
+        )
         extra = {"model": {"ref": str(model), "path": str(path), "identity": mid}}
         key = _key("model", MODEL_VERSION, pool, mparams.model_dump(), mid)
-        groups["model"] = _sharded_model_group(pool, root, "model", key, spec, loader, progress, extra)
+        groups["model"] = _sharded_model_group(
+            pool, root, "model", key, spec, loader, progress, extra
+        )
         if ifd:
             key = _key("ifd", IFD_VERSION, pool, mparams.model_dump(), mid)
             free = ModelSpec(**{**spec.__dict__, "prompt_free": True})
-            groups["ifd"] = _sharded_model_group(pool, root, "ifd", key, free, loader, progress, extra)
+            groups["ifd"] = _sharded_model_group(
+                pool, root, "ifd", key, free, loader, progress, extra
+            )
         for name, bpath in sorted((benchmarks or {}).items()):
-            bkey = {"group": "bench", "version": BENCH_VERSION, "name": name, "model": mid,
-                    "file": file_digest(bpath), "params": mparams.model_dump()}
+            bkey = {
+                "group": "bench",
+                "version": BENCH_VERSION,
+                "name": name,
+                "model": mid,
+                "file": file_digest(bpath),
+                "params": mparams.model_dump(),
+            }
 
             def fill(tmp: Path, bpath: str | Path = bpath, bkey: dict[str, Any] = bkey) -> None:
                 items = load_benchmark_items(bpath)
@@ -180,11 +262,14 @@ def compute_signals(pool: Pool, *, model: str | None = "smollm2", device: str | 
 
 
 def _open(pool: Pool, groups: dict[str, Path], bench: dict[str, Path], unit: str) -> SignalSet:
-    return SignalSet(len(pool), groups, bench, unit=unit, pool_difficulty=text.pool_difficulty(pool))
+    return SignalSet(
+        len(pool), groups, bench, unit=unit, pool_difficulty=text.pool_difficulty(pool)
+    )
 
 
-def load_signals(pool: Pool, settings: Settings | None = None, model: str | None = "smollm2",
-                 unit: str = "bits") -> SignalSet:
+def load_signals(
+    pool: Pool, settings: Settings | None = None, model: str | None = "smollm2", unit: str = "bits"
+) -> SignalSet:
     """The cached signals of ``pool`` (the newest group of each kind; model groups of ``model``).
 
     ``model=None`` accepts the newest model pass of any model.
@@ -196,8 +281,10 @@ def load_signals(pool: Pool, settings: Settings | None = None, model: str | None
     root = cache.pool_signals_dir(settings, pool.content_hash)
     found = cache.list_groups(root)
     if not found:
-        raise NotFoundError(f"no signals computed for pool {pool.pool_id} ({pool.name}); run "
-                            f"`autosel signals compute {pool.pool_id}`")
+        raise NotFoundError(
+            f"no signals computed for pool {pool.pool_id} ({pool.name}); run "
+            f"`autosel signals compute {pool.pool_id}`"
+        )
     mid = None
     if model is not None:
         from autosel.models import model_identity, resolve_model

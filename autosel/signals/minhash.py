@@ -1,7 +1,8 @@
 """Vectorised MinHash signatures and LSH near-duplicate clusters, identical to datasketch.
 
 Scheme (datasketch 2.x ``affine32``): each shingle has a 32-bit value ``h`` (words hashed
-with ``xxh32`` and folded, see :func:`shingle_values`); ``h`` goes through the MurmurHash3 32-bit finaliser; permutation ``i`` maps it to
+with ``xxh32`` and folded, see :func:`shingle_values`); ``h`` goes
+through the MurmurHash3 32-bit finaliser; permutation ``i`` maps it to
 ``a_i * h + b_i`` modulo 2**32; a signature is the per-permutation minimum. The ``(a, b)``
 parameters are taken from ``datasketch.MinHash(num_perm, seed)`` itself, and the LSH band
 layout ``(b, r)`` from datasketch's own optimiser, so a per-sample datasketch loop (see
@@ -109,13 +110,14 @@ def signatures(texts: Sequence[str], params: MinHashParams) -> np.ndarray:
     """MinHash signatures ``n x num_perm`` (uint32) of ``texts``."""
     out = np.full((len(texts), params.num_perm), EMPTY, dtype=np.uint32)
     for s in range(0, len(texts), TEXT_CHUNK):
-        vals, counts = shingle_values(texts[s:s + TEXT_CHUNK], params)
-        out[s:s + len(counts)] = signatures_from_values(vals, counts, params)
+        vals, counts = shingle_values(texts[s : s + TEXT_CHUNK], params)
+        out[s : s + len(counts)] = signatures_from_values(vals, counts, params)
     return out
 
 
-def signatures_from_values(values: np.ndarray, counts: np.ndarray,
-                           params: MinHashParams) -> np.ndarray:
+def signatures_from_values(
+    values: np.ndarray, counts: np.ndarray, params: MinHashParams
+) -> np.ndarray:
     """Signatures from flat shingle values (see :func:`shingle_values`)."""
     a, b = permutations(params.num_perm, params.seed)
     hv = _fmix32(np.asarray(values, dtype=np.uint32))
@@ -171,7 +173,9 @@ def _bucket_pairs(keys: np.ndarray) -> np.ndarray:
     partners = bucket_end - member_pos - 1  # later members in the same bucket
     left = np.repeat(member_pos, partners)
     first_right = np.repeat(member_pos + 1, partners)
-    within = np.arange(len(left), dtype=np.int64) - np.repeat(np.cumsum(partners) - partners, partners)
+    within = np.arange(len(left), dtype=np.int64) - np.repeat(
+        np.cumsum(partners) - partners, partners
+    )
     right = first_right + within
     i, j = order[left], order[right]
     return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
@@ -191,7 +195,9 @@ def _components_min_index(n: int, pairs: np.ndarray) -> np.ndarray:
 
     if len(pairs) == 0:
         return np.arange(n, dtype=np.int64)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    graph = coo_matrix(
+        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+    )
     _, labels = connected_components(graph, directed=False)
     first = np.full(labels.max() + 1, n, dtype=np.int64)
     np.minimum.at(first, labels, np.arange(n, dtype=np.int64))
@@ -232,11 +238,11 @@ def _band_pairs(uniq: np.ndarray, mixed: np.ndarray, threshold: float) -> np.nda
     """Verified candidate pairs (node indices) at ``threshold``: shared band, estimate >= t."""
     m, num_perm = uniq.shape
     bands, rows = lsh_bands(threshold, num_perm)
-    keys = mixed[:, :bands * rows].reshape(m, bands, rows).sum(axis=2)
+    keys = mixed[:, : bands * rows].reshape(m, bands, rows).sum(axis=2)
     cand = []
     for k in range(bands):
         p = _bucket_pairs(keys[:, k])
-        band = uniq[:, k * rows:(k + 1) * rows]
+        band = uniq[:, k * rows : (k + 1) * rows]
         cand.append(p[(band[p[:, 0]] == band[p[:, 1]]).all(axis=1)])
     pairs = np.concatenate(cand)
     if not len(pairs):
@@ -245,15 +251,16 @@ def _band_pairs(uniq: np.ndarray, mixed: np.ndarray, threshold: float) -> np.nda
     pairs = np.stack([pairs // m, pairs % m], axis=1)
     keep = np.zeros(len(pairs), dtype=bool)
     for s in range(0, len(pairs), VERIFY_CHUNK):
-        p = pairs[s:s + VERIFY_CHUNK]
+        p = pairs[s : s + VERIFY_CHUNK]
         eq = np.count_nonzero(uniq[p[:, 0]] == uniq[p[:, 1]], axis=1)
         # Same float expression as datasketch's MinHash.jaccard, so ties agree.
-        keep[s:s + VERIFY_CHUNK] = eq.astype(np.float64) / float(num_perm) >= threshold
+        keep[s : s + VERIFY_CHUNK] = eq.astype(np.float64) / float(num_perm) >= threshold
     return pairs[keep]
 
 
-def datasketch_clusters(texts: Sequence[str], params: MinHashParams, thresholds: Sequence[float],
-                        mode: str = "loop") -> dict[float, np.ndarray]:
+def datasketch_clusters(
+    texts: Sequence[str], params: MinHashParams, thresholds: Sequence[float], mode: str = "loop"
+) -> dict[float, np.ndarray]:
     """Reference clusters with datasketch itself (for tests and the benchmark baselines).
 
     ``mode="loop"``: ``MinHash()`` + ``update()`` per shingle; ``mode="bulk"``:
@@ -265,10 +272,10 @@ def datasketch_clusters(texts: Sequence[str], params: MinHashParams, thresholds:
     kw = {"num_perm": params.num_perm, "seed": params.seed, "hashfunc": int}
     sh: list[list[int]] = []
     for s in range(0, len(texts), TEXT_CHUNK):
-        vals, counts = shingle_values(texts[s:s + TEXT_CHUNK], params)
+        vals, counts = shingle_values(texts[s : s + TEXT_CHUNK], params)
         bounds = np.concatenate([[0], np.cumsum(counts)])
         flat = vals.tolist()
-        sh.extend(flat[bounds[i]:bounds[i + 1]] for i in range(len(counts)))
+        sh.extend(flat[bounds[i] : bounds[i + 1]] for i in range(len(counts)))
     if mode == "bulk":
         mhs = MinHash.bulk(sh, **kw)
     else:

@@ -64,8 +64,13 @@ def render_prompt(tok: Any, messages: Sequence[dict[str, str]]) -> str:
         return "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant: "
 
 
-def encode(tok: Any, prompts: Sequence[Sequence[dict[str, str]]], responses: Sequence[str],
-           max_tokens: int, prompt_free: bool = False) -> list[Encoded]:
+def encode(
+    tok: Any,
+    prompts: Sequence[Sequence[dict[str, str]]],
+    responses: Sequence[str],
+    max_tokens: int,
+    prompt_free: bool = False,
+) -> list[Encoded]:
     """Tokenise samples; the response is tokenised on its own so its tokens are exactly its text.
 
     ``prompt_free=True`` renders no user turn (only the assistant header), which is the
@@ -85,13 +90,15 @@ def encode(tok: Any, prompts: Sequence[Sequence[dict[str, str]]], responses: Seq
         total, cut = len(r), False
         if len(p) + len(r) > max_tokens:
             keep_p = min(len(p), max(max_tokens - len(r), max_tokens // 2))
-            p, r, cut = p[len(p) - keep_p:], r[:max_tokens - keep_p], True
-        out.append(Encoded(ids=list(p) + list(r), resp_start=len(p), resp_total=total, truncated=cut))
+            p, r, cut = p[len(p) - keep_p :], r[: max_tokens - keep_p], True
+        out.append(
+            Encoded(ids=list(p) + list(r), resp_start=len(p), resp_total=total, truncated=cut)
+        )
     return out
 
 
 def make_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
-    """Indices grouped into batches, longest first, each with ``max_len * count <= batch_tokens``."""
+    """Indices in batches, longest first, each with ``max_len * count <= batch_tokens``."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     cur: list[int] = []
@@ -112,7 +119,7 @@ def chunk_stats(head: Any, h: Any, targets: Any) -> tuple[Any, Any, Any]:
 
     ent, lp, var = [], [], []
     for s in range(0, h.shape[0], CHUNK):
-        z = head(h[s:s + CHUNK]).float()
+        z = head(h[s : s + CHUNK]).float()
         m = z.max(dim=-1, keepdim=True).values
         d = z.sub_(m)  # in place: z is not needed any more, d = z - max
         e = torch.exp(d)
@@ -123,12 +130,13 @@ def chunk_stats(head: Any, h: Any, targets: Any) -> tuple[Any, Any, Any]:
         log_s = torch.log(big_s)
         ent.append(log_s - m1)
         var.append((m2 - m1 * m1).clamp_min_(0.0))
-        lp.append(d.gather(1, targets[s:s + CHUNK, None]).squeeze(1) - log_s)
+        lp.append(d.gather(1, targets[s : s + CHUNK, None]).squeeze(1) - log_s)
     return torch.cat(ent), torch.cat(lp), torch.cat(var)
 
 
-def run_batch(model: Any, batch: Sequence[Encoded], pad_id: int,
-              want_embedding: bool = True) -> list[SampleStats]:
+def run_batch(
+    model: Any, batch: Sequence[Encoded], pad_id: int, want_embedding: bool = True
+) -> list[SampleStats]:
     """Per-sample statistics for one batch of non-empty samples (see module docstring)."""
     import torch
 
@@ -137,7 +145,7 @@ def run_batch(model: Any, batch: Sequence[Encoded], pad_id: int,
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     rows, pos = [], []
     for b, e in enumerate(batch):
-        ids[b, :len(e.ids)] = torch.tensor(e.ids)
+        ids[b, : len(e.ids)] = torch.tensor(e.ids)
         rows.append(np.full(e.n_resp, b))
         pos.append(np.arange(e.resp_start, len(e.ids)))
     row_t = torch.from_numpy(np.concatenate(rows)).to(dev)
@@ -163,9 +171,14 @@ def run_batch(model: Any, batch: Sequence[Encoded], pad_id: int,
     return out
 
 
-def run_samples(model: Any, encoded: Sequence[Encoded], pad_id: int, batch_tokens: int,
-                want_embedding: bool = True,
-                on_batch: Callable[[int, int], None] | None = None) -> list[SampleStats]:
+def run_samples(
+    model: Any,
+    encoded: Sequence[Encoded],
+    pad_id: int,
+    batch_tokens: int,
+    want_embedding: bool = True,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[SampleStats]:
     """Statistics for every sample, in input order; empty responses get empty arrays.
 
     ``on_batch(samples, response_tokens)`` is called after each batch (progress bars).

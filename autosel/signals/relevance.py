@@ -37,8 +37,12 @@ def load_benchmark_items(path: str | Path) -> list[tuple[str, str]]:
                 raise InputError(f"not valid JSON ({err.msg})", path=p, line=lineno) from None
             for field in ("question", "answer"):
                 if not isinstance(rec, dict) or rec.get(field) is None:
-                    raise InputError("each benchmark item needs 'question' and 'answer'",
-                                     path=p, line=lineno, field=field)
+                    raise InputError(
+                        "each benchmark item needs 'question' and 'answer'",
+                        path=p,
+                        line=lineno,
+                        field=field,
+                    )
             items.append((str(rec["question"]), str(rec["answer"])))
     if not items:
         raise InputError("benchmark file has no items", path=p)
@@ -49,8 +53,9 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def benchmark_centroid(items: list[tuple[str, str]], loaded: tuple[Any, Any], max_tokens: int,
-                       batch_tokens: int) -> np.ndarray:
+def benchmark_centroid(
+    items: list[tuple[str, str]], loaded: tuple[Any, Any], max_tokens: int, batch_tokens: int
+) -> np.ndarray:
     """Mean of the items' response-pooled embeddings (``d``, float32)."""
     from autosel.signals.model_pass import encode, run_samples
 

@@ -25,8 +25,9 @@ def segment_ids(offsets: np.ndarray) -> np.ndarray:
 def segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Per-sample sum (float64)."""
     n = len(offsets) - 1
-    return np.bincount(segment_ids(offsets), weights=np.asarray(values, dtype=np.float64),
-                       minlength=n)
+    return np.bincount(
+        segment_ids(offsets), weights=np.asarray(values, dtype=np.float64), minlength=n
+    )
 
 
 def segment_mean(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -62,7 +63,9 @@ def segment_top_k_sum(values: np.ndarray, offsets: np.ndarray, k: np.ndarray) ->
     return np.bincount(seg[keep], weights=v[order][keep], minlength=n)
 
 
-def hes(values: np.ndarray, offsets: np.ndarray, p: float = 0.005, factor: float = 1.0) -> np.ndarray:
+def hes(
+    values: np.ndarray, offsets: np.ndarray, p: float = 0.005, factor: float = 1.0
+) -> np.ndarray:
     """Relative High-Entropy Sum: sum of the ``max(1, ceil(p*N))`` largest token entropies.
 
     ``factor`` converts stored units (nats) to the reported unit; the same k tokens are
@@ -72,16 +75,18 @@ def hes(values: np.ndarray, offsets: np.ndarray, p: float = 0.005, factor: float
     return segment_top_k_sum(values, offsets, k) * factor
 
 
-def hes_abs(values: np.ndarray, offsets: np.ndarray, tau: float = 1.6,
-            factor: float = 1.0) -> np.ndarray:
-    """Absolute HES: sum of token entropies strictly above ``tau`` (``tau`` in the reported unit)."""
+def hes_abs(
+    values: np.ndarray, offsets: np.ndarray, tau: float = 1.6, factor: float = 1.0
+) -> np.ndarray:
+    """Absolute HES: sum of token entropies strictly above ``tau`` (in the reported unit)."""
     v = np.asarray(values, dtype=np.float64) * factor
     seg = segment_ids(offsets)
     return np.bincount(seg, weights=np.where(v > tau, v, 0.0), minlength=len(offsets) - 1)
 
 
-def avg_he(values: np.ndarray, offsets: np.ndarray, p: float = 0.005,
-           factor: float = 1.0) -> np.ndarray:
+def avg_he(
+    values: np.ndarray, offsets: np.ndarray, p: float = 0.005, factor: float = 1.0
+) -> np.ndarray:
     """Mean entropy of the high-entropy tokens: ``HES / k`` (0 for empty samples)."""
     k = top_k_count(np.diff(offsets), p)
     total = segment_top_k_sum(values, offsets, k) * factor

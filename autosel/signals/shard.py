@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from autosel.pool.pool import Pool
-from autosel.signals.cache import load_array, read_manifest, save_arrays, write_dir_atomic, write_manifest
+from autosel.signals.cache import (
+    load_array,
+    read_manifest,
+    save_arrays,
+    write_dir_atomic,
+    write_manifest,
+)
 
 RAGGED = ("token_entropy", "token_logprob", "token_varentropy")
 
@@ -41,9 +47,15 @@ def shard_ranges(n: int, rows_per_shard: int) -> list[tuple[int, int]]:
     return [(s, min(s + rows_per_shard, n)) for s in range(0, n, rows_per_shard)]
 
 
-def compute_shard(pool_path: str | Path, row_range: tuple[int, int], spec: ModelSpec,
-                  out_dir: str | Path, *, loaded: tuple[Any, Any] | None = None,
-                  on_batch: Callable[[int, int], None] | None = None) -> Path:
+def compute_shard(
+    pool_path: str | Path,
+    row_range: tuple[int, int],
+    spec: ModelSpec,
+    out_dir: str | Path,
+    *,
+    loaded: tuple[Any, Any] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> Path:
     """Run the model over rows ``[start, end)`` of a pool and write ``out_dir/shard-...``.
 
     Args:
@@ -70,10 +82,18 @@ def compute_shard(pool_path: str | Path, row_range: tuple[int, int], spec: Model
     table = pool.table(["prompt", "response"]).slice(row_range[0], row_range[1] - row_range[0])
     prompts = table.column("prompt").to_pylist()
     responses = [r or "" for r in table.column("response").to_pylist()]
-    limit = min(spec.max_tokens, int(getattr(model.config, "max_position_embeddings", spec.max_tokens)))
+    limit = min(
+        spec.max_tokens, int(getattr(model.config, "max_position_embeddings", spec.max_tokens))
+    )
     enc = encode(tok, [p or [] for p in prompts], responses, limit, prompt_free=spec.prompt_free)
-    stats = run_samples(model, enc, tok.pad_token_id, spec.batch_tokens,
-                        want_embedding=not spec.prompt_free, on_batch=on_batch)
+    stats = run_samples(
+        model,
+        enc,
+        tok.pad_token_id,
+        spec.batch_tokens,
+        want_embedding=not spec.prompt_free,
+        on_batch=on_batch,
+    )
     lengths = np.array([len(s.entropy) for s in stats], dtype=np.int64)
 
     def fill(tmp: Path) -> None:
@@ -105,7 +125,7 @@ def merge_shards(shard_dirs: Sequence[Path], n_rows: int) -> dict[str, np.ndarra
     Raises:
         ValueError: the shards do not tile ``[0, n_rows)`` exactly.
     """
-    shards = sorted(((tuple(read_manifest(d)["rows"]), d) for d in shard_dirs))
+    shards = sorted((tuple(read_manifest(d)["rows"]), d) for d in shard_dirs)
     pos = 0
     for (start, end), d in shards:
         if start != pos:
@@ -114,8 +134,9 @@ def merge_shards(shard_dirs: Sequence[Path], n_rows: int) -> dict[str, np.ndarra
     if pos != n_rows:
         raise ValueError(f"shards cover rows [0, {pos}) of {n_rows}")
     names = sorted(p.stem for p in shards[0][1].glob("*.npy")) if shards else []
-    merged = {name: np.concatenate([load_array(d, name, mmap=False) for _, d in shards])
-              for name in names}
+    merged = {
+        name: np.concatenate([load_array(d, name, mmap=False) for _, d in shards]) for name in names
+    }
     lengths = merged.pop("lengths", np.zeros(0, dtype=np.int64))
     merged["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     return merged

@@ -26,8 +26,14 @@ HES_TAU = 1.6
 class SignalSet:
     """Signals of one pool, aligned with its rows (see the package docstring for names)."""
 
-    def __init__(self, n_rows: int, groups: dict[str, Path], bench: dict[str, Path],
-                 unit: str = "bits", pool_difficulty: tuple[np.ndarray, int] | None = None) -> None:
+    def __init__(
+        self,
+        n_rows: int,
+        groups: dict[str, Path],
+        bench: dict[str, Path],
+        unit: str = "bits",
+        pool_difficulty: tuple[np.ndarray, int] | None = None,
+    ) -> None:
         unit_factor(unit)  # validates
         self.n_rows = n_rows
         self.unit = unit
@@ -57,8 +63,19 @@ class SignalSet:
         if self._has("text"):
             out |= {"resp_chars", "lexical_entropy"}
         if self._has("model"):
-            out |= {"resp_tokens", "entropy_mean", "entropy_sum", "hes", "hes_abs", "avg_he",
-                    "varentropy_mean", "nll_mean", "ppl", "truncated", "empty"}
+            out |= {
+                "resp_tokens",
+                "entropy_mean",
+                "entropy_sum",
+                "hes",
+                "hes_abs",
+                "avg_he",
+                "varentropy_mean",
+                "nll_mean",
+                "ppl",
+                "truncated",
+                "empty",
+            }
             out |= {RELEVANCE_PREFIX + b for b in self._bench}
             if self._has("ifd"):
                 out.add("ifd")
@@ -84,7 +101,7 @@ class SignalSet:
         if name == "difficulty":
             return self._difficulty()[0]
         if name.startswith(RELEVANCE_PREFIX):
-            return self._relevance(name[len(RELEVANCE_PREFIX):])
+            return self._relevance(name[len(RELEVANCE_PREFIX) :])
         if name in ("resp_tokens", "truncated", "empty"):
             if name == "empty":
                 return (self._arr("model", "resp_tokens") == 0).astype(np.int8)
@@ -96,7 +113,9 @@ class SignalSet:
             "hes": lambda: self.hes(),
             "hes_abs": lambda: self.hes_abs(),
             "avg_he": lambda: self.avg_he(),
-            "varentropy_mean": lambda: scores.segment_mean(self.ragged("token_varentropy")[0], off) * f * f,
+            "varentropy_mean": lambda: (
+                scores.segment_mean(self.ragged("token_varentropy")[0], off) * f * f
+            ),
             "nll_mean": lambda: self._nll_mean(),
             "ppl": lambda: scores.ppl_from_nll(self._nll_mean()),
             "ifd": lambda: self._ifd(),
@@ -106,8 +125,10 @@ class SignalSet:
     def ragged(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(values float16, offsets int64 length n+1)`` of a per-token column (nats)."""
         if name not in self.ragged_names:
-            raise ConfigError(f"ragged signal '{name}' is not available; known: "
-                              f"{', '.join(self.ragged_names) or 'none (run a model pass)'}")
+            raise ConfigError(
+                f"ragged signal '{name}' is not available; known: "
+                f"{', '.join(self.ragged_names) or 'none (run a model pass)'}"
+            )
         return self._arr("model", name), self._arr("model", "offsets")
 
     def hes(self, p: float = HES_P, unit: str = "bits") -> np.ndarray:
@@ -132,8 +153,10 @@ class SignalSet:
         # Same response tokens in both passes (see model_pass.encode), so the ratio of means
         # is the ratio of total NLLs; 0 where the prompt-free NLL is 0 (empty responses).
         cond = self._nll_mean()
-        free_v, free_off = load_array(self._groups["ifd"], "token_logprob"), \
-            load_array(self._groups["ifd"], "offsets")
+        free_v, free_off = (
+            load_array(self._groups["ifd"], "token_logprob"),
+            load_array(self._groups["ifd"], "offsets"),
+        )
         free = -scores.segment_mean(free_v, free_off)
         return np.divide(cond, free, out=np.zeros_like(cond), where=free > 0)
 
@@ -169,8 +192,10 @@ class SignalSet:
         levels = self.minhash_thresholds
         match = [i for i, t in enumerate(levels) if abs(t - float(threshold)) < 1e-9]
         if not match:
-            raise ConfigError(f"MinHash threshold {threshold} was not precomputed; "
-                              f"available: {', '.join(map(str, levels)) or 'none'}")
+            raise ConfigError(
+                f"MinHash threshold {threshold} was not precomputed; "
+                f"available: {', '.join(map(str, levels)) or 'none'}"
+            )
         return np.asarray(self._arr("minhash", "clusters")[match[0]], dtype=np.int64)
 
     def minhash_signatures(self) -> np.ndarray:
@@ -190,8 +215,12 @@ class SignalSet:
         return {
             "rows": self.n_rows,
             "unit": self.unit,
-            "units": {"entropy": self.unit, "varentropy": f"{self.unit}^2", "nll": "nats",
-                      "token arrays": "nats (float16)"},
+            "units": {
+                "entropy": self.unit,
+                "varentropy": f"{self.unit}^2",
+                "nll": "nats",
+                "token arrays": "nats (float16)",
+            },
             "difficulty_source": self._difficulty()[1],
             "model": model.get("model"),
             "truncated": model.get("counts", {}).get("truncated"),

@@ -38,7 +38,7 @@ def response_chars(pool: Pool) -> np.ndarray:
 def lexical_entropy(text: str, n: int = 2) -> float:
     """Shannon entropy (bits) of the word n-gram distribution of ``text``; 0 if no n-gram."""
     words = WORD_RE.findall(text.lower())
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)] if n > 1 else words
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)] if n > 1 else words
     if not grams:
         return 0.0
     total = len(grams)
@@ -64,11 +64,14 @@ def exact_groups(pool: Pool) -> np.ndarray:
     table = pool.table(["prompt", "response"])
     digests: list[bytes] = []
     for batch in table.to_batches(max_chunksize=TEXT_BATCH):
-        for msgs, resp in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
-                              strict=True):
+        for msgs, resp in zip(
+            batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
+        ):
             h = xxhash.xxh3_128()
             for m in msgs or []:
-                h.update(b"\x00" + (m["role"] or "").encode() + b"\x01" + (m["content"] or "").encode())
+                h.update(
+                    b"\x00" + (m["role"] or "").encode() + b"\x01" + (m["content"] or "").encode()
+                )
             h.update(b"\x02" + (resp or "").encode())
             digests.append(h.digest())
     return smallest_index_groups(np.array(digests, dtype="S16"))
@@ -77,7 +80,10 @@ def exact_groups(pool: Pool) -> np.ndarray:
 def pool_difficulty(pool: Pool) -> tuple[np.ndarray, int]:
     """The pool's own ``difficulty`` column (NaN where missing) and how many rows have it."""
     col = pool.table(["difficulty"]).column(0)
-    arr = col.to_numpy(zero_copy_only=False) if col.null_count == 0 else \
-        pc.fill_null(col.cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    arr = (
+        col.to_numpy(zero_copy_only=False)
+        if col.null_count == 0
+        else pc.fill_null(col.cast(pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    )
     arr = np.asarray(arr, dtype=np.float64)
     return arr, int(len(col) - col.null_count)

@@ -37,9 +37,15 @@ def fp32_model():
 
 
 def write_pool_file(path: Path, pairs: list[tuple[str, str]]) -> Path:
-    lines = [json.dumps({"id": f"s{i}", "messages": [{"role": "user", "content": q},
-                                                     {"role": "assistant", "content": a}]})
-             for i, (q, a) in enumerate(pairs)]
+    lines = [
+        json.dumps(
+            {
+                "id": f"s{i}",
+                "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+            }
+        )
+        for i, (q, a) in enumerate(pairs)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 

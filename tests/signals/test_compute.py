@@ -19,23 +19,53 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def bench_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     f = tmp_path_factory.mktemp("bench") / "arith.jsonl"
-    f.write_text("\n".join(json.dumps({"id": str(i), "question": f"What is {i} plus {i}?",
-                                       "answer": f"The answer is {2 * i}."}) for i in range(4)))
+    f.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": str(i),
+                    "question": f"What is {i} plus {i}?",
+                    "answer": f"The answer is {2 * i}.",
+                }
+            )
+            for i in range(4)
+        )
+    )
     return f
 
 
 @pytest.fixture(scope="module")
 def computed(small_pool, session_settings, bench_file):
-    return compute_signals(small_pool, settings=session_settings, benchmarks={"arith": bench_file},
-                           ifd=True, progress=False)
+    return compute_signals(
+        small_pool,
+        settings=session_settings,
+        benchmarks={"arith": bench_file},
+        ifd=True,
+        progress=False,
+    )
 
 
 def test_columns_and_manifest(computed, small_pool) -> None:
     sig = computed
     n = len(small_pool)
-    for name in ("resp_chars", "resp_tokens", "lexical_entropy", "entropy_mean", "entropy_sum", "hes",
-                 "hes_abs", "avg_he", "varentropy_mean", "nll_mean", "ppl", "ifd", "difficulty",
-                 "relevance:arith", "truncated", "empty"):
+    for name in (
+        "resp_chars",
+        "resp_tokens",
+        "lexical_entropy",
+        "entropy_mean",
+        "entropy_sum",
+        "hes",
+        "hes_abs",
+        "avg_he",
+        "varentropy_mean",
+        "nll_mean",
+        "ppl",
+        "ifd",
+        "difficulty",
+        "relevance:arith",
+        "truncated",
+        "empty",
+    ):
         assert name in sig.names
         col = sig.column(name)
         assert col.shape == (n,) and np.isfinite(col).all(), name
@@ -57,14 +87,20 @@ def test_columns_and_manifest(computed, small_pool) -> None:
         sig.column("nope")
 
 
-def test_second_call_is_a_cache_hit(computed, small_pool, session_settings, bench_file,
-                                    monkeypatch) -> None:
+def test_second_call_is_a_cache_hit(
+    computed, small_pool, session_settings, bench_file, monkeypatch
+) -> None:
     def boom(*a, **k):
         raise AssertionError("the model must not be loaded on a cache hit")
 
     monkeypatch.setattr("autosel.models.load_model", boom)
-    again = compute_signals(small_pool, settings=session_settings, benchmarks={"arith": bench_file},
-                            ifd=True, progress=False)
+    again = compute_signals(
+        small_pool,
+        settings=session_settings,
+        benchmarks={"arith": bench_file},
+        ifd=True,
+        progress=False,
+    )
     np.testing.assert_array_equal(again.column("hes"), computed.column("hes"))
     loaded = load_signals(small_pool, settings=session_settings)
     np.testing.assert_array_equal(loaded.hes(p=0.5), computed.hes(p=0.5))  # new p, no model pass

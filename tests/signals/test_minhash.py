@@ -20,14 +20,16 @@ def _texts(n: int, seed: int) -> list[str]:
         if i > 5 and rng.random() < 0.25:  # a near-duplicate of an earlier text
             words = texts[int(rng.integers(0, i))].split()
             j = int(rng.integers(0, max(1, len(words))))
-            words[j:j + 1] = ["edited"]
+            words[j : j + 1] = ["edited"]
             texts.append(" ".join(words))
         else:
             texts.append(" ".join(rng.choice(vocab, int(rng.integers(0, 50)))))
     return texts
 
 
-@pytest.mark.parametrize("params", [MinHashParams(), MinHashParams(unit="char", shingle=4, num_perm=64)])
+@pytest.mark.parametrize(
+    "params", [MinHashParams(), MinHashParams(unit="char", shingle=4, num_perm=64)]
+)
 def test_identical_to_datasketch_loop_and_bulk(params: MinHashParams) -> None:
     texts = _texts(400, seed=3)
     sig = minhash.signatures(texts, params)
@@ -52,14 +54,18 @@ def test_signatures_match_datasketch_minhash() -> None:
     bounds = np.concatenate([[0], np.cumsum(counts)])
     for i in range(len(texts)):
         m = MinHash(num_perm=32, seed=1, hashfunc=int)
-        for v in vals[bounds[i]:bounds[i + 1]].tolist():
+        for v in vals[bounds[i] : bounds[i + 1]].tolist():
             m.update(v)
         np.testing.assert_array_equal(sig[i], m.hashvalues)
 
 
 def test_distinct_texts_are_not_merged_and_duplicates_are() -> None:
-    texts = ["alpha beta gamma delta epsilon zeta eta theta", "one two three four five six",
-             "alpha beta gamma delta epsilon zeta eta theta", "completely different words here now"]
+    texts = [
+        "alpha beta gamma delta epsilon zeta eta theta",
+        "one two three four five six",
+        "alpha beta gamma delta epsilon zeta eta theta",
+        "completely different words here now",
+    ]
     sig = minhash.signatures(texts, MinHashParams())
     for t in MinHashParams().thresholds:
         assert minhash.lsh_clusters(sig, t).tolist() == [0, 1, 0, 3]
@@ -77,13 +83,22 @@ def test_demo_pool_planted_near_duplicates(tmp_path: Path) -> None:
     sig = compute_signals(pool, model=None, settings=s, progress=False)
     labels = [json.loads(x) for x in (tmp_path / "demo" / "labels.jsonl").read_text().splitlines()]
     idx = {sid: i for i, sid in enumerate(pool.sample_ids.tolist())}
-    pairs = {d: [(idx[x["id"]], idx[x["duplicate_of"]]) for x in labels if x["defect"] == d]
-             for d in ("near_duplicate", "exact_duplicate")}
+    pairs = {
+        d: [(idx[x["id"]], idx[x["duplicate_of"]]) for x in labels if x["defect"] == d]
+        for d in ("near_duplicate", "exact_duplicate")
+    }
     assert pairs["near_duplicate"] and pairs["exact_duplicate"]
     # Planted near-duplicates (edited prompt and/or response lines) have Jaccard around
     # 0.5-0.7 on word 3-grams: nearly all are found at 0.5, fewer at stricter thresholds.
-    recall = [np.mean([sig.minhash_clusters(t)[a] == sig.minhash_clusters(t)[b]
-                       for a, b in pairs["near_duplicate"]]) for t in sig.minhash_thresholds]
+    recall = [
+        np.mean(
+            [
+                sig.minhash_clusters(t)[a] == sig.minhash_clusters(t)[b]
+                for a, b in pairs["near_duplicate"]
+            ]
+        )
+        for t in sig.minhash_thresholds
+    ]
     assert recall[0] >= 0.85
     assert all(x >= y for x, y in zip(recall, recall[1:], strict=False))
     eg = sig.exact_groups()

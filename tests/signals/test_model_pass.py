@@ -20,13 +20,13 @@ def _reference(model, e):
     """Entropy, log-prob, varentropy and embedding of one sample, the plain way."""
     with torch.no_grad():
         out = model(torch.tensor([e.ids]), output_hidden_states=True)
-    logp = torch.log_softmax(out.logits[0].double(), dim=-1)[e.resp_start - 1:len(e.ids) - 1]
+    logp = torch.log_softmax(out.logits[0].double(), dim=-1)[e.resp_start - 1 : len(e.ids) - 1]
     p = logp.exp()
     ent = -(p * logp).sum(-1)
     var = (p * logp * logp).sum(-1) - ent**2
-    target = torch.tensor(e.ids[e.resp_start:])
+    target = torch.tensor(e.ids[e.resp_start :])
     lp = logp.gather(1, target[:, None])[:, 0]
-    emb = out.hidden_states[-1][0, e.resp_start:].double().mean(0)
+    emb = out.hidden_states[-1][0, e.resp_start :].double().mean(0)
     return ent.numpy(), lp.numpy(), var.numpy(), emb.numpy()
 
 
