@@ -32,7 +32,8 @@ def create_app(settings: Settings | None = None, *, store: Any = None, auth: boo
         evaluate_fn: evaluation override for in-process workers (tests only).
     """
     from autosel.api.errors import install_error_handlers
-    from autosel.api.routes import health, jobs, operators, pools, searches
+    from autosel.api.readcache import SearchReadCache
+    from autosel.api.routes import dashboard, health, jobs, operators, pools, searches
     from autosel.store import open_store
 
     settings = settings or get_settings()
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None, *, store: Any = None, auth: boo
     app.state.settings = settings
     app.state.store = store
     app.state.auth = bool(settings.auth if auth is None else auth)
+    app.state.read_cache = SearchReadCache(store)
     install_error_handlers(app)
-    for module in (health, pools, operators, searches, jobs):
+    for module in (health, pools, operators, searches, jobs, dashboard):
         app.include_router(module.router)
     return app

@@ -75,3 +75,90 @@ class OperatorPublic(BaseModel):
 class OperatorsPublic(BaseModel):
     data: list[dict[str, Any]]
     count: int
+
+
+class SearchCreate(BaseModel):
+    """A search spec (see ``autosel.scheduler.SearchSpec``; README, "Search spec")."""
+
+    model_config = ConfigDict(extra="allow")
+    pool: str = Field(description="Pool id, unique prefix or name.")
+    budget: int = Field(8, ge=1, le=10_000)
+    name: str | None = Field(None, max_length=200)
+
+
+class TrialPublic(BaseModel):
+    """One trial as the dashboard and the CLI show it (see ``autosel.scheduler.views``)."""
+
+    id: int
+    number: int
+    state: Literal["pending", "running", "complete", "failed", "pruned"]
+    origin: str = Field(description="warmup, edit, reseed, seed, ... or baseline:full / baseline:random.")
+    baseline: bool
+    trajectory: int | None = Field(description="Index of the search trajectory (reseeds start a new one).")
+    recipe: dict[str, Any]
+    recipe_hash: str
+    fingerprint: str = Field(description="Hash of the sorted sample ids of the realized subset.")
+    size: int | None = Field(description="Rows in the subset (None when no job was queued).")
+    state_vector: list[float | None]
+    predicted_mean: float | None = Field(description="Surrogate mean at proposal (None for warmup).")
+    predicted_std: float | None
+    acquisition: float | None
+    score: float | None = Field(description="Observed utility (None until complete).")
+    scores: dict[str, float | None] = Field(description="Per-benchmark primary scores.")
+    metrics: dict[str, float | None] = Field(description="Every metric, keyed 'benchmark/metric'.")
+    cost: dict[str, float | None]
+    artifacts: dict[str, str]
+    job_state: str | None
+    attempts: int
+    error: str | None
+    created_at: str
+    finished_at: str | None
+
+
+class TrialsPublic(BaseModel):
+    data: list[TrialPublic]
+    count: int
+
+
+class SearchPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    name: str
+    pool_id: str | None = None
+    state: Literal["created", "running", "completed", "cancelled", "failed"]
+    budget: int
+    completed: int = Field(description="Finished search evaluations (baselines excluded).")
+    failed: int = 0
+    in_flight: int = 0
+    best: TrialPublic | None = None
+    best_score: float | None
+    baselines: dict[str, float | None] = Field(
+        default_factory=dict, description="Score of each reference baseline: full, random.")
+    best_so_far: list[float | None] = Field(
+        default_factory=list, description="Best score after each finished evaluation, in finish order.")
+    device_seconds: float = 0.0
+    created_at: str | None = None
+    updated_at: str | None = None
+    spec: dict[str, Any] | None = Field(None, description="The immutable search spec (single search only).")
+
+
+class SearchesPublic(BaseModel):
+    data: list[SearchPublic]
+    count: int
+
+
+class SourceShare(BaseModel):
+    source: str
+    pool: int
+    subset: int
+    pool_share: float
+    subset_share: float
+
+
+class CompositionPublic(BaseModel):
+    """Rows per source of one trial's subset against the whole pool."""
+
+    trial: int
+    pool_rows: int
+    subset_rows: int
+    sources: list[SourceShare]

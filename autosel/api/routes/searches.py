@@ -7,109 +7,97 @@ import asyncio
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from autosel.api.deps import SettingsDep, StoreDep, UserAuth
 from autosel.api.errors import ApiError
-from autosel.api.schemas import ErrorPublic
+from autosel.api.readcache import SearchReadCache
+from autosel.api.schemas import (
+    CompositionPublic,
+    ErrorPublic,
+    SearchCreate,
+    SearchesPublic,
+    SearchPublic,
+    TrialsPublic,
+)
 
 router = APIRouter(prefix="/v1/searches", tags=["searches"])
+MAX_ID = 2**63 - 1  # the database's integer range: larger ids cannot exist
 ERRORS = {401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
 
 
-class SearchCreate(BaseModel):
-    """A search spec (see ``autosel.scheduler.SearchSpec``; README, "Search spec")."""
-
-    model_config = ConfigDict(extra="allow")
-    pool: str = Field(description="Pool id, unique prefix or name.")
-    budget: int = Field(8, ge=1, le=10_000)
-    name: str | None = Field(None, max_length=200)
+def _cache(request: Request) -> SearchReadCache:
+    return request.app.state.read_cache  # type: ignore[no-any-return]
 
 
-class SearchPublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str
-    name: str
-    state: str
-    budget: int
-    completed: int
-    best_score: float | None
+CacheDep = Annotated[SearchReadCache, Depends(_cache)]
 
 
-class SearchesPublic(BaseModel):
-    data: list[SearchPublic]
-    count: int
+def _summary(cache: SearchReadCache, search_id: str) -> dict[str, Any]:
+    return cache.get(search_id).summary
 
 
-class TrialsPublic(BaseModel):
-    data: list[dict[str, Any]]
-    count: int
-
-
-def _summary(store: Any, search_id: str) -> dict[str, Any]:
-    from autosel.scheduler.views import search_summary
-
-    return search_summary(store, store.get_search(search_id))
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 @router.post("", response_model=SearchPublic, status_code=201, responses=ERRORS)
-def create(body: SearchCreate, store: StoreDep, settings: SettingsDep, _: UserAuth) -> dict[str, Any]:
+def create(body: SearchCreate, store: StoreDep, cache: CacheDep, settings: SettingsDep,
+           _: UserAuth) -> dict[str, Any]:
     """Create a search; the server's scheduler starts proposing jobs at once."""
     from autosel.scheduler.service import create_search
 
     record = create_search(store, body.model_dump(exclude_none=True), settings=settings)
-    return {**_summary(store, record.id), "spec": record.spec}
+    return {**_summary(cache, record.id), "spec": record.spec}
 
 
 @router.get("", response_model=SearchesPublic, responses=ERRORS)
-def list_(store: StoreDep, _: UserAuth) -> SearchesPublic:
+def list_(store: StoreDep, cache: CacheDep, _: UserAuth) -> SearchesPublic:
     """Every search with its state and best score, oldest first."""
-    data = [SearchPublic(**_summary(store, s.id)) for s in store.searches()]
+    data = [SearchPublic(**_summary(cache, s.id)) for s in store.searches()]
     return SearchesPublic(data=data, count=len(data))
 
 
+# The two polling routes return the cache's ready bytes: re-validating and re-encoding a
+# few hundred trial rows per poll would cost more than everything else in the request.
 @router.get("/{search_id}", response_model=SearchPublic, responses=ERRORS)
-def get(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
+def get(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
     """Status, progress, best trial, baseline scores and the immutable spec."""
-    return {**_summary(store, search_id), "spec": store.get_search(search_id).spec}
+    return _json(cache.get(search_id).summary_json)
 
 
 @router.get("/{search_id}/trials", response_model=TrialsPublic, responses=ERRORS)
-def trials(search_id: str, store: StoreDep, _: UserAuth) -> TrialsPublic:
+def trials(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
     """Every trial: recipe, origin, predicted vs actual, per-benchmark scores, cost."""
-    from autosel.scheduler.views import trial_rows
-
-    store.get_search(search_id)
-    rows = trial_rows(store, search_id)
-    return TrialsPublic(data=rows, count=len(rows))
+    return _json(cache.get(search_id).trials_json)
 
 
 @router.post("/{search_id}/cancel", response_model=SearchPublic, responses=ERRORS)
-def cancel(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
+def cancel(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Stop a search: queued jobs are cancelled, running ones are signalled."""
     report = store.cancel_search(search_id)
     store.append_event("search_cancelled", {"cancelled": list(report.cancelled),
                                             "signalled": list(report.signalled)}, search_id=search_id)
-    return _summary(store, search_id)
+    return _summary(cache, search_id)
 
 
-@router.post("/{search_id}/resume", response_model=SearchPublic, responses={**ERRORS, 409: {"model": ErrorPublic}})
-def resume(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
+@router.post("/{search_id}/resume", response_model=SearchPublic,
+             responses={**ERRORS, 409: {"model": ErrorPublic}})
+def resume(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Continue a failed search from its trial history (cancelled searches stay cancelled)."""
     search = store.get_search(search_id)
     if search.state != "failed":
         raise ApiError(409, "invalid_state", f"search is {search.state}; only a failed search can be resumed")
     store.set_search_state(search_id, "running")
     store.append_event("search_resumed", {}, search_id=search_id)
-    return _summary(store, search_id)
+    return _summary(cache, search_id)
 
 
-def _trial(store: Any, search_id: str, number: int | None) -> dict[str, Any]:
-    from autosel.scheduler.views import best_trial, trial_rows
+def _trial(cache: SearchReadCache, search_id: str, number: int | None) -> dict[str, Any]:
+    from autosel.scheduler.views import best_trial
 
-    rows = trial_rows(store, search_id)
+    rows = cache.get(search_id).rows
     row = best_trial(rows) if number is None else next((r for r in rows if r["number"] == number), None)
     if row is None:
         what = "no completed trial yet" if number is None else f"no trial number {number}"
@@ -117,23 +105,23 @@ def _trial(store: Any, search_id: str, number: int | None) -> dict[str, Any]:
     return row
 
 
+TrialQuery = Annotated[int | None, Query(ge=0, le=2**31, description="Trial number (default: the best).")]
+
+
 @router.get("/{search_id}/recipe", response_class=PlainTextResponse, responses=ERRORS)
-def recipe(search_id: str, store: StoreDep, _: UserAuth,
-           trial: Annotated[int | None, Query(ge=0, description="Trial number (default: the best).")] = None
-           ) -> PlainTextResponse:
+def recipe(search_id: str, cache: CacheDep, _: UserAuth, trial: TrialQuery = None) -> PlainTextResponse:
     """The recipe of the best (or any) trial as YAML."""
     import yaml
 
-    row = _trial(store, search_id, trial)
+    row = _trial(cache, search_id, trial)
     text = yaml.safe_dump(row["recipe"], sort_keys=False)
     return PlainTextResponse(text, media_type="application/yaml", headers={
         "Content-Disposition": f'attachment; filename="recipe-{search_id[:8]}-{row["number"]}.yaml"'})
 
 
 @router.get("/{search_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
-def export(search_id: str, store: StoreDep, settings: SettingsDep, _: UserAuth,
-           format: Literal["chat", "alpaca", "sharegpt"] = "chat",
-           trial: Annotated[int | None, Query(ge=0, description="Trial number (default: the best).")] = None
+def export(search_id: str, cache: CacheDep, settings: SettingsDep, _: UserAuth,
+           format: Literal["chat", "alpaca", "sharegpt"] = "chat", trial: TrialQuery = None
            ) -> StreamingResponse:
     """The subset of the best (or any) trial as JSONL, sample ids kept."""
     import orjson
@@ -142,8 +130,8 @@ def export(search_id: str, store: StoreDep, settings: SettingsDep, _: UserAuth,
     from autosel.pool.export import CONVERTERS
     from autosel.scheduler.subsets import load_subset
 
-    row = _trial(store, search_id, trial)
-    pool = get_pool(store.get_search(search_id).pool_id or "", settings)
+    row = _trial(cache, search_id, trial)
+    pool = get_pool(cache.get(search_id).search.pool_id or "", settings)
     indices = load_subset(settings, row["fingerprint"])
     convert = CONVERTERS[format]
 
@@ -155,13 +143,29 @@ def export(search_id: str, store: StoreDep, settings: SettingsDep, _: UserAuth,
         "Content-Disposition": f'attachment; filename="subset-{search_id[:8]}-{row["number"]}.{format}.jsonl"'})
 
 
+@router.get("/{search_id}/composition", response_model=CompositionPublic, responses=ERRORS)
+def composition(search_id: str, cache: CacheDep, settings: SettingsDep, _: UserAuth,
+                trial: TrialQuery = None) -> CompositionPublic:
+    """Rows per source of the best (or any) trial's subset against the whole pool."""
+    from autosel.api.composition import source_composition
+    from autosel.pool import get_pool
+    from autosel.scheduler.subsets import load_subset
+
+    row = _trial(cache, search_id, trial)
+    pool = get_pool(cache.get(search_id).search.pool_id or "", settings)
+    comp = source_composition(pool, load_subset(settings, row["fingerprint"]))
+    return CompositionPublic(trial=row["number"], **comp)
+
+
 @router.get("/{search_id}/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request, search_id: str, store: StoreDep, _: UserAuth,
-                 follow: bool = True, since: Annotated[int, Query(ge=0)] = 0,
+                 follow: bool = True, since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                  last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Live updates as Server-Sent Events (``follow=false``: the backlog, then close)."""
     store.get_search(search_id)
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else since
+    start = since
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():  # not '²'
+        start = min(int(last_event_id), MAX_ID)
 
     async def stream():  # type: ignore[no-untyped-def]
         cursor = start

@@ -1,0 +1,381 @@
+// autosel dashboard: plain JS over the REST API (no build step, no third-party code but plotly).
+// Pages: "/" lists searches; "/searches/<id>" (or "/#/search/<id>") shows one search and
+// follows it live through its Server-Sent Events stream.
+"use strict";
+
+const TOKEN_KEY = "autosel-token";
+const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+const PLOT_CONFIG = { responsive: true, displaylogo: false };
+
+// ---------------------------------------------------------------- auth and API calls
+// A token passed once as ?token= is kept for this tab only (sessionStorage) and removed
+// from the address bar so it does not end up in history or screenshots.
+(function takeToken() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("token")) return;
+  sessionStorage.setItem(TOKEN_KEY, params.get("token"));
+  params.delete("token");
+  const query = params.toString();
+  history.replaceState(null, "", location.pathname + (query ? "?" + query : "") + location.hash);
+})();
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const err = (body && body.error) || {};
+    super(err.message || "HTTP " + status);
+    this.status = status;
+    this.code = err.code;
+  }
+}
+
+async function api(path, { as = "json", signal } = {}) {
+  const resp = await fetch(path, { headers: authHeaders(), signal });
+  if (!resp.ok) {
+    let body = null;
+    try { body = await resp.json(); } catch (_) { /* not JSON */ }
+    throw new ApiError(resp.status, body);
+  }
+  return as === "json" ? resp.json() : as === "blob" ? resp.blob() : resp.text();
+}
+
+// ---------------------------------------------------------------- small DOM helpers
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+const fmt = (x, digits = 4) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
+const main = () => document.getElementById("main");
+const say = (text) => { document.getElementById("live").textContent = text; };
+
+function showError(err) {
+  const el = main();
+  el.replaceChildren();
+  if (err.status === 401) {
+    el.append(h("h1", {}, "Token needed"),
+      h("p", { class: "alert", role: "alert" }, "This server requires an API token. Open the page once as ",
+        h("code", {}, location.pathname + "?token=<your token>"),
+        " (create one with ", h("code", {}, "autosel token create NAME --scope user"), ")."));
+  } else {
+    el.append(h("h1", {}, "Error"), h("p", { class: "alert", role: "alert" }, err.message));
+  }
+}
+
+async function download(path, fallbackName) {
+  const resp = await fetch(path, { headers: authHeaders() });
+  if (!resp.ok) { say("Download failed: HTTP " + resp.status); return; }
+  const disposition = resp.headers.get("Content-Disposition") || "";
+  const match = /filename="([^"]+)"/.exec(disposition);
+  const url = URL.createObjectURL(await resp.blob());
+  const a = h("a", { href: url, download: match ? match[1] : fallbackName });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// ---------------------------------------------------------------- searches list page
+let listTimer = null;
+
+async function listPage() {
+  document.title = "Searches · autosel";
+  const el = main();
+  el.replaceChildren(h("h1", {}, "Searches"), h("p", {}, "Loading…"));
+  const render = async () => {
+    const { data } = await api("/v1/searches");
+    const rows = data.slice().reverse().map((s) => h("tr", {},
+      h("th", { scope: "row" }, h("a", { href: "/searches/" + encodeURIComponent(s.id) }, s.name)),
+      h("td", { class: "state-" + s.state }, s.state),
+      h("td", {}, h("progress", { max: s.budget, value: Math.min(s.completed, s.budget),
+        "aria-label": `${s.completed} of ${s.budget} evaluations` }), ` ${s.completed} / ${s.budget}`),
+      h("td", { class: "num" }, fmt(s.best_score)),
+      h("td", {}, (s.created_at || "").replace("T", " ").slice(0, 19))));
+    const table = h("table", { id: "searches" },
+      h("caption", {}, `${data.length} search${data.length === 1 ? "" : "es"}, newest first`),
+      h("thead", {}, h("tr", {}, ["Search", "State", "Budget progress", "Best score", "Created (UTC)"]
+        .map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, rows));
+    el.replaceChildren(h("h1", {}, "Searches"),
+      data.length ? h("div", { class: "scroll" }, table)
+        : h("p", {}, "No search yet. Start one with ", h("code", {}, "autosel search start"), "."));
+  };
+  try {
+    await render();
+    // Lists change slowly; a light poll is enough here (the search page follows events).
+    listTimer = setInterval(() => render().catch(() => {}), 5000);
+  } catch (err) { showError(err); }
+}
+
+// ---------------------------------------------------------------- one search
+class SearchView {
+  constructor(id) {
+    this.id = id;
+    this.base = "/v1/searches/" + encodeURIComponent(id);
+    this.selected = null; // trial number shown in recipe/composition (null: the best)
+    this.shownDetail = null;
+    this.cursor = 0;
+    this.abort = new AbortController();
+    this.pending = null;
+  }
+
+  skeleton() {
+    const plot = (id, label) => h("div", { id, class: "plot", role: "img", "aria-label": label });
+    main().replaceChildren(
+      h("h1", { id: "title" }, "Search"),
+      h("dl", { class: "summary", id: "summary" }),
+      h("h2", {}, "Progress"),
+      h("div", { class: "plots" },
+        h("figure", {}, plot("plot-progress", "Best utility so far versus evaluations, with baselines"),
+          h("figcaption", { class: "muted" }, "Best utility so far after each evaluation; dashed: baselines.")),
+        h("figure", {}, plot("plot-prediction", "Surrogate predicted mean and std versus observed score"),
+          h("figcaption", { class: "muted" }, "GP prediction at proposal (mean ± std) versus observed utility; warmup trials have no prediction."))),
+      h("h2", { id: "detail-title" }, "Chosen recipe"),
+      h("div", { class: "toolbar" },
+        h("button", { id: "download-recipe", type: "button", onclick: () => this.downloadRecipe() }, "Download recipe (YAML)"),
+        h("label", { for: "export-format" }, "Subset format"),
+        h("select", { id: "export-format" }, ["chat", "alpaca", "sharegpt"].map((f) => h("option", { value: f }, f))),
+        h("button", { id: "download-subset", type: "button", onclick: () => this.downloadSubset() }, "Download subset (JSONL)"),
+        h("button", { id: "show-best", type: "button", onclick: () => this.select(null) }, "Show best trial")),
+      h("pre", { id: "recipe-yaml", "aria-label": "Recipe YAML" }, "No completed trial yet."),
+      h("h2", {}, "Source composition"),
+      h("div", { class: "plots" },
+        h("figure", {}, plot("plot-composition", "Share of each source in the subset versus the pool")),
+        h("div", { id: "composition-table", class: "scroll" })),
+      h("h2", {}, "Trials"),
+      h("div", { class: "scroll" }, h("table", { id: "trials" })));
+  }
+
+  async start() {
+    this.skeleton();
+    try {
+      await this.refresh();
+    } catch (err) { showError(err); return; }
+    if (!TERMINAL.has(this.summary.state)) this.follow();
+  }
+
+  stop() { this.abort.abort(); }
+
+  async refresh() {
+    const [summary, trials] = await Promise.all([api(this.base), api(this.base + "/trials")]);
+    this.summary = summary;
+    this.trials = trials.data;
+    this.renderSummary();
+    this.renderPlots();
+    this.renderTrials();
+    await this.renderDetail();
+  }
+
+  // Events come in bursts (a finished job logs several); refresh once per burst.
+  scheduleRefresh() {
+    if (this.pending) return;
+    this.pending = setTimeout(async () => {
+      this.pending = null;
+      try { await this.refresh(); } catch (err) { say("Update failed: " + err.message); }
+    }, 250);
+  }
+
+  // Server-Sent Events over fetch (EventSource cannot send the Authorization header).
+  async follow() {
+    const { signal } = this.abort;
+    while (!signal.aborted) {
+      try {
+        const resp = await fetch(`${this.base}/events?since=${this.cursor}`, { headers: authHeaders(), signal });
+        if (!resp.ok) throw new ApiError(resp.status, null);
+        say("Live: following this search.");
+        const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let cut;
+          while ((cut = buffer.indexOf("\n\n")) >= 0) {
+            this.onMessage(buffer.slice(0, cut));
+            buffer = buffer.slice(cut + 2);
+          }
+          if (signal.aborted) return;
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        say("Live updates interrupted; reconnecting…");
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+
+  onMessage(block) {
+    let id = null, kind = null;
+    for (const line of block.split("\n")) {
+      if (line.startsWith("id: ")) id = Number(line.slice(4));
+      else if (line.startsWith("event: ")) kind = line.slice(7);
+    }
+    if (id === null) return; // keep-alive comment
+    this.cursor = Math.max(this.cursor, id);
+    this.scheduleRefresh();
+    if (kind === "search_completed" || kind === "search_failed" || kind === "search_cancelled") {
+      say("Search " + kind.replace("search_", "") + ".");
+      this.abort.abort();
+    }
+  }
+
+  renderSummary() {
+    const s = this.summary;
+    document.title = s.name + " · autosel";
+    document.getElementById("title").textContent = "Search: " + s.name;
+    const item = (k, v) => [h("dt", {}, k), h("dd", {}, v)];
+    const base = Object.entries(s.baselines || {}).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
+    document.getElementById("summary").replaceChildren(...[
+      item("State", h("span", { class: "state-" + s.state, id: "search-state" }, s.state)),
+      item("Evaluations", h("span", {}, h("progress", { max: s.budget, value: Math.min(s.completed, s.budget),
+        "aria-label": `${s.completed} of ${s.budget} evaluations` }), ` ${s.completed} / ${s.budget}`)),
+      item("Best score", fmt(s.best_score)),
+      item("Baselines", base || "not evaluated yet"),
+      item("In flight / failed", `${s.in_flight} / ${s.failed}`),
+      item("Device time", `${fmt(s.device_seconds, 1)} s`),
+      item("Search id", h("code", {}, s.id)),
+    ].flat());
+  }
+
+  renderPlots() {
+    const s = this.summary;
+    const searchTrials = this.trials.filter((t) => !t.baseline);
+    const finished = searchTrials.filter((t) => ["complete", "failed", "pruned"].includes(t.state))
+      .sort((a, b) => (a.finished_at || "").localeCompare(b.finished_at || ""));
+    const n = s.best_so_far.length;
+    const xs = s.best_so_far.map((_, i) => i + 1);
+    const traces = [
+      { name: "best so far", x: xs, y: s.best_so_far, mode: "lines+markers", line: { shape: "hv" } },
+      { name: "observed", x: finished.map((_, i) => i + 1), y: finished.map((t) => t.score),
+        mode: "markers", marker: { symbol: "circle-open" }, text: finished.map((t) => "trial " + t.number) },
+    ];
+    const labels = { full: "full pool", random: "random subset (same size)" };
+    for (const [k, v] of Object.entries(s.baselines || {})) {
+      if (v === null || v === undefined) continue;
+      traces.push({ name: labels[k] || k, x: [1, Math.max(n, 1)], y: [v, v], mode: "lines",
+        line: { dash: "dash" } });
+    }
+    Plotly.react("plot-progress", traces, {
+      margin: { t: 20, r: 10 }, xaxis: { title: { text: "evaluations" }, rangemode: "tozero" },
+      yaxis: { title: { text: "utility" } }, legend: { orientation: "h", y: -0.25 },
+    }, PLOT_CONFIG);
+
+    const predicted = searchTrials.filter((t) => t.predicted_mean !== null && t.predicted_mean !== undefined);
+    const observed = searchTrials.filter((t) => t.state === "complete" && t.score !== null);
+    Plotly.react("plot-prediction", [
+      { name: "predicted mean ± std", x: predicted.map((t) => t.number), y: predicted.map((t) => t.predicted_mean),
+        error_y: { type: "data", array: predicted.map((t) => t.predicted_std || 0), visible: true },
+        mode: "markers", marker: { symbol: "diamond" } },
+      { name: "observed", x: observed.map((t) => t.number), y: observed.map((t) => t.score), mode: "markers" },
+    ], {
+      margin: { t: 20, r: 10 }, xaxis: { title: { text: "trial number" } },
+      yaxis: { title: { text: "utility" } }, legend: { orientation: "h", y: -0.25 },
+    }, PLOT_CONFIG);
+  }
+
+  renderTrials() {
+    const cols = ["#", "State", "Origin", "Trajectory", "Recipe steps", "Size", "State vector",
+      "Predicted", "Score", "Per benchmark", "Cost (device s)", "Error", ""];
+    const rows = this.trials.map((t) => {
+      const steps = (t.recipe.steps || []).map((st) => st.operator).join(" → ") || "(whole pool)";
+      const vec = t.state_vector.map((x) => fmt(x, 2)).join(", ");
+      const bench = Object.entries(t.scores).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(", ");
+      const pred = t.predicted_mean === null ? "–" : `${fmt(t.predicted_mean)} ± ${fmt(t.predicted_std)}`;
+      return h("tr", { "data-trial": t.number },
+        h("th", { scope: "row" }, String(t.number)),
+        h("td", { class: "state-" + t.state }, t.state),
+        h("td", {}, t.origin), h("td", { class: "num" }, t.trajectory ?? "–"),
+        h("td", {}, steps), h("td", { class: "num" }, t.size ?? "–"),
+        h("td", {}, h("code", { class: "vec", title: vec }, vec.length > 60 ? vec.slice(0, 60) + "…" : vec)),
+        h("td", { class: "num" }, pred), h("td", { class: "num" }, fmt(t.score)),
+        h("td", {}, bench || "–"), h("td", { class: "num" }, fmt(t.cost.device_seconds, 1)),
+        h("td", { class: "error" }, t.error || ""),
+        h("td", {}, t.state === "complete" ? h("button", { type: "button", onclick: () => this.select(t.number),
+          "aria-label": "Show recipe and composition of trial " + t.number }, "Show") : ""));
+    });
+    document.getElementById("trials").replaceChildren(
+      h("caption", {}, `${this.trials.length} trials (baselines included)`),
+      h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, rows));
+  }
+
+  select(number) {
+    this.selected = number;
+    this.shownDetail = null;
+    this.renderDetail().catch((err) => say(err.message));
+  }
+
+  detailQuery() {
+    return this.selected === null ? "" : "?trial=" + this.selected;
+  }
+
+  // Recipe and composition change only when another trial is shown (or a better one appears).
+  async renderDetail() {
+    const best = this.summary.best;
+    const number = this.selected === null ? (best ? best.number : null) : this.selected;
+    if (number === null || number === this.shownDetail) return;
+    this.shownDetail = number;
+    document.getElementById("detail-title").textContent =
+      this.selected === null ? `Chosen recipe (best: trial ${number})` : `Recipe of trial ${number}`;
+    const q = "?trial=" + number;
+    const [yaml, comp] = await Promise.all([api(this.base + "/recipe" + q, { as: "text" }),
+      api(this.base + "/composition" + q)]);
+    document.getElementById("recipe-yaml").textContent = yaml;
+    Plotly.react("plot-composition", [
+      { type: "bar", name: "pool", x: comp.sources.map((c) => c.source), y: comp.sources.map((c) => c.pool_share) },
+      { type: "bar", name: `subset (trial ${number})`, x: comp.sources.map((c) => c.source),
+        y: comp.sources.map((c) => c.subset_share) },
+    ], { barmode: "group", margin: { t: 20, r: 10 }, yaxis: { title: { text: "share of rows" }, tickformat: ".0%" },
+      legend: { orientation: "h", y: -0.25 } }, PLOT_CONFIG);
+    document.getElementById("composition-table").replaceChildren(h("table", { id: "composition" },
+      h("caption", {}, `Rows per source: subset of ${comp.subset_rows} vs pool of ${comp.pool_rows}`),
+      h("thead", {}, h("tr", {}, ["Source", "Subset", "Pool", "Subset share", "Pool share"]
+        .map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, comp.sources.map((c) => h("tr", {}, h("th", { scope: "row" }, c.source),
+        h("td", { class: "num" }, c.subset), h("td", { class: "num" }, c.pool),
+        h("td", { class: "num" }, (100 * c.subset_share).toFixed(1) + "%"),
+        h("td", { class: "num" }, (100 * c.pool_share).toFixed(1) + "%"))))));
+  }
+
+  downloadRecipe() { download(this.base + "/recipe" + this.detailQuery(), "recipe.yaml"); }
+
+  downloadSubset() {
+    const format = document.getElementById("export-format").value;
+    const q = this.detailQuery();
+    download(`${this.base}/export${q ? q + "&" : "?"}format=${format}`, "subset.jsonl");
+  }
+}
+
+// ---------------------------------------------------------------- routing
+let current = null;
+
+function route() {
+  if (current) current.stop();
+  current = null;
+  clearInterval(listTimer);
+  const byPath = /^\/searches\/([^/]+)$/.exec(location.pathname);
+  const byHash = /^#\/search\/([^/]+)$/.exec(location.hash);
+  const id = byPath ? decodeURIComponent(byPath[1]) : byHash ? decodeURIComponent(byHash[1]) : null;
+  if (id) {
+    current = new SearchView(id);
+    current.start();
+  } else {
+    listPage();
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();
