@@ -63,7 +63,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> 
     if backend == "postgresql":
         # pre_ping costs a round trip per transaction, but without it the first statement
         # on each pooled connection after a server restart fails, in every caller.
-        return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=4, max_overflow=4, skip_autocommit_rollback=True
+        )
     raise ConfigError(
         f"database_url {url!r}: backend {backend!r} is not supported; use sqlite or postgresql"
     )

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from autosel.errors import NotFoundError
+from autosel.store import sql_pg
 from autosel.store.base import InvalidStateError, LeaseLostError, Store
 from autosel.store.clock import db_now
 from autosel.store.records import (
@@ -106,6 +107,12 @@ class SqlStore(SqlCatalog, Store):
             raise ValueError(f"lease_seconds must be > 0, got {lease_seconds}")
         params = {"w": worker_id, "tok": str(uuid.uuid4()), "secs": float(lease_seconds)}
         claim = _CLAIM_ANY if kinds is None else _claim_statement(kinds)
+        if self.dialect == "postgresql":
+            stmt = _PG_CLAIM_ANY if kinds is None else sql_pg.claim_statement(claim)
+            rows = sql_pg.execute_autocommit(self.engine, stmt, params)
+            if not rows:
+                raise NotFoundError(f"worker {worker_id!r} is not registered; call register_worker")
+            return None if rows[0].id is None else to_record(JobRecord, rows[0])
         with self._write() as conn:
             self._touch_worker(conn, worker_id)
             row = conn.execute(claim, params).first()
@@ -148,6 +155,16 @@ class SqlStore(SqlCatalog, Store):
         return job
 
     def complete_job(self, job_id: int, lease_token: str, result: JobResult) -> ResultRecord:
+        if self.dialect == "postgresql":
+            params = {
+                "job": job_id, "tok": lease_token, "scores": dict(result.scores),
+                "utility": result.utility, "costs": dict(result.costs),
+                "artifacts": dict(result.artifacts), "event_data": {"utility": result.utility},
+            }
+            rows = sql_pg.execute_autocommit(self.engine, _PG_COMPLETE, params)
+            if rows:
+                return to_record(ResultRecord, rows[0])
+            # Not finished by this call: a repeated report, or a lost lease (below).
         with self._write() as conn:
             row = conn.execute(_FINISH, {"job": job_id, "tok": lease_token}).first()
             if row is None:
@@ -332,6 +349,8 @@ _FINISH = (
     .returning(*JOBS.c)
 )
 _INSERT_RESULT = insert(RESULTS).returning(*RESULTS.c)
+_PG_CLAIM_ANY = sql_pg.claim_statement(_CLAIM_ANY)
+_PG_COMPLETE = sql_pg.complete_statement(_FINISH)
 _TOUCH_WORKER = (
     update(WORKERS).where(WORKERS.c.id == bindparam("w")).values(last_seen_at=db_now())
 )
