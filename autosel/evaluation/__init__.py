@@ -4,7 +4,7 @@ Importing this package stays light: torch, transformers, TRL and PEFT load only 
 function that needs them runs.
 """
 
-from autosel.evaluation.bench import Benchmark, BenchItem, load_benchmark
+from autosel.evaluation.bench import BenchItem, Benchmark, load_benchmark
 from autosel.evaluation.evaluator import (
     EvalResult,
     baseline_subsets,

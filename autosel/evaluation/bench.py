@@ -68,7 +68,9 @@ def _gold_index(answer: str, choices: tuple[str, ...], path: Path, line: int) ->
     raise InputError(
         f"answer {answer!r} is neither one of the choices ({shown}) nor a letter "
         f"A-{chr(ord('A') + len(choices) - 1)}",
-        path=path, line=line, field="answer",
+        path=path,
+        line=line,
+        field="answer",
     )
 
 
@@ -91,9 +93,17 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
     choices = gold = None
     if rec.get("choices") is not None:
         raw = rec["choices"]
-        if not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(c, str) and c for c in raw):
-            raise InputError("expected a list of at least 2 non-empty strings", path=path, line=line,
-                             field="choices")
+        if (
+            not isinstance(raw, list)
+            or len(raw) < 2
+            or not all(isinstance(c, str) and c for c in raw)
+        ):
+            raise InputError(
+                "expected a list of at least 2 non-empty strings",
+                path=path,
+                line=line,
+                field="choices",
+            )
         choices = tuple(raw)
         if len(set(choices)) != len(choices):
             raise InputError("choices must be distinct", path=path, line=line, field="choices")
@@ -102,26 +112,37 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
     fewshot = []
     raw_fs = rec.get("fewshot") or []
     if not isinstance(raw_fs, list):
-        raise InputError("expected a list of {question, answer} objects", path=path, line=line,
-                         field="fewshot")
+        raise InputError(
+            "expected a list of {question, answer} objects", path=path, line=line, field="fewshot"
+        )
     for k, ex in enumerate(raw_fs):
         if not isinstance(ex, dict):
             raise InputError("expected an object", path=path, line=line, field=f"fewshot[{k}]")
         fq = _str_field(ex, "question", path, line) if "question" in ex else None
         fa = ex.get("answer")
         if fq is None or not isinstance(fa, (str, int, float)) or str(fa) == "":
-            raise InputError("expected 'question' and 'answer'", path=path, line=line,
-                             field=f"fewshot[{k}]")
+            raise InputError(
+                "expected 'question' and 'answer'", path=path, line=line, field=f"fewshot[{k}]"
+            )
         fewshot.append((fq, str(fa)))
     meta = rec.get("metadata") or {}
     if not isinstance(meta, dict):
         raise InputError("expected an object", path=path, line=line, field="metadata")
     item_id = rec.get("id", f"{path.stem}-{line}")
-    return BenchItem(id=str(item_id), question=question, answer=answer, choices=choices, gold=gold,
-                     fewshot=tuple(fewshot), metadata=meta)
+    return BenchItem(
+        id=str(item_id),
+        question=question,
+        answer=answer,
+        choices=choices,
+        gold=gold,
+        fewshot=tuple(fewshot),
+        metadata=meta,
+    )
 
 
-def load_benchmark(path: str | Path, name: str | None = None, limit: int | None = None) -> Benchmark:
+def load_benchmark(
+    path: str | Path, name: str | None = None, limit: int | None = None
+) -> Benchmark:
     """Read and validate a benchmark JSONL file (first ``limit`` items when given).
 
     Raises:
@@ -139,12 +160,17 @@ def load_benchmark(path: str | Path, name: str | None = None, limit: int | None 
             try:
                 rec = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg} at column {exc.colno}", path=p,
-                                 line=lineno) from None
+                raise InputError(
+                    f"invalid JSON: {exc.msg} at column {exc.colno}", path=p, line=lineno
+                ) from None
             item = parse_item(rec, p, lineno)
             if item.id in seen:
-                raise InputError(f"duplicate id {item.id!r} (first on line {seen[item.id]})", path=p,
-                                 line=lineno, field="id")
+                raise InputError(
+                    f"duplicate id {item.id!r} (first on line {seen[item.id]})",
+                    path=p,
+                    line=lineno,
+                    field="id",
+                )
             seen[item.id] = lineno
             items.append(item)
             if limit is not None and len(items) >= limit:
@@ -154,8 +180,9 @@ def load_benchmark(path: str | Path, name: str | None = None, limit: int | None 
     return Benchmark(name=name or p.stem, path=p, items=tuple(items))
 
 
-def item_messages(item: BenchItem, n_fewshot: int = 0, *, with_choices: bool = False
-                  ) -> list[dict[str, str]]:
+def item_messages(
+    item: BenchItem, n_fewshot: int = 0, *, with_choices: bool = False
+) -> list[dict[str, str]]:
     """Chat messages asking ``item`` (few-shot examples as earlier user/assistant turns).
 
     Args:

@@ -75,9 +75,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def score_model(model: Any, tok: Any, spec: EvalSpec, benches: Sequence[Benchmark], device: str,
-                out_dir: Path | None = None) -> tuple[dict[str, dict[str, float]], dict[str, str],
-                                                       float | None, float]:
+def score_model(
+    model: Any,
+    tok: Any,
+    spec: EvalSpec,
+    benches: Sequence[Benchmark],
+    device: str,
+    out_dir: Path | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, str], float | None, float]:
     """Score a ready model on the benchmarks: ``(per_benchmark, primaries, utility, seconds)``."""
     from autosel.evaluation.harness import resolve_primary, score_benchmark, utility
 
@@ -87,8 +92,14 @@ def score_model(model: Any, tok: Any, spec: EvalSpec, benches: Sequence[Benchmar
     per_bench: dict[str, dict[str, float]] = {}
     primaries: dict[str, str] = {}
     for bspec, bench in zip(spec.benchmarks, benches, strict=True):
-        metrics, records = score_benchmark(model, tok, bench, bspec, batch_size=spec.eval_batch_size,
-                                           max_length=max(spec.max_seq_len, 2048))
+        metrics, records = score_benchmark(
+            model,
+            tok,
+            bench,
+            bspec,
+            batch_size=spec.eval_batch_size,
+            max_length=max(spec.max_seq_len, 2048),
+        )
         per_bench[bspec.name] = metrics
         primaries[bspec.name] = resolve_primary(bspec, bench)
         if out_dir is not None:
@@ -106,7 +117,9 @@ def score_model(model: Any, tok: Any, spec: EvalSpec, benches: Sequence[Benchmar
 def _write(result: EvalResult, spec: EvalSpec, out_dir: Path) -> EvalResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / METRICS_NAME
-    result = EvalResult(**{**result.__dict__, "artifacts": {**result.artifacts, "metrics_json": str(path)}})
+    result = EvalResult(
+        **{**result.__dict__, "artifacts": {**result.artifacts, "metrics_json": str(path)}}
+    )
     payload = {**result.to_dict(), "spec": spec.model_dump(mode="json")}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
@@ -136,25 +149,50 @@ def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path
     Raises:
         InputError / ConfigError: a benchmark file or the model reference is invalid.
     """
-    from autosel.models import pick_device
     from autosel.evaluation import sft
+    from autosel.models import pick_device
 
     out = Path(out_dir)
     rows = list(rows)
     _setup_threads(spec)
     device = pick_device(spec.device)
     benches = load_benchmarks(spec)  # fail on bad files before spending any training time
-    base = dict(per_benchmark={}, primary_metrics={}, utility=None, eval_seconds=0.0, device=device,
-                n_samples=len(rows))
+    base = dict(
+        per_benchmark={},
+        primary_metrics={},
+        utility=None,
+        eval_seconds=0.0,
+        device=device,
+        n_samples=len(rows),
+    )
     if not rows:
-        return _write(EvalResult(status="failed", failure_reason="empty subset", loss_curve=[],
-                                 train_seconds=0.0, train_tokens=0, **base), spec, out)
+        return _write(
+            EvalResult(
+                status="failed",
+                failure_reason="empty subset",
+                loss_curve=[],
+                train_seconds=0.0,
+                train_tokens=0,
+                **base,
+            ),
+            spec,
+            out,
+        )
     model, tok = sft.load_for_training(spec, device)
     tr = sft.train(model, tok, rows, spec, out / "trainer", device)
     if tr.failure_reason is not None:
-        return _write(EvalResult(status="failed", failure_reason=tr.failure_reason,
-                                 loss_curve=tr.loss_curve, train_seconds=tr.seconds,
-                                 train_tokens=tr.train_tokens, **base), spec, out)
+        return _write(
+            EvalResult(
+                status="failed",
+                failure_reason=tr.failure_reason,
+                loss_curve=tr.loss_curve,
+                train_seconds=tr.seconds,
+                train_tokens=tr.train_tokens,
+                **base,
+            ),
+            spec,
+            out,
+        )
     weights_dir = out / ("adapter" if spec.method == "lora" else "model")
     model.save_pretrained(weights_dir)
     tok.save_pretrained(weights_dir)
@@ -163,15 +201,32 @@ def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path
     except Exception as exc:
         if not sft.is_oom(exc):
             raise
-        return _write(EvalResult(status="failed", failure_reason=f"out of memory during evaluation: "
-                                 f"{str(exc).splitlines()[0][:200]}", loss_curve=tr.loss_curve,
-                                 train_seconds=tr.seconds, train_tokens=tr.train_tokens, **base), spec, out)
-    result = EvalResult(status="succeeded", failure_reason=None, per_benchmark=per_bench,
-                        primary_metrics=primaries, utility=util, loss_curve=tr.loss_curve,
-                        train_seconds=tr.seconds, eval_seconds=eval_s, device=device,
-                        n_samples=len(rows), train_tokens=tr.train_tokens,
-                        artifacts={"adapter_dir" if spec.method == "lora" else "model_dir":
-                                   str(weights_dir)})
+        return _write(
+            EvalResult(
+                status="failed",
+                failure_reason=f"out of memory during evaluation: {str(exc).splitlines()[0][:200]}",
+                loss_curve=tr.loss_curve,
+                train_seconds=tr.seconds,
+                train_tokens=tr.train_tokens,
+                **base,
+            ),
+            spec,
+            out,
+        )
+    result = EvalResult(
+        status="succeeded",
+        failure_reason=None,
+        per_benchmark=per_bench,
+        primary_metrics=primaries,
+        utility=util,
+        loss_curve=tr.loss_curve,
+        train_seconds=tr.seconds,
+        eval_seconds=eval_s,
+        device=device,
+        n_samples=len(rows),
+        train_tokens=tr.train_tokens,
+        artifacts={"adapter_dir" if spec.method == "lora" else "model_dir": str(weights_dir)},
+    )
     return _write(result, spec, out)
 
 
@@ -191,8 +246,9 @@ def load_trained(weights_dir: str | Path, spec: EvalSpec, device: str) -> tuple[
     return model, tok
 
 
-def evaluate_adapter(weights_dir: str | Path, spec: EvalSpec, out_dir: str | Path | None = None
-                     ) -> EvalResult:
+def evaluate_adapter(
+    weights_dir: str | Path, spec: EvalSpec, out_dir: str | Path | None = None
+) -> EvalResult:
     """Reload a saved adapter (or full model) and re-score it: reproducibility check.
 
     ``train_seconds`` is 0 and ``loss_curve`` empty: nothing is trained here.
@@ -206,15 +262,31 @@ def evaluate_adapter(weights_dir: str | Path, spec: EvalSpec, out_dir: str | Pat
     out = Path(out_dir) if out_dir is not None else None
     per_bench, primaries, util, eval_s = score_model(model, tok, spec, benches, device, out)
     key = "adapter_dir" if spec.method == "lora" else "model_dir"
-    result = EvalResult(status="succeeded", failure_reason=None, per_benchmark=per_bench,
-                        primary_metrics=primaries, utility=util, loss_curve=[], train_seconds=0.0,
-                        eval_seconds=eval_s, device=device, n_samples=0, train_tokens=0,
-                        artifacts={key: str(weights_dir)})
+    result = EvalResult(
+        status="succeeded",
+        failure_reason=None,
+        per_benchmark=per_bench,
+        primary_metrics=primaries,
+        utility=util,
+        loss_curve=[],
+        train_seconds=0.0,
+        eval_seconds=eval_s,
+        device=device,
+        n_samples=0,
+        train_tokens=0,
+        artifacts={key: str(weights_dir)},
+    )
     return _write(result, spec, out) if out is not None else result
 
 
-def evaluate_baselines(pool: Any, recipe_size: int, spec: EvalSpec, out_dir: str | Path,
-                       seed: int = 0, which: Sequence[str] = ("full", "random")) -> dict[str, EvalResult]:
+def evaluate_baselines(
+    pool: Any,
+    recipe_size: int,
+    spec: EvalSpec,
+    out_dir: str | Path,
+    seed: int = 0,
+    which: Sequence[str] = ("full", "random"),
+) -> dict[str, EvalResult]:
     """Evaluate the full pool and/or a random subset of ``recipe_size`` with ``spec``.
 
     Args:
@@ -222,5 +294,6 @@ def evaluate_baselines(pool: Any, recipe_size: int, spec: EvalSpec, out_dir: str
         which: the baselines to run (``full``, ``random``).
     """
     subsets = baseline_subsets(len(pool), recipe_size, seed)
-    return {name: evaluate(list(pool.rows(subsets[name])), spec, Path(out_dir) / name)
-            for name in which}
+    return {
+        name: evaluate(list(pool.rows(subsets[name])), spec, Path(out_dir) / name) for name in which
+    }

@@ -41,7 +41,7 @@ class TrainingFailed(Exception):
 
 
 def resolve_precision(spec: EvalSpec, device: str) -> str:
-    """``fp32``/``bf16``/``fp16``. ``auto``: bf16 on CUDA with bf16, fp16 on older CUDA, fp32 on CPU.
+    """``fp32``/``bf16``/``fp16``; ``auto``: bf16 on CUDA with bf16, else fp16; fp32 on CPU.
 
     On CPU fp32 is the default because on the 2-core development machine bf16 autocast
     measured slower (see benchmarks/evaluation.py) and fp32 is exactly reproducible.
@@ -60,8 +60,12 @@ def to_examples(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         prompt = [{"role": str(m["role"]), "content": str(m["content"])} for m in row["prompt"]]
-        out.append({"prompt": prompt,
-                    "completion": [{"role": "assistant", "content": str(row["response"])}]})
+        out.append(
+            {
+                "prompt": prompt,
+                "completion": [{"role": "assistant", "content": str(row["response"])}],
+            }
+        )
     return out
 
 
@@ -74,17 +78,24 @@ def load_for_training(spec: EvalSpec, device: str) -> tuple[Any, Any]:
 
     precision = resolve_precision(spec, device)
     # Mixed precision keeps fp32 master weights; only bf16 loads bf16 weights directly.
-    model, tok = load_model(spec.model, device=device, dtype="bf16" if precision == "bf16" else "fp32")
+    model, tok = load_model(
+        spec.model, device=device, dtype="bf16" if precision == "bf16" else "fp32"
+    )
     # LoRA's A matrices are initialised from torch's global RNG: seed it so a spec + subset
     # always gives the same adapter (transformers' Trainer seeds the same RNGs again).
     set_seed(spec.seed)
     if spec.method == "lora":
         from peft import LoraConfig, get_peft_model
 
-        lcfg = LoraConfig(task_type="CAUSAL_LM", r=spec.lora.r, lora_alpha=spec.lora.alpha,
-                          lora_dropout=spec.lora.dropout,
-                          target_modules=spec.lora.target_modules if isinstance(spec.lora.target_modules, str)
-                          else list(spec.lora.target_modules))
+        lcfg = LoraConfig(
+            task_type="CAUSAL_LM",
+            r=spec.lora.r,
+            lora_alpha=spec.lora.alpha,
+            lora_dropout=spec.lora.dropout,
+            target_modules=spec.lora.target_modules
+            if isinstance(spec.lora.target_modules, str)
+            else list(spec.lora.target_modules),
+        )
         model = get_peft_model(model, lcfg)
     model.train()
     model.config.use_cache = False
@@ -139,8 +150,13 @@ def _lean_trainer_cls() -> type:
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[no-untyped-def]
             inputs["use_cache"] = False
-            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
+            return Trainer.compute_loss(
+                self,
+                model,
+                inputs,
+                return_outputs=return_outputs,
+                num_items_in_batch=num_items_in_batch,
+            )
 
     return _LeanSFTTrainer
 
@@ -157,10 +173,14 @@ def _watchdog(spec: EvalSpec, curve: list[tuple[int, float]], failure: list[str]
             loss = float(logs["loss"])
             curve.append((int(state.global_step), loss))
             if not math.isfinite(loss):
-                failure.append(f"diverged loss: non-finite loss ({loss}) at step {state.global_step}")
+                failure.append(
+                    f"diverged loss: non-finite loss ({loss}) at step {state.global_step}"
+                )
             elif loss > spec.divergence_factor * max(curve[0][1], 1e-3) and len(curve) > 1:
-                failure.append(f"diverged loss: {loss:.3g} at step {state.global_step} exceeds "
-                               f"{spec.divergence_factor}x the first logged loss {curve[0][1]:.3g}")
+                failure.append(
+                    f"diverged loss: {loss:.3g} at step {state.global_step} exceeds "
+                    f"{spec.divergence_factor}x the first logged loss {curve[0][1]:.3g}"
+                )
             if failure:
                 control.should_training_stop = True
 
@@ -176,8 +196,15 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-def build_trainer(model: Any, tok: Any, rows: Sequence[dict[str, Any]], spec: EvalSpec,
-                  out_dir: Path, device: str, callbacks: Sequence[Any] = ()) -> Any:
+def build_trainer(
+    model: Any,
+    tok: Any,
+    rows: Sequence[dict[str, Any]],
+    spec: EvalSpec,
+    out_dir: Path,
+    device: str,
+    callbacks: Sequence[Any] = (),
+) -> Any:
     """A ready-to-train lean ``SFTTrainer`` on ``rows`` (tokenises the dataset)."""
     from datasets import Dataset
 
@@ -185,14 +212,20 @@ def build_trainer(model: Any, tok: Any, rows: Sequence[dict[str, Any]], spec: Ev
     from transformers import PrinterCallback
 
     cls = _lean_trainer_cls()
-    trainer = cls(model=model, args=sft_config(spec, out_dir, device), train_dataset=dataset,
-                  processing_class=tok, callbacks=list(callbacks))
+    trainer = cls(
+        model=model,
+        args=sft_config(spec, out_dir, device),
+        train_dataset=dataset,
+        processing_class=tok,
+        callbacks=list(callbacks),
+    )
     trainer.remove_callback(PrinterCallback)  # the loss curve goes into the result, not stdout
     return trainer
 
 
-def train(model: Any, tok: Any, rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: Path,
-          device: str) -> TrainResult:
+def train(
+    model: Any, tok: Any, rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: Path, device: str
+) -> TrainResult:
     """Fine-tune ``model`` in place on ``rows``; failures come back as ``failure_reason``.
 
     Failure reasons: ``"empty subset"``, ``"out of memory: ..."``, ``"diverged loss: ..."``.
@@ -201,7 +234,9 @@ def train(model: Any, tok: Any, rows: Sequence[dict[str, Any]], spec: EvalSpec, 
         return TrainResult([], 0, 0.0, 0, failure_reason="empty subset")
     curve: list[tuple[int, float]] = []
     failure: list[str] = []
-    trainer = build_trainer(model, tok, rows, spec, out_dir, device, [_watchdog(spec, curve, failure)])
+    trainer = build_trainer(
+        model, tok, rows, spec, out_dir, device, [_watchdog(spec, curve, failure)]
+    )
     t0 = time.perf_counter()
     try:
         trainer.train()
@@ -211,5 +246,10 @@ def train(model: Any, tok: Any, rows: Sequence[dict[str, Any]], spec: EvalSpec, 
         failure.append(f"out of memory: {str(exc).splitlines()[0][:200]}")
     seconds = time.perf_counter() - t0
     model.eval()
-    return TrainResult(curve, int(trainer.state.num_input_tokens_seen), seconds,
-                       int(trainer.state.global_step), failure[0] if failure else None)
+    return TrainResult(
+        curve,
+        int(trainer.state.num_input_tokens_seen),
+        seconds,
+        int(trainer.state.global_step),
+        failure[0] if failure else None,
+    )

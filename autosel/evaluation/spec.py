@@ -54,7 +54,9 @@ class BenchmarkSpec(_Frozen):
         "auto", description="auto = mc_accuracy when items have choices, else exact_match."
     )
     max_new_tokens: int = Field(64, ge=1, le=4096, description="Generation cap for exact match.")
-    n_fewshot: int = Field(0, ge=0, le=32, description="Few-shot turns taken from each item's examples.")
+    n_fewshot: int = Field(
+        0, ge=0, le=32, description="Few-shot turns taken from each item's examples."
+    )
     limit: int | None = Field(None, ge=1, description="Score only the first N items (None = all).")
     generate: bool = Field(True, description="Run generation + exact match (slowest metric).")
     answer_prefix: str = Field(
@@ -128,7 +130,7 @@ class EvalSpec(_Frozen):
 
     @classmethod
     def from_file(cls, path: str | Path) -> EvalSpec:
-        """Load a spec from a YAML or JSON file (relative benchmark paths resolve from its folder)."""
+        """Load a spec from a YAML/JSON file (relative benchmark paths resolve from its folder)."""
         import yaml
 
         p = Path(path)

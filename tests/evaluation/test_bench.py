@@ -20,10 +20,18 @@ def _write(path: Path, *records: object) -> Path:
 
 
 def test_loads_items_choices_letters_fewshot(tmp_path: Path) -> None:
-    p = _write(tmp_path / "b.jsonl", GOOD, "",
-               {"question": "Pick", "answer": "c", "choices": ["x", "y", "z"],
-                "fewshot": [{"question": "1+1?", "answer": 2}]},
-               {"id": "free", "question": "3*3?", "answer": 9, "metadata": {"d": 1}})
+    p = _write(
+        tmp_path / "b.jsonl",
+        GOOD,
+        "",
+        {
+            "question": "Pick",
+            "answer": "c",
+            "choices": ["x", "y", "z"],
+            "fewshot": [{"question": "1+1?", "answer": 2}],
+        },
+        {"id": "free", "question": "3*3?", "answer": 9, "metadata": {"d": 1}},
+    )
     b = load_benchmark(p)
     assert b.name == "b" and len(b.items) == 3 and not b.is_multiple_choice
     assert (b.items[0].gold, b.items[0].answer) == (1, "5")
@@ -39,7 +47,12 @@ def test_loads_items_choices_letters_fewshot(tmp_path: Path) -> None:
     ("record", "line", "field", "fragment"),
     [
         ({"answer": "5"}, 2, "question", "non-empty string, got missing"),
-        ({"question": "q", "answer": "9", "choices": ["4", "5"]}, 2, "answer", "neither one of the choices"),
+        (
+            {"question": "q", "answer": "9", "choices": ["4", "5"]},
+            2,
+            "answer",
+            "neither one of the choices",
+        ),
         ({"question": "q", "answer": "D", "choices": ["4", "5", "6"]}, 2, "answer", "letter A-C"),
         ({"question": "q", "answer": "4", "choices": ["4"]}, 2, "choices", "at least 2"),
         ({"question": "q", "answer": "4", "choices": ["4", "4"]}, 2, "choices", "distinct"),
@@ -49,8 +62,9 @@ def test_loads_items_choices_letters_fewshot(tmp_path: Path) -> None:
         ([1, 2], 2, None, "expected a JSON object"),
     ],
 )
-def test_errors_name_file_line_field(tmp_path: Path, record: object, line: int, field: str | None,
-                                     fragment: str) -> None:
+def test_errors_name_file_line_field(
+    tmp_path: Path, record: object, line: int, field: str | None, fragment: str
+) -> None:
     p = _write(tmp_path / "bad.jsonl", GOOD, record)
     with pytest.raises(InputError) as exc:
         load_benchmark(p)

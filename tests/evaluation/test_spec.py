@@ -13,7 +13,13 @@ from autosel.evaluation import BenchmarkSpec, EvalSpec
 
 def test_defaults_are_the_cpu_demo() -> None:
     s = EvalSpec()
-    assert (s.model, s.method, s.lora.r, s.epochs, s.learning_rate) == ("smollm2", "lora", 16, 1.0, 2e-4)
+    assert (s.model, s.method, s.lora.r, s.epochs, s.learning_rate) == (
+        "smollm2",
+        "lora",
+        16,
+        1.0,
+        2e-4,
+    )
     assert (s.lr_scheduler, s.max_seq_len, s.batch_size, s.seed) == ("cosine", 512, 8, 0)
 
 
@@ -31,9 +37,16 @@ def test_spec_is_frozen() -> None:
         ({"epochs_typo": 1}, "epochs_typo", "Extra inputs are not permitted"),
         ({"device": "tpu"}, "device", "cpu, cuda, cuda:N"),
         ({"lora": {"target_modules": "everything"}}, "lora.target_modules", "all-linear"),
-        ({"benchmarks": [{"name": "a b", "path": "x.jsonl"}]}, "benchmarks.0.name", "letters, digits"),
-        ({"benchmarks": [{"name": "a", "path": "x", "primary_metric": "f1"}]},
-         "benchmarks.0.primary_metric", "mc_accuracy"),
+        (
+            {"benchmarks": [{"name": "a b", "path": "x.jsonl"}]},
+            "benchmarks.0.name",
+            "letters, digits",
+        ),
+        (
+            {"benchmarks": [{"name": "a", "path": "x", "primary_metric": "f1"}]},
+            "benchmarks.0.primary_metric",
+            "mc_accuracy",
+        ),
     ],
 )
 def test_errors_name_field_and_accepted_values(data: dict, field: str, accepted: str) -> None:
@@ -57,7 +70,9 @@ def test_from_file_resolves_benchmark_paths_next_to_the_spec(tmp_path: Path) -> 
     )
     s = EvalSpec.from_file(tmp_path / "spec.yaml")
     assert s.epochs == 2 and s.lora.r == 8 and s.lora.target_modules == ("q_proj", "v_proj")
-    assert s.benchmarks[0] == BenchmarkSpec(name="arith", path=tmp_path / "bench/arith.jsonl", weight=2)
+    assert s.benchmarks[0] == BenchmarkSpec(
+        name="arith", path=tmp_path / "bench/arith.jsonl", weight=2
+    )
     (tmp_path / "bad.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         EvalSpec.from_file(tmp_path / "bad.yaml")
