@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None, auth: boo
         evaluate_fn: evaluation override for in-process workers (tests only).
     """
     from autosel.api.errors import install_error_handlers
+    from autosel.api.openapi import install_openapi
     from autosel.api.readcache import SearchReadCache
     from autosel.api.routes import dashboard, health, jobs, operators, pools, searches
     from autosel.store import open_store
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None, auth: boo
     app.state.auth = bool(settings.auth if auth is None else auth)
     app.state.read_cache = SearchReadCache(store)
     install_error_handlers(app)
+    install_openapi(app)
     for module in (health, pools, operators, searches, jobs, dashboard):
         app.include_router(module.router)
     return app

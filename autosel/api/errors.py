@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autosel.errors import AutoselError, ConfigError, InputError, NotFoundError
 
+
 def _status_table() -> list[tuple[type[AutoselError], int]]:
     from autosel.store import InvalidStateError, LeaseLostError
 
@@ -67,7 +68,7 @@ def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    code = {400: "invalid_body", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
             413: "too_large"}.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))

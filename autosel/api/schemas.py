@@ -12,7 +12,9 @@ FormatName = Literal["auto", "chat", "alpaca", "sharegpt", "prompt_response"]
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable error code clients can switch on.")
     message: str = Field(description="What was wrong and what would be accepted.")
-    field: str | None = None
+    field: str | None = Field(None, description="The request field (dotted path) that was wrong.")
+    line: int | None = Field(None, description="Line of an uploaded file, for input errors.")
+    details: list[dict[str, str]] | None = Field(None, description="Every validation error.")
 
 
 class ErrorPublic(BaseModel):
@@ -33,7 +35,9 @@ class PoolRegister(BaseModel):
     """Register a file that already lies on the server, inside the allowed root."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(description="Path relative to (or inside) the server's allowed data root.")
+    # No NUL byte: the OS cannot open such a path (it used to surface as a 500).
+    path: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00]+$",
+                      description="Path relative to (or inside) the server's allowed data root.")
     name: str | None = Field(default=None, max_length=200)
     format: FormatName = "auto"
     skip_invalid: bool = False

@@ -9,9 +9,9 @@ changes nothing.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,9 @@ from autosel.api.schemas import ErrorPublic
 from autosel.store import InvalidStateError, JobResult, LeaseLostError
 
 router = APIRouter(tags=["jobs"])
+# Ids beyond the database's 64-bit integers cannot exist; refusing them up front keeps the
+# driver from overflowing (a 500) on a mistyped id.
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Job id.")]
 ERRORS = {401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 409: {"model": ErrorPublic},
           422: {"model": ErrorPublic}}
 
@@ -99,12 +102,12 @@ def lease(body: LeaseRequest, store: StoreDep, _: WorkerAuth) -> Any:
 
 
 @router.post("/v1/jobs/{job_id}/start", responses=ERRORS)
-def start(job_id: int, body: LeaseToken, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+def start(job_id: JobId, body: LeaseToken, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     return _job(_lease_errors(store.start_job, job_id, body.lease_token))
 
 
 @router.post("/v1/jobs/{job_id}/heartbeat", responses=ERRORS)
-def heartbeat(job_id: int, body: Heartbeat, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+def heartbeat(job_id: JobId, body: Heartbeat, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Renew the lease; ``cancel_requested`` tells the worker to stop."""
     job = _lease_errors(store.heartbeat, job_id, body.worker_id, body.lease_token)
     return {"job_id": job.id, "cancel_requested": job.cancel_requested,
@@ -112,7 +115,7 @@ def heartbeat(job_id: int, body: Heartbeat, store: StoreDep, _: WorkerAuth) -> d
 
 
 @router.post("/v1/jobs/{job_id}/complete", responses=ERRORS)
-def complete(job_id: int, body: ResultReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+def complete(job_id: JobId, body: ResultReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Report a result (idempotent for the same lease token)."""
     res = _lease_errors(store.complete_job, job_id, body.lease_token,
                         JobResult(scores=body.scores, utility=body.utility, costs=body.costs,
@@ -121,13 +124,13 @@ def complete(job_id: int, body: ResultReport, store: StoreDep, _: WorkerAuth) ->
 
 
 @router.post("/v1/jobs/{job_id}/fail", responses=ERRORS)
-def fail(job_id: int, body: FailureReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
+def fail(job_id: JobId, body: FailureReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Report a failure with its reason (``retry`` requeues while attempts remain)."""
     return _job(_lease_errors(store.fail_job, job_id, body.lease_token, body.reason, retry=body.retry))
 
 
 @router.get("/v1/jobs/{job_id}/subset", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
-def subset(job_id: int, store: StoreDep, settings: SettingsDep, _: WorkerAuth) -> StreamingResponse:
+def subset(job_id: JobId, store: StoreDep, settings: SettingsDep, _: WorkerAuth) -> StreamingResponse:
     """The canonical pool rows the job trains on, as JSONL."""
     import orjson
 
@@ -156,5 +159,5 @@ def jobs(store: StoreDep, _: UserAuth, search_id: str | None = None, state: str 
 
 
 @router.get("/v1/jobs/{job_id}", responses=ERRORS)
-def get_job(job_id: int, store: StoreDep, _: UserAuth) -> dict[str, Any]:
+def get_job(job_id: JobId, store: StoreDep, _: UserAuth) -> dict[str, Any]:
     return _job(store.get_job(job_id))

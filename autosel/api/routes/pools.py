@@ -13,8 +13,15 @@ from fastapi.responses import StreamingResponse
 
 from autosel.api.deps import SettingsDep, UserAuth
 from autosel.api.errors import ApiError
+from autosel.api.schemas import (
+    ErrorPublic,
+    FormatName,
+    PoolCreated,
+    PoolPublic,
+    PoolRegister,
+    PoolsPublic,
+)
 from autosel.errors import InputError
-from autosel.api.schemas import ErrorPublic, FormatName, PoolCreated, PoolPublic, PoolRegister, PoolsPublic
 from autosel.pool.pool import Pool
 from autosel.settings import Settings
 

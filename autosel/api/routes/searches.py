@@ -108,7 +108,17 @@ def _trial(cache: SearchReadCache, search_id: str, number: int | None) -> dict[s
 TrialQuery = Annotated[int | None, Query(ge=0, le=2**31, description="Trial number (default: the best).")]
 
 
-@router.get("/{search_id}/recipe", response_class=PlainTextResponse, responses=ERRORS)
+_STEP = {"type": "object", "required": ["operator", "params"],
+         "properties": {"operator": {"type": "string"}, "params": {"type": "object"}}}
+YAML_200 = {200: {"description": "The recipe as a YAML document (what `autosel recipe run` reads).",
+                  "content": {"application/yaml": {"schema": {
+                      "type": "object", "required": ["steps"],
+                      "properties": {"name": {"type": "string"}, "description": {"type": "string"},
+                                     "steps": {"type": "array", "items": _STEP}}}}}}}
+
+
+# No response_class: it would document the JSON errors as text/plain too.
+@router.get("/{search_id}/recipe", response_model=None, responses={**ERRORS, **YAML_200})
 def recipe(search_id: str, cache: CacheDep, _: UserAuth, trial: TrialQuery = None) -> PlainTextResponse:
     """The recipe of the best (or any) trial as YAML."""
     import yaml
