@@ -4,8 +4,10 @@ Claiming is one ``UPDATE ... WHERE id = (SELECT ... LIMIT 1) AND state = 'queued
 RETURNING``: on PostgreSQL the subquery takes ``FOR UPDATE SKIP LOCKED`` so concurrent
 workers pick different rows without waiting; on SQLite (no row locks) the statement runs
 in a ``BEGIN IMMEDIATE`` transaction and the ``state = 'queued'`` guard makes the update
-conditional. Lease times come from the database clock. Transactions touch a worker's row
-before a job's row, everywhere, so two transactions never wait on each other in a cycle.
+conditional. On PostgreSQL, claim and complete (the two calls every job makes) run as
+single statements, see :mod:`autosel.store.sql_pg`. Lease times come from the database
+clock. Transactions touch a worker's row before a job's row, everywhere, so two
+transactions never wait on each other in a cycle.
 """
 
 from __future__ import annotations
