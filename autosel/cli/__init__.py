@@ -43,7 +43,7 @@ def _root(
 
 def _register_groups() -> None:
     # One line per command module; each module adds its commands/groups to ``app``.
-    from autosel.cli import demo, pool, recipes, run, search, serve, signals  # noqa: F401
+    from autosel.cli import demo, evaluate, pool, recipes, run, search, serve, signals  # noqa: F401
 
 
 _register_groups()
