@@ -18,8 +18,15 @@ from autosel import __version__
 from autosel.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, *, store: Any = None, auth: bool | None = None,
-               run_scheduler: bool = False, workers: int = 0, evaluate_fn: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Any = None,
+    auth: bool | None = None,
+    run_scheduler: bool = False,
+    workers: int = 0,
+    evaluate_fn: Any = None,
+) -> FastAPI:
     """Build the application.
 
     Args:
@@ -53,15 +60,23 @@ def create_app(settings: Settings | None = None, *, store: Any = None, auth: boo
         for i in range(workers):
             from autosel.worker import LocalJobSource, Worker
 
-            w = Worker(LocalJobSource(store, settings), evaluate_fn=evaluate_fn, settings=settings,
-                       worker_id=f"inproc-{i}")
-            t = threading.Thread(target=w.run, kwargs={"stop": stop}, name=f"worker-{i}", daemon=True)
+            w = Worker(
+                LocalJobSource(store, settings),
+                evaluate_fn=evaluate_fn,
+                settings=settings,
+                worker_id=f"inproc-{i}",
+            )
+            t = threading.Thread(
+                target=w.run, kwargs={"stop": stop}, name=f"worker-{i}", daemon=True
+            )
             t.start()
             background.append(t)
         yield
         stop.set()
         for b in background:
-            b.stop() if hasattr(b, "stop") and not isinstance(b, threading.Thread) else b.join(timeout=5)
+            b.stop() if hasattr(b, "stop") and not isinstance(b, threading.Thread) else b.join(
+                timeout=5
+            )
 
     app = FastAPI(
         title="autosel",

@@ -27,9 +27,13 @@ def source_composition(pool: Any, indices: np.ndarray) -> dict[str, Any]:
     subset_counts = _counts(column.take(pa.array(np.asarray(indices, dtype=np.int64))))
     n_pool, n_subset = len(column), int(len(indices))
     sources = [
-        {"source": s, "pool": pool_counts[s], "subset": subset_counts.get(s, 0),
-         "pool_share": pool_counts[s] / n_pool if n_pool else 0.0,
-         "subset_share": subset_counts.get(s, 0) / n_subset if n_subset else 0.0}
+        {
+            "source": s,
+            "pool": pool_counts[s],
+            "subset": subset_counts.get(s, 0),
+            "pool_share": pool_counts[s] / n_pool if n_pool else 0.0,
+            "subset_share": subset_counts.get(s, 0) / n_subset if n_subset else 0.0,
+        }
         for s in sorted(pool_counts)
     ]
     return {"pool_rows": n_pool, "subset_rows": n_subset, "sources": sources}

@@ -33,18 +33,27 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 
 def _require(scope: str):  # type: ignore[no-untyped-def]
-    def check(request: Request,
-              creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
+    def check(
+        request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> str | None:
         if not request.app.state.auth:
             return None
         if creds is None:
-            raise ApiError(401, "unauthorized", "missing token: send 'Authorization: Bearer <token>' "
-                           "(create one with `autosel token create NAME --scope user|worker`)")
+            raise ApiError(
+                401,
+                "unauthorized",
+                "missing token: send 'Authorization: Bearer <token>' "
+                "(create one with `autosel token create NAME --scope user|worker`)",
+            )
         record = request.app.state.store.verify_token(creds.credentials)
         if record is None:
             raise ApiError(401, "unauthorized", "invalid or revoked token")
         if scope not in record.scopes and "admin" not in record.scopes:
-            raise ApiError(403, "forbidden", f"this token's scopes {list(record.scopes)} do not include '{scope}'")
+            raise ApiError(
+                403,
+                "forbidden",
+                f"this token's scopes {list(record.scopes)} do not include '{scope}'",
+            )
         return record.name
 
     return check

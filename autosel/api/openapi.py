@@ -17,8 +17,10 @@ from fastapi.openapi.utils import get_openapi
 from autosel.api.schemas import ErrorPublic
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorPublic"}
-_AUTH_ERRORS = {"401": "Missing, invalid or revoked token (only when auth is on).",
-                "403": "The token's scopes do not allow this operation."}
+_AUTH_ERRORS = {
+    "401": "Missing, invalid or revoked token (only when auth is on).",
+    "403": "The token's scopes do not allow this operation.",
+}
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -41,8 +43,9 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                              routes=app.routes)
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             components = doc.setdefault("components", {}).setdefault("schemas", {})
             if "ErrorPublic" not in components:
                 error = ErrorPublic.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -110,7 +110,10 @@ class SearchReadCache:
         rows = trial_rows(self.store, search.id)
         summary = search_summary(self.store, search, rows)
         snap = Snapshot(
-            search=search, cursor=cursor, rows=rows, summary=summary,
+            search=search,
+            cursor=cursor,
+            rows=rows,
+            summary=summary,
             summary_json=orjson.dumps({**summary, "spec": search.spec}),
             trials_json=orjson.dumps({"data": rows, "count": len(rows)}),
             built_at=time.monotonic(),

@@ -36,8 +36,12 @@ class PoolRegister(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     # No NUL byte: the OS cannot open such a path (it used to surface as a 500).
-    path: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00]+$",
-                      description="Path relative to (or inside) the server's allowed data root.")
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        pattern=r"^[^\x00]+$",
+        description="Path relative to (or inside) the server's allowed data root.",
+    )
     name: str | None = Field(default=None, max_length=200)
     format: FormatName = "auto"
     skip_invalid: bool = False
@@ -96,15 +100,21 @@ class TrialPublic(BaseModel):
     id: int
     number: int
     state: Literal["pending", "running", "complete", "failed", "pruned"]
-    origin: str = Field(description="warmup, edit, reseed, seed, ... or baseline:full / baseline:random.")
+    origin: str = Field(
+        description="warmup, edit, reseed, seed, ... or baseline:full / baseline:random."
+    )
     baseline: bool
-    trajectory: int | None = Field(description="Index of the search trajectory (reseeds start a new one).")
+    trajectory: int | None = Field(
+        description="Index of the search trajectory (reseeds start a new one)."
+    )
     recipe: dict[str, Any]
     recipe_hash: str
     fingerprint: str = Field(description="Hash of the sorted sample ids of the realized subset.")
     size: int | None = Field(description="Rows in the subset (None when no job was queued).")
     state_vector: list[float | None]
-    predicted_mean: float | None = Field(description="Surrogate mean at proposal (None for warmup).")
+    predicted_mean: float | None = Field(
+        description="Surrogate mean at proposal (None for warmup)."
+    )
     predicted_std: float | None
     acquisition: float | None
     score: float | None = Field(description="Observed utility (None until complete).")
@@ -137,13 +147,18 @@ class SearchPublic(BaseModel):
     best: TrialPublic | None = None
     best_score: float | None
     baselines: dict[str, float | None] = Field(
-        default_factory=dict, description="Score of each reference baseline: full, random.")
+        default_factory=dict, description="Score of each reference baseline: full, random."
+    )
     best_so_far: list[float | None] = Field(
-        default_factory=list, description="Best score after each finished evaluation, in finish order.")
+        default_factory=list,
+        description="Best score after each finished evaluation, in finish order.",
+    )
     device_seconds: float = 0.0
     created_at: str | None = None
     updated_at: str | None = None
-    spec: dict[str, Any] | None = Field(None, description="The immutable search spec (single search only).")
+    spec: dict[str, Any] | None = Field(
+        None, description="The immutable search spec (single search only)."
+    )
 
 
 class SearchesPublic(BaseModel):

@@ -23,17 +23,39 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-KNOBS = {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "seed": 1, "min_size": 20}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+KNOBS = {
+    "n_candidates": 64,
+    "n_random": 8,
+    "n_sobol": 64,
+    "max_steps": 3,
+    "seed": 1,
+    "min_size": 20,
+}
 
 
 def _spec(pool_id: str, budget: int, **kw: Any) -> dict[str, Any]:
-    return {"pool": pool_id, "budget": budget, "signals": {"model": None, "relevance": False},
-            "knobs": KNOBS, **kw}
+    return {
+        "pool": pool_id,
+        "budget": budget,
+        "signals": {"model": None, "relevance": False},
+        "knobs": KNOBS,
+        **kw,
+    }
 
 
-def _wait_state(client: httpx.Client, sid: str, states: set[str], timeout: float = 180) -> dict[str, Any]:
+def _wait_state(
+    client: httpx.Client, sid: str, states: set[str], timeout: float = 180
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         s = client.get(f"/v1/searches/{sid}").json()
@@ -67,7 +89,9 @@ class Page:
     """A page that records console errors and uncaught exceptions."""
 
     def __init__(self, browser: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1300, "height": 1000}, accept_downloads=True)
+        self.context = browser.new_context(
+            viewport={"width": 1300, "height": 1000}, accept_downloads=True
+        )
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -77,26 +101,43 @@ class Page:
         """Name and point count of every trace plotly holds for a graph div."""
         return self.page.evaluate(
             "(id) => document.getElementById(id).data.map(t => ({name: t.name, n: t.x.length, "
-            "y: Array.from(t.y)}))", div)
+            "y: Array.from(t.y)}))",
+            div,
+        )
 
     def close(self) -> None:
         self.context.close()
 
 
 @pytest.fixture(scope="module")
-def finished(demo_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def finished(
+    demo_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """A live server holding one finished search (budget 6: warmup and GP-proposed trials)."""
     from tests.api.conftest import LabelObjective, LiveServer
 
     store = open_store(f"sqlite:///{tmp_path_factory.mktemp('dash') / 'db.sqlite'}")
-    app = create_app(demo_env["settings"], store=store, run_scheduler=True, workers=1,
-                     evaluate_fn=LabelObjective(demo_env["labels"]))
+    app = create_app(
+        demo_env["settings"],
+        store=store,
+        run_scheduler=True,
+        workers=1,
+        evaluate_fn=LabelObjective(demo_env["labels"]),
+    )
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        sid = client.post("/v1/searches", json=_spec(demo_env["pool"].pool_id, 6, name="dash")).json()["id"]
+        sid = client.post(
+            "/v1/searches", json=_spec(demo_env["pool"].pool_id, 6, name="dash")
+        ).json()["id"]
         summary = _wait_state(client, sid, {"completed", "failed", "cancelled"})
         assert summary["state"] == "completed", summary
         trials = client.get(f"/v1/searches/{sid}/trials").json()["data"]
-        yield {"url": server.url, "sid": sid, "summary": summary, "trials": trials, "client": client}
+        yield {
+            "url": server.url,
+            "sid": sid,
+            "summary": summary,
+            "trials": trials,
+            "client": client,
+        }
 
 
 def test_searches_list_page(browser: Any, finished: dict[str, Any]) -> None:
@@ -122,7 +163,9 @@ def test_search_page_plots_table_recipe_downloads(browser: Any, finished: dict[s
     p = Page(browser)
     p.page.goto(f"{finished['url']}/#/search/{sid}")
     p.page.wait_for_selector("#trials tbody tr")
-    p.page.wait_for_function("() => document.getElementById('recipe-yaml').textContent.includes('steps')")
+    p.page.wait_for_function(
+        "() => document.getElementById('recipe-yaml').textContent.includes('steps')"
+    )
 
     # One table row per trial (baselines included), numbered like the API.
     numbers = p.page.locator("#trials tbody tr th").all_inner_texts()
@@ -172,13 +215,17 @@ def test_search_page_plots_table_recipe_downloads(browser: Any, finished: dict[s
     # Another trial's recipe on request.
     first_done = next(t for t in search_trials if t["state"] == "complete")
     p.page.click(f"#trials tr[data-trial='{first_done['number']}'] button")
-    p.page.wait_for_function(f"() => document.getElementById('detail-title').textContent.includes('trial "
-                             f"{first_done['number']}')")
+    p.page.wait_for_function(
+        f"() => document.getElementById('detail-title').textContent.includes('trial "
+        f"{first_done['number']}')"
+    )
     assert p.errors == [], p.errors
     p.close()
 
 
-def test_token_from_query_is_kept_and_sent(browser: Any, demo_env: dict[str, Any], tmp_path: Path) -> None:
+def test_token_from_query_is_kept_and_sent(
+    browser: Any, demo_env: dict[str, Any], tmp_path: Path
+) -> None:
     from tests.api.conftest import LiveServer
 
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -212,24 +259,39 @@ class SlowObjective:
         return self.inner(rows, spec, out)
 
 
-def test_running_search_updates_live(browser: Any, demo_env: dict[str, Any], tmp_path: Path) -> None:
+def test_running_search_updates_live(
+    browser: Any, demo_env: dict[str, Any], tmp_path: Path
+) -> None:
     from tests.api.conftest import LiveServer
 
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    app = create_app(demo_env["settings"], store=store, run_scheduler=True, workers=1,
-                     evaluate_fn=SlowObjective(demo_env["labels"]))
+    app = create_app(
+        demo_env["settings"],
+        store=store,
+        run_scheduler=True,
+        workers=1,
+        evaluate_fn=SlowObjective(demo_env["labels"]),
+    )
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-        sid = client.post("/v1/searches", json=_spec(demo_env["pool"].pool_id, 4, baselines=False)).json()["id"]
+        sid = client.post(
+            "/v1/searches", json=_spec(demo_env["pool"].pool_id, 4, baselines=False)
+        ).json()["id"]
         p = Page(browser)
         p.page.goto(f"{server.url}/searches/{sid}")
         p.page.wait_for_selector("#trials tbody tr")
         p.page.evaluate("() => { window.__noReload = true; }")  # gone if the page ever reloads
         first = p.page.locator("#trials tbody tr").count()
         assert first < 4, "the page opened while the search was still running"
-        p.page.wait_for_function("() => document.querySelectorAll('#trials tbody tr').length === 4", timeout=60_000)
-        p.page.wait_for_function("() => document.getElementById('search-state').textContent === 'completed'",
-                                 timeout=60_000)
-        assert p.page.evaluate("() => window.__noReload === true"), "updated in place, not by reloading"
+        p.page.wait_for_function(
+            "() => document.querySelectorAll('#trials tbody tr').length === 4", timeout=60_000
+        )
+        p.page.wait_for_function(
+            "() => document.getElementById('search-state').textContent === 'completed'",
+            timeout=60_000,
+        )
+        assert p.page.evaluate("() => window.__noReload === true"), (
+            "updated in place, not by reloading"
+        )
         assert p.traces("plot-progress")[0]["n"] == 4
         assert p.page.locator("#trials tbody tr td.state-complete").count() == 4
         assert p.errors == [], p.errors

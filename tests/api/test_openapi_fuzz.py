@@ -33,19 +33,38 @@ def fuzz_app(demo_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
     from tests.api.conftest import LabelObjective
 
     db = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'db.sqlite'}"
-    spec = {"pool": demo_env["pool"].pool_id, "budget": 3, "signals": {"model": None, "relevance": False},
-            "knobs": {"n_candidates": 32, "n_random": 4, "n_sobol": 32, "max_steps": 2, "seed": 3,
-                      "min_size": 20}}
-    runner = create_app(demo_env["settings"], store=open_store(db), run_scheduler=True, workers=1,
-                        evaluate_fn=LabelObjective(demo_env["labels"]))
+    spec = {
+        "pool": demo_env["pool"].pool_id,
+        "budget": 3,
+        "signals": {"model": None, "relevance": False},
+        "knobs": {
+            "n_candidates": 32,
+            "n_random": 4,
+            "n_sobol": 32,
+            "max_steps": 2,
+            "seed": 3,
+            "min_size": 20,
+        },
+    }
+    runner = create_app(
+        demo_env["settings"],
+        store=open_store(db),
+        run_scheduler=True,
+        workers=1,
+        evaluate_fn=LabelObjective(demo_env["labels"]),
+    )
     with TestClient(runner) as client:
         sid = client.post("/v1/searches", json=spec).json()["id"]
         from tests.api.test_searches_api import _wait
 
         assert _wait(client, sid)["state"] == "completed"
     store = open_store(db)
-    return {"app": create_app(demo_env["settings"], store=store), "search_id": sid,
-            "pool_id": demo_env["pool"].pool_id, "job_id": store.jobs(search_id=sid)[0].id}
+    return {
+        "app": create_app(demo_env["settings"], store=store),
+        "search_id": sid,
+        "pool_id": demo_env["pool"].pool_id,
+        "job_id": store.jobs(search_id=sid)[0].id,
+    }
 
 
 def _replays(case: Any, real: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,10 +85,19 @@ def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], tmp_path: 
         status_code_conformance,
     )
 
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_headers_conformance, response_schema_conformance]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app["app"])
-    real = {"search_id": fuzz_app["search_id"], "pool_id": fuzz_app["pool_id"], "job_id": fuzz_app["job_id"]}
+    real = {
+        "search_id": fuzz_app["search_id"],
+        "pool_id": fuzz_app["pool_id"],
+        "job_id": fuzz_app["job_id"],
+    }
     failures: list[str] = []
     calls: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
@@ -88,8 +116,14 @@ def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], tmp_path: 
         calls[label] += 1
 
     # Valid requests (positive) and invalid ones (negative: must be a documented 4xx).
-    plan = [(op, mode, n) for op in operations
-            for mode, n in ((GenerationMode.POSITIVE, EXAMPLES), (GenerationMode.NEGATIVE, EXAMPLES // 2))]
+    plan = [
+        (op, mode, n)
+        for op in operations
+        for mode, n in (
+            (GenerationMode.POSITIVE, EXAMPLES),
+            (GenerationMode.NEGATIVE, EXAMPLES // 2),
+        )
+    ]
     for op, mode, n in plan:
         label = f"{op.method.upper()} {op.path}"
         try:
@@ -98,22 +132,29 @@ def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], tmp_path: 
             continue
 
         @given(case=strategy, replay=st.booleans())
-        @settings(max_examples=n, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=n,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def fuzz(case: Any, replay: bool) -> None:
-            run(case, label)
+            run(case, case.operation.label)
             for params in _replays(case, real) if replay else []:
                 case.path_parameters = params
-                run(case, label)
+                run(case, case.operation.label)
 
         try:
             fuzz()
         except Unsatisfiable:
             assert mode is GenerationMode.NEGATIVE, f"{label}: no valid request could be generated"
 
-    print(f"\nschemathesis: {len(operations)} operations, {sum(calls.values())} requests, "
-          f"statuses {dict(sorted(statuses.items()))}")
+    print(
+        f"\nschemathesis: {len(operations)} operations, {sum(calls.values())} requests, "
+        f"statuses {dict(sorted(statuses.items()))}"
+    )
     assert len(operations) >= 25
     assert all(calls[f"{op.method.upper()} {op.path}"] >= 1 for op in operations), calls
     assert sum(calls.values()) >= len(operations) * EXAMPLES, "hypothesis ran short of examples"

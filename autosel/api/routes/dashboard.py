@@ -18,10 +18,17 @@ from autosel.api.errors import ApiError
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static"
-_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+}
 # The page's scripts are all served from here; nothing inline, nothing from elsewhere.
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'"
+)
 
 
 @lru_cache(maxsize=1)
@@ -31,13 +38,18 @@ def plotly_js() -> Path:
 
     path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
     if not path.is_file():
-        raise ApiError(404, "not_found", f"plotly.min.js is not at {path}; reinstall the plotly package")
+        raise ApiError(
+            404, "not_found", f"plotly.min.js is not at {path}; reinstall the plotly package"
+        )
     return path
 
 
 def _page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type="text/html",
-                        headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"})
+    return FileResponse(
+        STATIC / "index.html",
+        media_type="text/html",
+        headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"},
+    )
 
 
 @router.get("/")
@@ -52,8 +64,11 @@ def search_page(search_id: str) -> FileResponse:
 
 @router.get("/static/vendor/plotly.min.js")
 def plotly_bundle() -> FileResponse:
-    return FileResponse(plotly_js(), media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/static/{name}")

@@ -24,8 +24,12 @@ router = APIRouter(tags=["jobs"])
 # Ids beyond the database's 64-bit integers cannot exist; refusing them up front keeps the
 # driver from overflowing (a 500) on a mistyped id.
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Job id.")]
-ERRORS = {401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 409: {"model": ErrorPublic},
-          422: {"model": ErrorPublic}}
+ERRORS = {
+    401: {"model": ErrorPublic},
+    404: {"model": ErrorPublic},
+    409: {"model": ErrorPublic},
+    422: {"model": ErrorPublic},
+}
 
 
 class _Body(BaseModel):
@@ -80,7 +84,9 @@ def _job(job: Any) -> dict[str, Any]:
 @router.post("/v1/workers/register", responses=ERRORS)
 def register_worker(body: WorkerRegister, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Join (or refresh) the worker registry."""
-    w = store.register_worker(body.worker_id, hostname=body.hostname, device=body.device, meta=body.meta)
+    w = store.register_worker(
+        body.worker_id, hostname=body.hostname, device=body.device, meta=body.meta
+    )
     return _job(w)
 
 
@@ -110,27 +116,41 @@ def start(job_id: JobId, body: LeaseToken, store: StoreDep, _: WorkerAuth) -> di
 def heartbeat(job_id: JobId, body: Heartbeat, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Renew the lease; ``cancel_requested`` tells the worker to stop."""
     job = _lease_errors(store.heartbeat, job_id, body.worker_id, body.lease_token)
-    return {"job_id": job.id, "cancel_requested": job.cancel_requested,
-            "lease_expires_at": job.lease_expires_at.isoformat() if job.lease_expires_at else None}
+    return {
+        "job_id": job.id,
+        "cancel_requested": job.cancel_requested,
+        "lease_expires_at": job.lease_expires_at.isoformat() if job.lease_expires_at else None,
+    }
 
 
 @router.post("/v1/jobs/{job_id}/complete", responses=ERRORS)
 def complete(job_id: JobId, body: ResultReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Report a result (idempotent for the same lease token)."""
-    res = _lease_errors(store.complete_job, job_id, body.lease_token,
-                        JobResult(scores=body.scores, utility=body.utility, costs=body.costs,
-                                  artifacts=body.artifacts))
+    res = _lease_errors(
+        store.complete_job,
+        job_id,
+        body.lease_token,
+        JobResult(
+            scores=body.scores, utility=body.utility, costs=body.costs, artifacts=body.artifacts
+        ),
+    )
     return _job(res)
 
 
 @router.post("/v1/jobs/{job_id}/fail", responses=ERRORS)
 def fail(job_id: JobId, body: FailureReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Report a failure with its reason (``retry`` requeues while attempts remain)."""
-    return _job(_lease_errors(store.fail_job, job_id, body.lease_token, body.reason, retry=body.retry))
+    return _job(
+        _lease_errors(store.fail_job, job_id, body.lease_token, body.reason, retry=body.retry)
+    )
 
 
-@router.get("/v1/jobs/{job_id}/subset", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
-def subset(job_id: JobId, store: StoreDep, settings: SettingsDep, _: WorkerAuth) -> StreamingResponse:
+@router.get(
+    "/v1/jobs/{job_id}/subset", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}}
+)
+def subset(
+    job_id: JobId, store: StoreDep, settings: SettingsDep, _: WorkerAuth
+) -> StreamingResponse:
     """The canonical pool rows the job trains on, as JSONL."""
     import orjson
 
@@ -149,11 +169,15 @@ def subset(job_id: JobId, store: StoreDep, settings: SettingsDep, _: WorkerAuth)
 
 
 @router.get("/v1/jobs", responses=ERRORS)
-def jobs(store: StoreDep, _: UserAuth, search_id: str | None = None, state: str | None = None) -> dict[str, Any]:
+def jobs(
+    store: StoreDep, _: UserAuth, search_id: str | None = None, state: str | None = None
+) -> dict[str, Any]:
     """Jobs, optionally of one search and/or in one state."""
     states = ("queued", "leased", "running", "succeeded", "failed", "cancelled")
     if state is not None and state not in states:
-        raise ApiError(422, "validation_error", f"state '{state}': accepted {', '.join(states)}", field="state")
+        raise ApiError(
+            422, "validation_error", f"state '{state}': accepted {', '.join(states)}", field="state"
+        )
     data = [_job(j) for j in store.jobs(search_id=search_id, state=state)]  # type: ignore[arg-type]
     return {"data": data, "count": len(data)}
 

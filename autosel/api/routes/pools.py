@@ -32,9 +32,16 @@ ERRORS = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
 
 def _public(pool: Pool) -> PoolPublic:
     m = pool.manifest
-    return PoolPublic(pool_id=pool.pool_id, name=pool.name, rows=len(pool), format=m.get("format"),
-                      created_at=m.get("created_at"), source_counts=m.get("source_counts", {}),
-                      skipped=m.get("skipped", 0), content_hash=pool.content_hash)
+    return PoolPublic(
+        pool_id=pool.pool_id,
+        name=pool.name,
+        rows=len(pool),
+        format=m.get("format"),
+        created_at=m.get("created_at"),
+        source_counts=m.get("source_counts", {}),
+        skipped=m.get("skipped", 0),
+        content_hash=pool.content_hash,
+    )
 
 
 def _created(res) -> PoolCreated:  # type: ignore[no-untyped-def]
@@ -54,15 +61,28 @@ def _check_disk(settings: Settings, incoming: int) -> None:
     settings.pools_dir.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(settings.pools_dir).free
     if free - incoming < settings.min_free_disk_bytes:
-        raise ApiError(507, "insufficient_storage",
-                       f"not enough free disk for this upload ({free / 1e6:.0f} MB free, "
-                       f"{settings.min_free_disk_bytes / 1e6:.0f} MB must stay free)")
+        raise ApiError(
+            507,
+            "insufficient_storage",
+            f"not enough free disk for this upload ({free / 1e6:.0f} MB free, "
+            f"{settings.min_free_disk_bytes / 1e6:.0f} MB must stay free)",
+        )
 
 
-@router.post("/upload", response_model=PoolCreated, status_code=201,
-             responses={**ERRORS, 413: {"model": ErrorPublic}, 507: {"model": ErrorPublic}},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+@router.post(
+    "/upload",
+    response_model=PoolCreated,
+    status_code=201,
+    responses={**ERRORS, 413: {"model": ErrorPublic}, 507: {"model": ErrorPublic}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
 async def upload(
     request: Request,
     settings: SettingsDep,
@@ -83,7 +103,9 @@ async def upload(
     limit = settings.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
     if declared > limit:
-        raise ApiError(413, "too_large", f"upload of {declared} bytes exceeds the limit of {limit} bytes")
+        raise ApiError(
+            413, "too_large", f"upload of {declared} bytes exceeds the limit of {limit} bytes"
+        )
     _check_disk(settings, declared)
     fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=settings.pools_dir)
     tmp = Path(tmp_name)
@@ -96,21 +118,40 @@ async def upload(
                     raise ApiError(413, "too_large", f"upload exceeds the limit of {limit} bytes")
                 f.write(chunk)
         if size == 0:
-            raise ApiError(422, "invalid_input", "empty upload: send the pool file as the request body",
-                           field="body")
+            raise ApiError(
+                422,
+                "invalid_input",
+                "empty upload: send the pool file as the request body",
+                field="body",
+            )
         try:
-            res = await run_in_threadpool(add_pool, tmp, fmt=format, name=name or "upload",
-                                          skip_invalid=skip_invalid, settings=settings)
+            res = await run_in_threadpool(
+                add_pool,
+                tmp,
+                fmt=format,
+                name=name or "upload",
+                skip_invalid=skip_invalid,
+                settings=settings,
+            )
         except InputError as e:  # name the upload, not the server's temporary file
-            raise InputError(e.message, path=f"upload '{name or 'body'}'", line=e.line,
-                             field=e.field, unit=e.unit) from None
+            raise InputError(
+                e.message,
+                path=f"upload '{name or 'body'}'",
+                line=e.line,
+                field=e.field,
+                unit=e.unit,
+            ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return _created(res)
 
 
-@router.post("/register", response_model=PoolCreated, status_code=201,
-             responses={**ERRORS, 403: {"model": ErrorPublic}})
+@router.post(
+    "/register",
+    response_model=PoolCreated,
+    status_code=201,
+    responses={**ERRORS, 403: {"model": ErrorPublic}},
+)
 def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCreated:
     """Ingest a file already on the server; the path must resolve inside the allowed root."""
     from autosel.pool.ingest import add_pool
@@ -119,13 +160,22 @@ def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCrea
     raw = Path(body.path)
     candidate = (raw if raw.is_absolute() else root / raw).resolve()  # resolves symlinks and '..'
     if not candidate.is_relative_to(root):
-        raise ApiError(403, "path_outside_root",
-                       f"path '{body.path}' resolves outside the allowed data root {root}; "
-                       "place the file under that directory (AUTOSEL_DATA_ROOT)", field="path")
+        raise ApiError(
+            403,
+            "path_outside_root",
+            f"path '{body.path}' resolves outside the allowed data root {root}; "
+            "place the file under that directory (AUTOSEL_DATA_ROOT)",
+            field="path",
+        )
     if not candidate.is_file():
         raise ApiError(404, "not_found", f"no file at '{body.path}' under {root}", field="path")
-    res = add_pool(candidate, fmt=body.format, name=body.name, skip_invalid=body.skip_invalid,
-                   settings=settings)
+    res = add_pool(
+        candidate,
+        fmt=body.format,
+        name=body.name,
+        skip_invalid=body.skip_invalid,
+        settings=settings,
+    )
     return _created(res)
 
 
@@ -145,9 +195,15 @@ def stats(pool_id: str, settings: SettingsDep, _: UserAuth) -> dict:
     return get_pool(pool_id, settings).stats()
 
 
-@router.get("/{pool_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
-def export(pool_id: str, settings: SettingsDep, _: UserAuth,
-           format: Literal["chat", "alpaca", "sharegpt"] = "chat") -> StreamingResponse:
+@router.get(
+    "/{pool_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}}
+)
+def export(
+    pool_id: str,
+    settings: SettingsDep,
+    _: UserAuth,
+    format: Literal["chat", "alpaca", "sharegpt"] = "chat",
+) -> StreamingResponse:
     """The whole pool as JSONL in chat, Alpaca or ShareGPT form (ids kept)."""
     import orjson
 
@@ -161,5 +217,8 @@ def export(pool_id: str, settings: SettingsDep, _: UserAuth,
         for row in pool.rows():
             yield orjson.dumps(convert(row)) + b"\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson",
-                             headers={"Content-Disposition": f'attachment; filename="{pool.pool_id}.{format}.jsonl"'})
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{pool.pool_id}.{format}.jsonl"'},
+    )

@@ -43,8 +43,9 @@ def _json(body: bytes) -> Response:
 
 
 @router.post("", response_model=SearchPublic, status_code=201, responses=ERRORS)
-def create(body: SearchCreate, store: StoreDep, cache: CacheDep, settings: SettingsDep,
-           _: UserAuth) -> dict[str, Any]:
+def create(
+    body: SearchCreate, store: StoreDep, cache: CacheDep, settings: SettingsDep, _: UserAuth
+) -> dict[str, Any]:
     """Create a search; the server's scheduler starts proposing jobs at once."""
     from autosel.scheduler.service import create_search
 
@@ -77,18 +78,26 @@ def trials(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
 def cancel(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Stop a search: queued jobs are cancelled, running ones are signalled."""
     report = store.cancel_search(search_id)
-    store.append_event("search_cancelled", {"cancelled": list(report.cancelled),
-                                            "signalled": list(report.signalled)}, search_id=search_id)
+    store.append_event(
+        "search_cancelled",
+        {"cancelled": list(report.cancelled), "signalled": list(report.signalled)},
+        search_id=search_id,
+    )
     return _summary(cache, search_id)
 
 
-@router.post("/{search_id}/resume", response_model=SearchPublic,
-             responses={**ERRORS, 409: {"model": ErrorPublic}})
+@router.post(
+    "/{search_id}/resume",
+    response_model=SearchPublic,
+    responses={**ERRORS, 409: {"model": ErrorPublic}},
+)
 def resume(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Continue a failed search from its trial history (cancelled searches stay cancelled)."""
     search = store.get_search(search_id)
     if search.state != "failed":
-        raise ApiError(409, "invalid_state", f"search is {search.state}; only a failed search can be resumed")
+        raise ApiError(
+            409, "invalid_state", f"search is {search.state}; only a failed search can be resumed"
+        )
     store.set_search_state(search_id, "running")
     store.append_event("search_resumed", {}, search_id=search_id)
     return _summary(cache, search_id)
@@ -98,41 +107,78 @@ def _trial(cache: SearchReadCache, search_id: str, number: int | None) -> dict[s
     from autosel.scheduler.views import best_trial
 
     rows = cache.get(search_id).rows
-    row = best_trial(rows) if number is None else next((r for r in rows if r["number"] == number), None)
+    row = (
+        best_trial(rows)
+        if number is None
+        else next((r for r in rows if r["number"] == number), None)
+    )
     if row is None:
         what = "no completed trial yet" if number is None else f"no trial number {number}"
         raise ApiError(404, "not_found", f"search {search_id}: {what}", field="trial")
     return row
 
 
-TrialQuery = Annotated[int | None, Query(ge=0, le=2**31, description="Trial number (default: the best).")]
+TrialQuery = Annotated[
+    int | None, Query(ge=0, le=2**31, description="Trial number (default: the best).")
+]
 
 
-_STEP = {"type": "object", "required": ["operator", "params"],
-         "properties": {"operator": {"type": "string"}, "params": {"type": "object"}}}
-YAML_200 = {200: {"description": "The recipe as a YAML document (what `autosel recipe run` reads).",
-                  "content": {"application/yaml": {"schema": {
-                      "type": "object", "required": ["steps"],
-                      "properties": {"name": {"type": "string"}, "description": {"type": "string"},
-                                     "steps": {"type": "array", "items": _STEP}}}}}}}
+_STEP = {
+    "type": "object",
+    "required": ["operator", "params"],
+    "properties": {"operator": {"type": "string"}, "params": {"type": "object"}},
+}
+YAML_200 = {
+    200: {
+        "description": "The recipe as a YAML document (what `autosel recipe run` reads).",
+        "content": {
+            "application/yaml": {
+                "schema": {
+                    "type": "object",
+                    "required": ["steps"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "description": {"type": "string"},
+                        "steps": {"type": "array", "items": _STEP},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 # No response_class: it would document the JSON errors as text/plain too.
 @router.get("/{search_id}/recipe", response_model=None, responses={**ERRORS, **YAML_200})
-def recipe(search_id: str, cache: CacheDep, _: UserAuth, trial: TrialQuery = None) -> PlainTextResponse:
+def recipe(
+    search_id: str, cache: CacheDep, _: UserAuth, trial: TrialQuery = None
+) -> PlainTextResponse:
     """The recipe of the best (or any) trial as YAML."""
     import yaml
 
     row = _trial(cache, search_id, trial)
     text = yaml.safe_dump(row["recipe"], sort_keys=False)
-    return PlainTextResponse(text, media_type="application/yaml", headers={
-        "Content-Disposition": f'attachment; filename="recipe-{search_id[:8]}-{row["number"]}.yaml"'})
+    return PlainTextResponse(
+        text,
+        media_type="application/yaml",
+        headers={
+            "Content-Disposition": "attachment; "
+            f'filename="recipe-{search_id[:8]}-{row["number"]}.yaml"'
+        },
+    )
 
 
-@router.get("/{search_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}})
-def export(search_id: str, cache: CacheDep, settings: SettingsDep, _: UserAuth,
-           format: Literal["chat", "alpaca", "sharegpt"] = "chat", trial: TrialQuery = None
-           ) -> StreamingResponse:
+@router.get(
+    "/{search_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}}
+)
+def export(
+    search_id: str,
+    cache: CacheDep,
+    settings: SettingsDep,
+    _: UserAuth,
+    format: Literal["chat", "alpaca", "sharegpt"] = "chat",
+    trial: TrialQuery = None,
+) -> StreamingResponse:
     """The subset of the best (or any) trial as JSONL, sample ids kept."""
     import orjson
 
@@ -149,13 +195,20 @@ def export(search_id: str, cache: CacheDep, settings: SettingsDep, _: UserAuth,
         for r in pool.rows(indices):
             yield orjson.dumps(convert(r)) + b"\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={
-        "Content-Disposition": f'attachment; filename="subset-{search_id[:8]}-{row["number"]}.{format}.jsonl"'})
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={
+            "Content-Disposition": "attachment; "
+            f'filename="subset-{search_id[:8]}-{row["number"]}.{format}.jsonl"'
+        },
+    )
 
 
 @router.get("/{search_id}/composition", response_model=CompositionPublic, responses=ERRORS)
-def composition(search_id: str, cache: CacheDep, settings: SettingsDep, _: UserAuth,
-                trial: TrialQuery = None) -> CompositionPublic:
+def composition(
+    search_id: str, cache: CacheDep, settings: SettingsDep, _: UserAuth, trial: TrialQuery = None
+) -> CompositionPublic:
     """Rows per source of the best (or any) trial's subset against the whole pool."""
     from autosel.api.composition import source_composition
     from autosel.pool import get_pool
@@ -167,10 +220,18 @@ def composition(search_id: str, cache: CacheDep, settings: SettingsDep, _: UserA
     return CompositionPublic(trial=row["number"], **comp)
 
 
-@router.get("/{search_id}/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
-async def events(request: Request, search_id: str, store: StoreDep, _: UserAuth,
-                 follow: bool = True, since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-                 last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
+@router.get(
+    "/{search_id}/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}}
+)
+async def events(
+    request: Request,
+    search_id: str,
+    store: StoreDep,
+    _: UserAuth,
+    follow: bool = True,
+    since: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
     """Live updates as Server-Sent Events (``follow=false``: the backlog, then close)."""
     store.get_search(search_id)
     start = since
@@ -183,8 +244,15 @@ async def events(request: Request, search_id: str, store: StoreDep, _: UserAuth,
             batch = await asyncio.to_thread(store.events, cursor, search_id=search_id, limit=500)
             for ev in batch:
                 cursor = ev.id
-                data = json.dumps({"kind": ev.kind, "at": ev.created_at.isoformat(), "trial_id": ev.trial_id,
-                                   "job_id": ev.job_id, "data": ev.data})
+                data = json.dumps(
+                    {
+                        "kind": ev.kind,
+                        "at": ev.created_at.isoformat(),
+                        "trial_id": ev.trial_id,
+                        "job_id": ev.job_id,
+                        "data": ev.data,
+                    }
+                )
                 yield f"id: {ev.id}\nevent: {ev.kind}\ndata: {data}\n\n"
             if not follow and not batch:
                 return
@@ -194,5 +262,8 @@ async def events(request: Request, search_id: str, store: StoreDep, _: UserAuth,
                 yield ": keep-alive\n\n"
                 await asyncio.sleep(1.0)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
