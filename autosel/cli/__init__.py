@@ -49,26 +49,38 @@ def _register_groups() -> None:
 _register_groups()
 
 
-def main() -> None:
-    """Console-script entry point: runs the app and maps autosel errors to exit codes."""
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """Click's usage-error class(es): typer 0.29 vendors click as ``typer._click``."""
+    types: list[type[BaseException]] = []
+    try:
+        from typer._click.exceptions import ClickException as vendored
+
+        types.append(vendored)
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        pass
     import click
 
+    types.append(click.ClickException)
+    return tuple(types)
+
+
+def main() -> None:
+    """Console-script entry point: runs the app and maps errors to documented exit codes."""
+    usage_errors = _usage_error_types()
     try:
         rc = app(standalone_mode=False)
     except AutoselError as err:
         typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
         sys.exit(err.exit_code)
-    except click.ClickException as exc:  # usage errors: bad option, missing argument
-        exc.show()
-        sys.exit(exc.exit_code)
+    except usage_errors as exc:  # bad option, missing argument: exit code 2
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
     sys.exit(rc if isinstance(rc, int) else 0)
