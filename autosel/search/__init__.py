@@ -10,5 +10,15 @@ from autosel.search.space import Realized, RecipeSpace
 from autosel.search.strategy import Candidate, SearchKnobs, Strategy, TrialResult
 from autosel.search.trajectory import Trajectories, replay
 
-__all__ = ["Candidate", "GPStrategy", "RandomStrategy", "Realized", "RecipeSpace", "SearchKnobs",
-           "Strategy", "Trajectories", "TrialResult", "replay"]
+__all__ = [
+    "Candidate",
+    "GPStrategy",
+    "RandomStrategy",
+    "Realized",
+    "RecipeSpace",
+    "SearchKnobs",
+    "Strategy",
+    "Trajectories",
+    "TrialResult",
+    "replay",
+]

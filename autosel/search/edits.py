@@ -36,12 +36,16 @@ class EditSpace:
         union_params: ``(other recipe hash) -> params dict`` for that operator.
     """
 
-    def __init__(self, operators: Sequence[str], max_steps: int,
-                 dims: dict[str, list[Any]],
-                 to_unit: Callable[[str, dict[str, Any]], np.ndarray],
-                 from_unit: Callable[[str, np.ndarray, dict[str, Any]], dict[str, Any]],
-                 union_op: str | None = None,
-                 union_params: Callable[[str], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        operators: Sequence[str],
+        max_steps: int,
+        dims: dict[str, list[Any]],
+        to_unit: Callable[[str, dict[str, Any]], np.ndarray],
+        from_unit: Callable[[str, np.ndarray, dict[str, Any]], dict[str, Any]],
+        union_op: str | None = None,
+        union_params: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
         self.operators = list(operators)
         self.max_steps = max_steps
         self.dims = dims
@@ -55,14 +59,23 @@ class EditSpace:
         return self.from_unit(op, rng.random(len(self.dims[op])), {})
 
 
-def _perturb_params(space: EditSpace, op: str, params: dict[str, Any], rng: np.random.Generator,
-                    sigma: float) -> dict[str, Any]:
+def _perturb_params(
+    space: EditSpace, op: str, params: dict[str, Any], rng: np.random.Generator, sigma: float
+) -> dict[str, Any]:
     dims = space.dims[op]
     if not dims:
         return dict(params)
     u = space.to_unit(op, params).copy()
-    # Move one coordinate most of the time (a local step), all of them sometimes.
-    which = np.arange(len(dims)) if rng.random() < 0.25 else np.array([rng.integers(len(dims))])
+    # Move one coordinate most of the time (a local step), all of them sometimes. A
+    # numeric coordinate is picked twice as often as a categorical one: resampling a
+    # category (e.g. a filter's mode) is a jump, not a local step, and numeric params
+    # such as a kept fraction set the subset size, the strongest driver of utility.
+    w = np.array([1.0 if d.kind == "categorical" else 2.0 for d in dims])
+    which = (
+        np.arange(len(dims))
+        if rng.random() < 0.25
+        else np.array([rng.choice(len(dims), p=w / w.sum())])
+    )
     for j in which:
         if dims[j].kind == "categorical":
             if len(which) == 1 or rng.random() < sigma:
@@ -72,8 +85,15 @@ def _perturb_params(space: EditSpace, op: str, params: dict[str, Any], rng: np.r
     return space.from_unit(op, u, params)
 
 
-def edit(steps: Steps, move: Move, space: EditSpace, rng: np.random.Generator, *,
-         sigma: float = 0.15, others: Sequence[str] = ()) -> Steps | None:
+def edit(
+    steps: Steps,
+    move: Move,
+    space: EditSpace,
+    rng: np.random.Generator,
+    *,
+    sigma: float = 0.15,
+    others: Sequence[str] = (),
+) -> Steps | None:
     """Apply one move to a recipe's steps.
 
     Args:
@@ -119,7 +139,12 @@ def edit(steps: Steps, move: Move, space: EditSpace, rng: np.random.Generator, *
         i = int(rng.integers(n - 1))
         steps[i], steps[i + 1] = steps[i + 1], steps[i]
     elif move == "union":
-        if space.union_op is None or space.union_params is None or not others or n >= space.max_steps:
+        if (
+            space.union_op is None
+            or space.union_params is None
+            or not others
+            or n >= space.max_steps
+        ):
             return None
         other = others[int(rng.integers(len(others)))]
         steps.append((space.union_op, space.union_params(other)))
@@ -128,14 +153,39 @@ def edit(steps: Steps, move: Move, space: EditSpace, rng: np.random.Generator, *
     return steps
 
 
-def propose_edits(parents: Sequence[Steps], space: EditSpace, rng: np.random.Generator, n: int, *,
-                  moves: Sequence[Move] = MOVES, sigma: float = 0.15,
-                  others: Sequence[str] = (), max_tries: int | None = None) -> list[tuple[Steps, Move, int]]:
+def propose_edits(
+    parents: Sequence[Steps],
+    space: EditSpace,
+    rng: np.random.Generator,
+    n: int,
+    *,
+    moves: Sequence[Move] = MOVES,
+    sigma: float = 0.15,
+    others: Sequence[str] = (),
+    max_tries: int | None = None,
+    scales: Sequence[float] = (1.0,),
+    weights: dict[str, float] | None = None,
+) -> list[tuple[Steps, Move, int]]:
     """Draw ``n`` edited recipes from the parents (round-robin over parents, random moves).
 
     Perturbations are drawn twice as often as structural moves: they are the finest
     local step, and a GP ranks many of them cheaply. A few edits chain two moves so the
     neighbourhood is not limited to distance one.
+
+    Args:
+        parents: the parents' steps (edited round-robin).
+        space: the recipe space.
+        rng: the only source of randomness.
+        n: how many edits to return.
+        moves: allowed moves.
+        sigma: base perturbation scale in the unit cube.
+        others: hashes of evaluated recipes a ``union`` may combine with.
+        max_tries: cap on attempts (default ``4 n + 16``).
+        scales: each edit draws its step ``sigma * scale`` uniformly from these: one
+            fixed ``sigma`` either refines around the incumbent or jumps, while the
+            optimum of a size-like param (a kept fraction) may be 0.05 or 0.5 away in
+            the unit interval; a few scales let the GP choose among both.
+        weights: relative move frequencies (default: ``perturb`` 2, others 1).
 
     Returns:
         ``(steps, move, parent index)`` triples; fewer than ``n`` if moves keep failing.
@@ -143,20 +193,22 @@ def propose_edits(parents: Sequence[Steps], space: EditSpace, rng: np.random.Gen
     """
     if not parents or not moves:
         return []
-    weights = np.array([2.0 if m == "perturb" else 1.0 for m in moves])
-    weights /= weights.sum()
+    w = {"perturb": 2.0, **(weights or {})}
+    probs = np.array([w.get(m, 1.0) for m in moves], dtype=np.float64)
+    probs /= probs.sum()
     out: list[tuple[Steps, Move, int]] = []
     tries = 0
     limit = max_tries if max_tries is not None else 4 * n + 16
     while len(out) < n and tries < limit:
         k = tries % len(parents)
         tries += 1
-        move = moves[int(rng.choice(len(moves), p=weights))]
-        child = edit(parents[k], move, space, rng, sigma=sigma, others=others)
+        move = moves[int(rng.choice(len(moves), p=probs))]
+        step = sigma * float(scales[int(rng.integers(len(scales)))])
+        child = edit(parents[k], move, space, rng, sigma=step, others=others)
         if child is None:
             continue
         if rng.random() < 0.2:
-            second = moves[int(rng.choice(len(moves), p=weights))]
-            child = edit(child, second, space, rng, sigma=sigma, others=others) or child
+            second = moves[int(rng.choice(len(moves), p=probs))]
+            child = edit(child, second, space, rng, sigma=step, others=others) or child
         out.append((child, move, k))
     return out

@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from autosel.errors import ConfigError
-from autosel.ops import available_signals, from_unit, get_operator, list_operators, param_space, to_unit
+from autosel.ops import (
+    available_signals,
+    from_unit,
+    get_operator,
+    list_operators,
+    param_space,
+    to_unit,
+)
 from autosel.recipes import Recipe, check_recipe, realize
 from autosel.recipes.state import state_feature_names
 from autosel.search.edits import EditSpace, Steps
@@ -68,9 +75,17 @@ class RecipeSpace:
         target_mix: source proportions for the ``source_js_target`` state feature.
     """
 
-    def __init__(self, pool: Any, signals: Any, *, operators: Sequence[str] | None = None,
-                 max_steps: int = 5, min_size: int = 1, seed: int = 0,
-                 target_mix: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        signals: Any,
+        *,
+        operators: Sequence[str] | None = None,
+        max_steps: int = 5,
+        min_size: int = 1,
+        seed: int = 0,
+        target_mix: Mapping[str, float] | None = None,
+    ) -> None:
         self.pool, self.signals = pool, signals
         self.max_steps, self.min_size, self.seed = max_steps, min_size, seed
         self.target_mix = dict(target_mix) if target_mix else None
@@ -86,19 +101,24 @@ class RecipeSpace:
         self.union = UNION in usable
         self.operators = [op for op in usable if op != UNION]
         if not self.operators:
-            raise ConfigError("the recipe space has no usable operator; registered: "
-                              + ", ".join(list_operators()))
+            raise ConfigError(
+                "the recipe space has no usable operator; registered: "
+                + ", ".join(list_operators())
+            )
         self.dims = {op: param_space(op) for op in self.operators}
         self.state_names = tuple(state_feature_names(signals))
         self.p_on = min(0.5, 2.0 / len(self.operators))
         self.known: dict[str, Recipe] = {}
         self._cache: dict[str, Realized] = {}
         self.edit_space = EditSpace(
-            self.operators, max_steps, self.dims,
+            self.operators,
+            max_steps,
+            self.dims,
             to_unit=lambda op, p: to_unit(op, p),
             from_unit=lambda op, u, base: from_unit(op, u, base).model_dump(mode="json"),
             union_op=UNION if self.union else None,
-            union_params=lambda h: {"recipe_hash": h})
+            union_params=lambda h: {"recipe_hash": h},
+        )
 
     # ----- construction -------------------------------------------------------------
     @property
@@ -115,11 +135,12 @@ class RecipeSpace:
         j = 0
         for op in self.operators:
             k = len(self.dims[op])
-            gate, pos, params = u[j], u[j + 1], u[j + 2:j + 2 + k]
+            gate, pos, params = u[j], u[j + 1], u[j + 2 : j + 2 + k]
             j += 2 + k
             if gate < self.p_on:
-                picked.append((float(gate), float(pos), op,
-                               from_unit(op, params).model_dump(mode="json")))
+                picked.append(
+                    (float(gate), float(pos), op, from_unit(op, params).model_dump(mode="json"))
+                )
         picked = sorted(picked)[: self.max_steps]
         steps = [(op, p) for _, _, op, p in sorted(picked, key=lambda t: (t[1], t[2]))]
         return self.make(steps)
@@ -129,6 +150,30 @@ class RecipeSpace:
         n = int(rng.integers(1, min(3, self.max_steps, len(self.operators)) + 1))
         ops = [self.operators[i] for i in rng.permutation(len(self.operators))[:n]]
         return self.make([(op, self.edit_space.random_params(op, rng)) for op in ops])
+
+    def short_recipe(self, rng: np.random.Generator, p_more: float = 0.35) -> Recipe:
+        """A random recipe whose length is geometric: 1 step, then one more w.p. ``p_more``.
+
+        Every step is a filter that shrinks the subset, so long random recipes mostly
+        realize tiny or infeasible subsets; a prior towards short recipes (P(1 step) =
+        0.65, P(2) = 0.23, P(3) = 0.08 with the default) puts most of the candidate mass
+        where single strong operators and simple pairs live, while longer recipes stay
+        reachable (edits grow them from good parents).
+        """
+        n = 1
+        while n < min(self.max_steps, len(self.operators)) and rng.random() < p_more:
+            n += 1
+        ops = [self.operators[i] for i in rng.permutation(len(self.operators))[:n]]
+        return self.make([(op, self.edit_space.random_params(op, rng)) for op in ops])
+
+    def default_recipes(self) -> list[Recipe]:
+        """The full pool, then every operator alone at its default params (sorted by name).
+
+        An operator's defaults are its author's recommended setting (e.g. the HES top
+        fraction of the HES paper), so these are the "expert" recipes a user would try
+        first; HPO tools seed with the default configuration for the same reason.
+        """
+        return [self.make([])] + [self.make([(op, {})]) for op in self.operators]
 
     def make(self, steps: Steps) -> Recipe:
         return Recipe.of(*[(op, dict(p)) for op, p in steps])
@@ -156,13 +201,24 @@ class RecipeSpace:
             return hit
         # Mark in-progress so a union cycle reads as infeasible instead of recursing.
         empty = np.zeros(0, dtype=np.int64)
-        self._cache[h] = Realized(recipe, h, "", empty, np.zeros(len(self.state_names)), False,
-                                  "union cycle")
+        self._cache[h] = Realized(
+            recipe, h, "", empty, np.zeros(len(self.state_names)), False, "union cycle"
+        )
         try:
-            r = realize(recipe, self.pool, self.signals, self.seed, min_size=self.min_size,
-                        max_steps=self.max_steps, recipe_resolver=self._resolve,
-                        target_mix=self.target_mix, use_cache=False)
-            out = Realized(recipe, h, r.fingerprint, r.indices, r.state_vector, r.feasible, r.reason)
+            r = realize(
+                recipe,
+                self.pool,
+                self.signals,
+                self.seed,
+                min_size=self.min_size,
+                max_steps=self.max_steps,
+                recipe_resolver=self._resolve,
+                target_mix=self.target_mix,
+                use_cache=False,
+            )
+            out = Realized(
+                recipe, h, r.fingerprint, r.indices, r.state_vector, r.feasible, r.reason
+            )
         except ConfigError as err:  # RecipeValidationError is a ConfigError too
             out = Realized(recipe, h, "", empty, np.zeros(len(self.state_names)), False, str(err))
         self._cache[h] = out
@@ -171,21 +227,47 @@ class RecipeSpace:
     # ----- GP encoding ----------------------------------------------------------------
     @property
     def feature_dim(self) -> int:
-        """Dimension of :meth:`encode` (`d`)."""
-        slots = sum(1 + sum(len(d.choices) if d.kind == "categorical" else 1 for d in self.dims[op])
-                    for op in self.operators)
+        """Dimension of the ``"full"`` :meth:`encode` (`d`)."""
+        return self.encoded_dim("full")
+
+    def encoded_dim(self, features: str) -> int:
+        """Dimension of :meth:`encode` for an encoding (see :meth:`encode`)."""
+        if features == "state":
+            return len(self.state_names)
+        if features == "state+ops":
+            return len(self.operators) + int(self.union) + len(self.state_names)
+        slots = sum(
+            1 + sum(len(d.choices) if d.kind == "categorical" else 1 for d in self.dims[op])
+            for op in self.operators
+        )
         return slots + int(self.union) + len(self.state_names)
 
-    def encode(self, realized: Realized) -> np.ndarray:
-        """The GP input of a realized recipe (`d`)."""
+    def encode(self, realized: Realized, features: str = "full") -> np.ndarray:
+        """The GP input of a realized recipe (`d`).
+
+        Args:
+            realized: the realized recipe.
+            features: ``"full"`` (operator slots with params, then the state vector),
+                ``"state+ops"`` (one enabled flag per operator, then the state) or
+                ``"state"`` (the realized state vector only).
+        """
+        if features == "state":
+            return np.asarray(realized.state, dtype=np.float64).copy()
         first: dict[str, dict[str, Any]] = {}
         for s in realized.recipe.steps:
             first.setdefault(s.operator, s.params)
+        if features == "state+ops":
+            flags = [1.0 if op in first else 0.0 for op in self.operators]
+            if self.union:
+                flags.append(1.0 if UNION in first else 0.0)
+            return np.concatenate([np.asarray(flags), realized.state])
         parts: list[float] = []
         for op in self.operators:
             dims = self.dims[op]
             if op not in first:
-                parts += [0.0] * (1 + sum(len(d.choices) if d.kind == "categorical" else 1 for d in dims))
+                parts += [0.0] * (
+                    1 + sum(len(d.choices) if d.kind == "categorical" else 1 for d in dims)
+                )
                 continue
             params = get_operator(op).parse(first[op])
             parts.append(1.0)

@@ -55,11 +55,18 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for the job store and the API)."""
-        return {"recipe": self.recipe.to_dict(), "recipe_hash": self.recipe_hash,
-                "fingerprint": self.fingerprint, "size": self.size,
-                "state": dict(zip(self.state_names, map(float, self.state), strict=True)),
-                "mean": self.mean, "std": self.std, "acquisition": self.acquisition,
-                "origin": self.origin, "trajectory": self.trajectory}
+        return {
+            "recipe": self.recipe.to_dict(),
+            "recipe_hash": self.recipe_hash,
+            "fingerprint": self.fingerprint,
+            "size": self.size,
+            "state": dict(zip(self.state_names, map(float, self.state), strict=True)),
+            "mean": self.mean,
+            "std": self.std,
+            "acquisition": self.acquisition,
+            "origin": self.origin,
+            "trajectory": self.trajectory,
+        }
 
 
 @dataclass(frozen=True)
@@ -91,12 +98,18 @@ class TrialResult:
         if not self.recipe_hash:
             object.__setattr__(self, "recipe_hash", self.recipe.recipe_hash)
         if self.status not in ("ok", "failed", "infeasible"):
-            raise ConfigError(f"trial status {self.status!r}: accepted are 'ok', 'failed', 'infeasible'")
+            raise ConfigError(
+                f"trial status {self.status!r}: accepted are 'ok', 'failed', 'infeasible'"
+            )
         if self.status == "ok" and (self.score is None or not math.isfinite(self.score)):
-            raise ConfigError(f"trial {self.recipe_hash[:12]}: status 'ok' needs a finite score, "
-                              f"got {self.score!r} (report a crash as status='failed' with a reason)")
+            raise ConfigError(
+                f"trial {self.recipe_hash[:12]}: status 'ok' needs a finite score, "
+                f"got {self.score!r} (report a crash as status='failed' with a reason)"
+            )
         if self.status != "ok" and not self.reason:
-            raise ConfigError(f"trial {self.recipe_hash[:12]}: status {self.status!r} needs a reason")
+            raise ConfigError(
+                f"trial {self.recipe_hash[:12]}: status {self.status!r} needs a reason"
+            )
 
     @property
     def ok(self) -> bool:
@@ -121,6 +134,13 @@ class SearchKnobs(BaseModel):
         sigma: perturbation scale of a parameter in its unit interval.
         fit_maxiter: L-BFGS-B iteration cap of the GP fit (bounds time per ask).
         min_size: smallest realized subset accepted as feasible.
+        features: GP input: ``"state"`` (realized state vector only), ``"state+ops"``
+            (plus one enabled flag per operator) or ``"full"`` (plus every param).
+        default_seeds: without user seed recipes, treat the full pool and each operator
+            at its defaults as anchors: warmup picks among them and they stay candidates.
+        perturb_scales: multipliers of ``sigma`` a parameter perturbation draws from
+            (small steps refine, large ones jump across a size range).
+        p_more: geometric continuation probability of random recipes' length.
         operators: allowed operators (default: every registered operator, sorted).
         seed: the search seed; every random draw derives from it.
     """
@@ -139,6 +159,10 @@ class SearchKnobs(BaseModel):
     sigma: float = Field(0.15, gt=0.0, le=1.0)
     fit_maxiter: int = Field(75, ge=5, le=1000)
     min_size: int = Field(1, ge=1)
+    features: Literal["state", "state+ops", "full"] = "state"
+    default_seeds: bool = True
+    perturb_scales: tuple[float, ...] = (0.33, 1.0, 2.5)
+    p_more: float = Field(0.35, ge=0.0, lt=1.0)
     operators: tuple[str, ...] | None = None
     seed: int = Field(0, ge=0)
 
@@ -157,20 +181,27 @@ class SearchKnobs(BaseModel):
     @property
     def warmup(self) -> int:
         """Effective number of warmup probes."""
-        return self.n_warmup if self.n_warmup is not None else min(self.budget, max(3, self.budget // 5))
+        return (
+            self.n_warmup
+            if self.n_warmup is not None
+            else min(self.budget, max(3, self.budget // 5))
+        )
 
 
 @runtime_checkable
 class Strategy(Protocol):
     """What the scheduler calls. Deterministic given the seed, history and pending jobs."""
 
-    def ask(self, history: Sequence[TrialResult], pending: Sequence[Recipe | Candidate],
-            n: int) -> list[Candidate]:
+    def ask(
+        self, history: Sequence[TrialResult], pending: Sequence[Recipe | Candidate], n: int
+    ) -> list[Candidate]:
         """Up to ``n`` new candidates (fewer when the budget or the space runs out)."""
         ...
 
 
-def remaining(knobs: SearchKnobs, history: Sequence[TrialResult], pending: Sequence[Any], n: int) -> int:
+def remaining(
+    knobs: SearchKnobs, history: Sequence[TrialResult], pending: Sequence[Any], n: int
+) -> int:
     """How many candidates an ask may return given the budget."""
     return max(0, min(int(n), knobs.budget - len(history) - len(pending)))
 

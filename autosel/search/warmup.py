@@ -45,8 +45,13 @@ def normalise_states(states: np.ndarray) -> np.ndarray:
     return (states - lo) / span
 
 
-def maxmin_select(points: np.ndarray, k: int, *, fixed: np.ndarray | None = None,
-                  weights: np.ndarray | None = None) -> list[int]:
+def maxmin_select(
+    points: np.ndarray,
+    k: int,
+    *,
+    fixed: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> list[int]:
     """Greedy max-min design: repeatedly take the point farthest from everything chosen.
 
     Ties are broken by the lowest index, so the choice is deterministic.
