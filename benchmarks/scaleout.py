@@ -31,7 +31,9 @@ BIN = Path(sys.executable).parent
 def _busy_fraction(store, search_id: str, wall: float) -> float:  # type: ignore[no-untyped-def]
     jobs = store.jobs(search_id=search_id)
     workers = {j.worker_id for j in jobs if j.worker_id}
-    busy = sum((j.finished_at - j.leased_at).total_seconds() for j in jobs if j.finished_at and j.leased_at)
+    busy = sum(
+        (j.finished_at - j.leased_at).total_seconds() for j in jobs if j.finished_at and j.leased_at
+    )
     return busy / (wall * max(1, len(workers)))
 
 
@@ -44,10 +46,20 @@ def run_search(home: Path, pool_id: str, spec: dict, n_workers: int) -> dict:
     settings = Settings(home=home)
     store = open_store(f"sqlite:///{home / f'scaleout-{n_workers}.db'}")
     search = create_search(store, {**spec, "pool": pool_id}, settings=settings)
-    env = {**os.environ, "AUTOSEL_HOME": str(home),
-           "AUTOSEL_DATABASE_URL": f"sqlite:///{home / f'scaleout-{n_workers}.db'}"}
-    procs = [subprocess.Popen([str(BIN / "autosel"), "worker", "--idle-exit", "5"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n_workers)]
+    env = {
+        **os.environ,
+        "AUTOSEL_HOME": str(home),
+        "AUTOSEL_DATABASE_URL": f"sqlite:///{home / f'scaleout-{n_workers}.db'}",
+    }
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "autosel"), "worker", "--idle-exit", "5"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(n_workers)
+    ]
     deadline = time.monotonic() + 120
     while len(store.workers()) < n_workers and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -57,13 +69,19 @@ def run_search(home: Path, pool_id: str, spec: dict, n_workers: int) -> dict:
     for p in procs:
         p.wait(timeout=120)
     trials = store.trials(search.id)
-    return {"workers": n_workers, "wall_s": wall, "trials": len(trials),
-            "busy": _busy_fraction(store, search.id, wall),
-            "max_parallel": n_workers}
+    return {
+        "workers": n_workers,
+        "wall_s": wall,
+        "trials": len(trials),
+        "busy": _busy_fraction(store, search.id, wall),
+        "max_parallel": n_workers,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="budget 3 instead of 6")
     args = ap.parse_args()
     from autosel.pool.demo import generate_demo_pool
@@ -81,23 +99,35 @@ def main() -> None:
     benches = {p.name.split(".")[0]: p for p in demo.bench_paths[:2]}
     t0 = time.perf_counter()
     compute_signals(pool, benchmarks=benches, settings=settings, progress=False)
-    print(f"signals for {len(pool)} samples: {time.perf_counter() - t0:.1f} s (cached for both runs)")
+    print(
+        f"signals for {len(pool)} samples: {time.perf_counter() - t0:.1f} s (cached for both runs)"
+    )
     from autosel.cli.run import eval_spec_for
 
     budget = 3 if args.quick else 6
-    spec = {"budget": budget, "baselines": False, "eval": eval_spec_for(benches, "tiny", "smollm2", 0),
-            "knobs": {"seed": 0}}
+    spec = {
+        "budget": budget,
+        "baselines": False,
+        "eval": eval_spec_for(benches, "tiny", "smollm2", 0),
+        "knobs": {"seed": 0},
+    }
     results = [run_search(home, pool.pool_id, spec, n) for n in (1, 3)]
     for r in results:
         print(json.dumps(r))
     one, three = results
     speedup = one["wall_s"] / three["wall_s"]
-    print(f"1 worker: {one['wall_s']:.1f} s, busy {one['busy']:.0%}; 3 workers: {three['wall_s']:.1f} s, "
-          f"busy {three['busy']:.0%}; speed-up {speedup:.2f}x on {os.cpu_count()} CPU cores")
-    print(f"TARGET scaleout_worker_busy_fraction measured={three['busy']:.2f} target=>=0.7 "
-          f"{'PASS' if three['busy'] >= 0.7 else 'FAIL'}")
-    print(f"TARGET scaleout_wall_speedup_3_vs_1 measured={speedup:.2f} target=>1.0 "
-          f"{'PASS' if speedup > 1.0 else 'FAIL'}")
+    print(
+        f"1 worker: {one['wall_s']:.1f} s, busy {one['busy']:.0%}; 3 workers: {three['wall_s']:.1f} s, "
+        f"busy {three['busy']:.0%}; speed-up {speedup:.2f}x on {os.cpu_count()} CPU cores"
+    )
+    print(
+        f"TARGET scaleout_worker_busy_fraction measured={three['busy']:.2f} target=>=0.7 "
+        f"{'PASS' if three['busy'] >= 0.7 else 'FAIL'}"
+    )
+    print(
+        f"TARGET scaleout_wall_speedup_3_vs_1 measured={speedup:.2f} target=>1.0 "
+        f"{'PASS' if speedup > 1.0 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

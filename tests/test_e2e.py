@@ -32,12 +32,34 @@ def test_autosel_run_tiny(tmp_path: Path) -> None:
     env = {**os.environ, "AUTOSEL_HOME": str(tmp_path / "home")}
     out = tmp_path / "out"
     proc = subprocess.run(
-        [str(BIN / "autosel"), "run", str(pool_file), *benches, "--budget", "2", "--profile", "tiny",
-         "--no-serve", "--out", str(out), "--port", "0"],
-        env=env, capture_output=True, text=True, timeout=1500)
+        [
+            str(BIN / "autosel"),
+            "run",
+            str(pool_file),
+            *benches,
+            "--budget",
+            "2",
+            "--profile",
+            "tiny",
+            "--no-serve",
+            "--out",
+            str(out),
+            "--port",
+            "0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = proc.stdout
-    for stage in ("ingest the pool", "compute signals", "search: 2 real SFT evaluations", "stage times"):
+    for stage in (
+        "ingest the pool",
+        "compute signals",
+        "search: 2 real SFT evaluations",
+        "stage times",
+    ):
         assert stage in text
     assert "best recipe vs baselines" in text and "baseline: full" in text
     assert "dashboard: http://127.0.0.1:" in text

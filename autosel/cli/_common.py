@@ -29,11 +29,15 @@ def stats_table(stats: dict[str, Any]) -> Table:
     t.add_row("sources", ", ".join(f"{k}: {v:,}" for k, v in stats["sources"].items()))
     t.add_row("exact duplicate rows", f"{stats['exact_duplicate_rows']:,}")
     rc = stats["response_chars"]
-    t.add_row("response chars", f"mean {rc['mean']:.0f}, median {rc['p50']:.0f}, max {rc['max']:.0f}")
+    t.add_row(
+        "response chars", f"mean {rc['mean']:.0f}, median {rc['p50']:.0f}, max {rc['max']:.0f}"
+    )
     pm = stats["prompt_messages"]
     t.add_row("prompt messages", f"mean {pm['mean']:.2f}, max {pm['max']:.0f}")
     if stats["groups"]:
-        t.add_row("prompt groups", f"{stats['groups']:,} groups covering {stats['rows_in_groups']:,} rows")
+        t.add_row(
+            "prompt groups", f"{stats['groups']:,} groups covering {stats['rows_in_groups']:,} rows"
+        )
     if stats["correct_labelled"]:
         t.add_row("rows with `correct`", f"{stats['correct_labelled']:,}")
     if stats.get("difficulty"):

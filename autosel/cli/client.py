@@ -37,7 +37,13 @@ class HttpClient:
                 err = r.json()["error"]
             except Exception:  # noqa: BLE001
                 raise ServerError(f"{method} {url}: HTTP {r.status_code}: {r.text[:300]}") from None
-            cls = NotFoundError if r.status_code == 404 else ConfigError if r.status_code == 422 else ServerError
+            cls = (
+                NotFoundError
+                if r.status_code == 404
+                else ConfigError
+                if r.status_code == 422
+                else ServerError
+            )
             raise cls(err["message"])
         return r
 
@@ -109,10 +115,16 @@ class EmbeddedClient:
         from autosel.scheduler.views import best_trial
 
         rows = self.trials(sid)
-        row = best_trial(rows) if trial is None else next((r for r in rows if r["number"] == trial), None)
+        row = (
+            best_trial(rows)
+            if trial is None
+            else next((r for r in rows if r["number"] == trial), None)
+        )
         if row is None:
-            raise NotFoundError(f"search {sid}: " + ("no completed trial yet" if trial is None
-                                                     else f"no trial number {trial}"))
+            raise NotFoundError(
+                f"search {sid}: "
+                + ("no completed trial yet" if trial is None else f"no trial number {trial}")
+            )
         return row
 
     def recipe_yaml(self, sid: str, trial: int | None) -> str:

@@ -9,14 +9,18 @@ import typer
 from autosel.cli import app
 from autosel.cli._common import console, print_json, stats_table
 
-pool_app = typer.Typer(help="Ingest, inspect and export pools of training samples.", no_args_is_help=True)
+pool_app = typer.Typer(
+    help="Ingest, inspect and export pools of training samples.", no_args_is_help=True
+)
 app.add_typer(pool_app, name="pool")
 
 
 @pool_app.command("add")
 def add(
     file: Path = typer.Argument(..., help="JSONL (optionally .gz), JSON array or Parquet file."),
-    fmt: str = typer.Option("auto", "--format", help="auto, chat, alpaca, sharegpt or prompt_response."),
+    fmt: str = typer.Option(
+        "auto", "--format", help="auto, chat, alpaca, sharegpt or prompt_response."
+    ),
     container: str = typer.Option("auto", help="auto, jsonl, json or parquet."),
     name: str = typer.Option(None, help="Display name (default: the file name)."),
     skip_invalid: bool = typer.Option(
@@ -31,12 +35,23 @@ def add(
         res = add_pool(file, fmt=fmt, container=container, name=name, skip_invalid=skip_invalid)
     stats = res.pool.stats()
     if as_json:
-        print_json({"created": res.created, "skipped_report": res.report_path, "seconds": res.seconds, **stats})
+        print_json(
+            {
+                "created": res.created,
+                "skipped_report": res.report_path,
+                "seconds": res.seconds,
+                **stats,
+            }
+        )
         return
     verb = "added" if res.created else "already present:"
-    console.print(f"[green]{verb}[/] pool [bold]{res.pool.pool_id}[/] — {len(res.pool):,} rows in {res.seconds:.2f} s")
+    console.print(
+        f"[green]{verb}[/] pool [bold]{res.pool.pool_id}[/] — {len(res.pool):,} rows in {res.seconds:.2f} s"
+    )
     if res.skipped:
-        console.print(f"[yellow]skipped {res.skipped} invalid record(s)[/]; report: {res.report_path}")
+        console.print(
+            f"[yellow]skipped {res.skipped} invalid record(s)[/]; report: {res.report_path}"
+        )
     console.print(stats_table(stats))
 
 
@@ -49,11 +64,19 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
 
     pools = list_pools()
     if as_json:
-        print_json([{"pool_id": p.pool_id, "name": p.name, "rows": len(p), "path": p.path} for p in pools])
+        print_json(
+            [{"pool_id": p.pool_id, "name": p.name, "rows": len(p), "path": p.path} for p in pools]
+        )
         return
     t = Table("pool id", "name", "rows", "format", "created")
     for p in pools:
-        t.add_row(p.pool_id, p.name, f"{len(p):,}", str(p.manifest.get("format")), p.manifest.get("created_at", ""))
+        t.add_row(
+            p.pool_id,
+            p.name,
+            f"{len(p):,}",
+            str(p.manifest.get("format")),
+            p.manifest.get("created_at", ""),
+        )
     console.print(t)
 
 
@@ -75,9 +98,13 @@ def show(
 @pool_app.command("export")
 def export(
     ref: str = typer.Argument(..., help="Pool id, unique id prefix, name or directory."),
-    out: Path = typer.Option(..., "--out", help="Output file (.jsonl, .jsonl.gz) or directory (hf)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Output file (.jsonl, .jsonl.gz) or directory (hf)."
+    ),
     fmt: str = typer.Option("chat", "--format", help="chat, alpaca, sharegpt or hf."),
-    ids: Path = typer.Option(None, "--ids", help="File of sample ids (one per line); default: all rows."),
+    ids: Path = typer.Option(
+        None, "--ids", help="File of sample ids (one per line); default: all rows."
+    ),
 ) -> None:
     """Export a pool, or the subset named by --ids, to a training file."""
     from autosel.pool import get_pool
@@ -86,6 +113,8 @@ def export(
     pool = get_pool(ref)
     id_list = None
     if ids is not None:
-        id_list = [line.strip() for line in ids.read_text(encoding="utf-8").splitlines() if line.strip()]
+        id_list = [
+            line.strip() for line in ids.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
     n = export_subset(pool, out, fmt, ids=id_list)
     console.print(f"wrote {n:,} records ({fmt}) to {out}")

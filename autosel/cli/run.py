@@ -21,12 +21,33 @@ from autosel.cli._common import console, stats_table
 # Evaluation profiles sized for a 2-core CPU with the embedded 135M model. Every trial
 # trains the same number of optimizer steps, so subsets compete on equal compute.
 PROFILES: dict[str, dict[str, Any]] = {
-    "demo": {"max_steps": 24, "batch_size": 4, "max_seq_len": 256, "learning_rate": 3e-4,
-             "bench_limit": 40, "generate": False, "budget": 4},
-    "tiny": {"max_steps": 3, "batch_size": 2, "max_seq_len": 160, "learning_rate": 3e-4,
-             "bench_limit": 6, "generate": False, "budget": 2},
-    "full": {"max_steps": None, "batch_size": 8, "max_seq_len": 512, "learning_rate": 2e-4,
-             "bench_limit": None, "generate": True, "budget": 8},
+    "demo": {
+        "max_steps": 24,
+        "batch_size": 4,
+        "max_seq_len": 256,
+        "learning_rate": 3e-4,
+        "bench_limit": 40,
+        "generate": False,
+        "budget": 4,
+    },
+    "tiny": {
+        "max_steps": 3,
+        "batch_size": 2,
+        "max_seq_len": 160,
+        "learning_rate": 3e-4,
+        "bench_limit": 6,
+        "generate": False,
+        "budget": 2,
+    },
+    "full": {
+        "max_steps": None,
+        "batch_size": 8,
+        "max_seq_len": 512,
+        "learning_rate": 2e-4,
+        "bench_limit": None,
+        "generate": True,
+        "budget": 8,
+    },
 }
 
 
@@ -48,7 +69,9 @@ def _parse_benches(items: list[str]) -> dict[str, Path]:
         p = Path(path if sep else name).expanduser()
         key = name if sep else p.name.split(".")[0]
         if not p.is_file():
-            raise ConfigError(f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH of a JSONL benchmark)")
+            raise ConfigError(
+                f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH of a JSONL benchmark)"
+            )
         if key in out:
             raise ConfigError(f"--bench {item!r}: benchmark name '{key}' given twice")
         out[key] = p.resolve()
@@ -61,10 +84,17 @@ def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int)
     if profile not in PROFILES:
         raise ConfigError(f"--profile {profile!r}: accepted {', '.join(PROFILES)}")
     p = PROFILES[profile]
-    spec: dict[str, Any] = {"model": model, "seed": seed, "batch_size": p["batch_size"],
-                            "max_seq_len": p["max_seq_len"], "learning_rate": p["learning_rate"],
-                            "benchmarks": [{"name": n, "path": str(path), "limit": p["bench_limit"],
-                                            "generate": p["generate"]} for n, path in sorted(benches.items())]}
+    spec: dict[str, Any] = {
+        "model": model,
+        "seed": seed,
+        "batch_size": p["batch_size"],
+        "max_seq_len": p["max_seq_len"],
+        "learning_rate": p["learning_rate"],
+        "benchmarks": [
+            {"name": n, "path": str(path), "limit": p["bench_limit"], "generate": p["generate"]}
+            for n, path in sorted(benches.items())
+        ],
+    }
     if p["max_steps"]:
         spec["max_steps"] = p["max_steps"]
     return spec
@@ -92,8 +122,9 @@ class _Dashboard:
         self.port = _free_port(port)
         self.url = f"http://127.0.0.1:{self.port}/"
         application = create_app(settings, store=store, auth=False)
-        self.server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(application, host="127.0.0.1", port=self.port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="dashboard")
 
     def start(self) -> None:
@@ -104,9 +135,22 @@ class _Dashboard:
         self.thread.join(timeout=10)
 
 
-def run_flow(pool_file: Path, benches: dict[str, Path], *, budget: int | None, profile: str,
-             model: str, out: Path, port: int, serve: bool, workers: int, seed: int,
-             spec_file: Path | None, name: str, timings: dict[str, float]) -> dict[str, Any]:
+def run_flow(
+    pool_file: Path,
+    benches: dict[str, Path],
+    *,
+    budget: int | None,
+    profile: str,
+    model: str,
+    out: Path,
+    port: int,
+    serve: bool,
+    workers: int,
+    seed: int,
+    spec_file: Path | None,
+    name: str,
+    timings: dict[str, float],
+) -> dict[str, Any]:
     """The main job, stage by stage. Returns the final search summary."""
     from autosel.cli.search import event_printer, print_summary, recipe_summary, trials_table
     from autosel.pool.export import export_records
@@ -127,19 +171,31 @@ def run_flow(pool_file: Path, benches: dict[str, Path], *, budget: int | None, p
         signals = compute_signals(pool, model=model, benchmarks=benches, settings=settings)
         console.print(f"{len(signals.names)} signal columns: {', '.join(signals.names)}")
     store = open_store(settings=settings)
-    spec_data: dict[str, Any] = {"pool": pool.pool_id, "name": f"{name} ({profile})",
-                                 "budget": budget or PROFILES[profile]["budget"],
-                                 "eval": eval_spec_for(benches, profile, model, seed),
-                                 "knobs": {"seed": seed}}
-    spec = (SearchSpec.from_file(spec_file, pool=pool.pool_id, budget=budget) if spec_file
-            else SearchSpec.parse(spec_data))
+    spec_data: dict[str, Any] = {
+        "pool": pool.pool_id,
+        "name": f"{name} ({profile})",
+        "budget": budget or PROFILES[profile]["budget"],
+        "eval": eval_spec_for(benches, profile, model, seed),
+        "knobs": {"seed": seed},
+    }
+    spec = (
+        SearchSpec.from_file(spec_file, pool=pool.pool_id, budget=budget)
+        if spec_file
+        else SearchSpec.parse(spec_data)
+    )
     search = create_search(store, spec, settings=settings)
     dash = _Dashboard(store, settings, port)
     dash.start()
     console.print(f"dashboard: [bold]{dash.url}searches/{search.id}[/] (live)")
     with _stage(f"search: {spec.budget} real SFT evaluations + baselines", timings):
-        summary = run_embedded(store, search.id, settings=settings, workers=workers,
-                               on_event=event_printer(), signals=signals)
+        summary = run_embedded(
+            store,
+            search.id,
+            settings=settings,
+            workers=workers,
+            on_event=event_printer(),
+            signals=signals,
+        )
     with _stage("write the best recipe and subset", timings):
         out.mkdir(parents=True, exist_ok=True)
         rows = trial_rows(store, search.id)
@@ -152,7 +208,9 @@ def run_flow(pool_file: Path, benches: dict[str, Path], *, budget: int | None, p
             recipe_file = out / "best_recipe.yaml"
             import yaml
 
-            export_records(pool.rows(load_subset(settings, best["fingerprint"])), subset_file, "chat")
+            export_records(
+                pool.rows(load_subset(settings, best["fingerprint"])), subset_file, "chat"
+            )
             recipe_file.write_text(yaml.safe_dump(best["recipe"], sort_keys=False))
     console.rule("[bold]result")
     print_summary(summary)
@@ -183,31 +241,59 @@ def _compare(rows: list[dict[str, Any]], best: dict[str, Any]) -> None:
     benches = sorted({b for r in refs for b in r["scores"]})
     t = Table("subset", "size", "utility", *benches, title="best recipe vs baselines")
     for r in refs:
-        label = f"best (trial {r['number']})" if r is best else r["origin"].replace("baseline:", "baseline: ")
-        t.add_row(label, str(r["size"]), f"{r['score']:.4f}", *[f"{r['scores'].get(b, float('nan')):.3f}"
-                                                               for b in benches])
+        label = (
+            f"best (trial {r['number']})"
+            if r is best
+            else r["origin"].replace("baseline:", "baseline: ")
+        )
+        t.add_row(
+            label,
+            str(r["size"]),
+            f"{r['score']:.4f}",
+            *[f"{r['scores'].get(b, float('nan')):.3f}" for b in benches],
+        )
     console.print(t)
 
 
 @app.command("run")
 def run(
-    pool_file: Path = typer.Argument(..., help="Your pool (JSONL/JSON/Parquet, any supported format)."),
-    bench: list[str] = typer.Option(..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."),
+    pool_file: Path = typer.Argument(
+        ..., help="Your pool (JSONL/JSON/Parquet, any supported format)."
+    ),
+    bench: list[str] = typer.Option(
+        ..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."
+    ),
     budget: int = typer.Option(None, min=1, help="Full SFT evaluations (default: the profile's)."),
     profile: str = typer.Option("full", help="Evaluation size: tiny, demo or full (see README)."),
     model: str = typer.Option("smollm2", help="Base model: a local HF directory or 'smollm2'."),
-    spec_file: Path = typer.Option(None, "--spec", help="A search spec YAML instead of the profile."),
+    spec_file: Path = typer.Option(
+        None, "--spec", help="A search spec YAML instead of the profile."
+    ),
     out: Path = typer.Option(Path("autosel-out"), help="Where the best subset and recipe go."),
     port: int = typer.Option(8000, help="Dashboard port on 127.0.0.1 (another is picked if busy)."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving the dashboard at the end."),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="Keep serving the dashboard at the end."
+    ),
     workers: int = typer.Option(1, min=1, help="In-process workers."),
     seed: int = typer.Option(0, min=0, help="Search and training seed."),
 ) -> None:
     """Ingest → signals → search with real SFT → best recipe, in one command."""
     benches = _parse_benches(bench)
-    run_flow(pool_file, benches, budget=budget, profile=profile, model=model, out=out, port=port,
-             serve=serve, workers=workers, seed=seed, spec_file=spec_file, name=pool_file.name.split(".")[0],
-             timings={})
+    run_flow(
+        pool_file,
+        benches,
+        budget=budget,
+        profile=profile,
+        model=model,
+        out=out,
+        port=port,
+        serve=serve,
+        workers=workers,
+        seed=seed,
+        spec_file=spec_file,
+        name=pool_file.name.split(".")[0],
+        timings={},
+    )
 
 
 @app.command("demo")
@@ -218,7 +304,9 @@ def demo(
     budget: int = typer.Option(None, min=1, help="Full SFT evaluations (default: the profile's)."),
     seed: int = typer.Option(0, min=0, help="Seed of the demo pool, the search and training."),
     port: int = typer.Option(8000, help="Dashboard port on 127.0.0.1."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving the dashboard at the end."),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="Keep serving the dashboard at the end."
+    ),
     workers: int = typer.Option(1, min=1, help="In-process workers."),
 ) -> None:
     """The main job on the embedded default: demo pool, SmolLM2 signals, a real search."""
@@ -231,6 +319,18 @@ def demo(
         demo_pool = generate_demo_pool(out / "data", size=size, seed=seed)
         console.print(f"pool: {demo_pool.pool_path}")
     benches = {p.name.split(".")[0]: p for p in demo_pool.bench_paths}
-    run_flow(demo_pool.pool_path, benches, budget=budget, profile=profile, model="smollm2", out=out,
-             port=port, serve=serve, workers=workers, seed=seed, spec_file=None, name=f"demo-{size}",
-             timings=timings)
+    run_flow(
+        demo_pool.pool_path,
+        benches,
+        budget=budget,
+        profile=profile,
+        model="smollm2",
+        out=out,
+        port=port,
+        serve=serve,
+        workers=workers,
+        seed=seed,
+        spec_file=None,
+        name=f"demo-{size}",
+        timings=timings,
+    )

@@ -16,7 +16,9 @@ from autosel.cli._common import console, print_json
 search_app = typer.Typer(help="Start and inspect recipe searches.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
 
-SERVER = typer.Option(None, "--server", envvar="AUTOSEL_SERVER", help="Server URL (default: embedded).")
+SERVER = typer.Option(
+    None, "--server", envvar="AUTOSEL_SERVER", help="Server URL (default: embedded)."
+)
 TOKEN = typer.Option(None, "--token", envvar="AUTOSEL_TOKEN", help="API token for --server.")
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
@@ -45,20 +47,37 @@ def trials_table(rows: list[dict[str, Any]]) -> Any:
     for col in ("#", "origin", "recipe", "size", "predicted", "actual", *benches, "state"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        pred = "—" if r["predicted_mean"] is None else f"{r['predicted_mean']:.3f}±{r['predicted_std'] or 0:.3f}"
-        t.add_row(str(r["number"]), r["origin"], recipe_summary(r["recipe"]), str(r["size"]), pred,
-                  _fmt(r["score"]), *[_fmt(r["scores"].get(b), 3) for b in benches],
-                  r["state"] + (f" ({r['error'][:60]})" if r["error"] else ""))
+        pred = (
+            "—"
+            if r["predicted_mean"] is None
+            else f"{r['predicted_mean']:.3f}±{r['predicted_std'] or 0:.3f}"
+        )
+        t.add_row(
+            str(r["number"]),
+            r["origin"],
+            recipe_summary(r["recipe"]),
+            str(r["size"]),
+            pred,
+            _fmt(r["score"]),
+            *[_fmt(r["scores"].get(b), 3) for b in benches],
+            r["state"] + (f" ({r['error'][:60]})" if r["error"] else ""),
+        )
     return t
 
 
 def print_summary(s: dict[str, Any]) -> None:
-    console.print(f"search [bold]{s['id']}[/] ({s['name']}): {s['state']}, "
-                  f"{s['completed']}/{s['budget']} evaluations, best {_fmt(s['best_score'])}")
+    console.print(
+        f"search [bold]{s['id']}[/] ({s['name']}): {s['state']}, "
+        f"{s['completed']}/{s['budget']} evaluations, best {_fmt(s['best_score'])}"
+    )
     if s.get("baselines"):
-        console.print("baselines: " + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(s["baselines"].items())))
+        console.print(
+            "baselines: " + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(s["baselines"].items()))
+        )
     if s.get("best"):
-        console.print(f"best recipe (trial {s['best']['number']}): {recipe_summary(s['best']['recipe'])}")
+        console.print(
+            f"best recipe (trial {s['best']['number']}): {recipe_summary(s['best']['recipe'])}"
+        )
 
 
 def event_printer() -> Any:
@@ -69,26 +88,40 @@ def event_printer() -> Any:
         if ev.kind == "trial_proposed":
             pred = d.get("prediction") or {}
             extra = f", predicted {pred['mean']:.3f}" if pred.get("mean") is not None else ""
-            console.print(f"  → trial {d['number']} proposed ({d['origin']}, {d['size']} samples{extra})")
+            console.print(
+                f"  → trial {d['number']} proposed ({d['origin']}, {d['size']} samples{extra})"
+            )
         elif ev.kind == "trial_complete":
             console.print(f"  ✓ trial {d['number']} scored [bold]{d['score']:.4f}[/]")
         elif ev.kind in ("trial_failed", "trial_pruned"):
             console.print(f"  ✗ trial {d.get('number')} {ev.kind[6:]}: {d.get('reason')}")
-        elif ev.kind in ("baselines_queued", "search_completed", "space_exhausted", "search_started"):
+        elif ev.kind in (
+            "baselines_queued",
+            "search_completed",
+            "space_exhausted",
+            "search_started",
+        ):
             console.print(f"  [dim]{ev.kind.replace('_', ' ')}[/] {json.dumps(d, default=str)}")
 
     return show
 
 
-def build_spec(pool: str, budget: int | None, spec_file: Path | None, name: str | None) -> dict[str, Any]:
+def build_spec(
+    pool: str, budget: int | None, spec_file: Path | None, name: str | None
+) -> dict[str, Any]:
     """The search spec from a YAML file plus command-line overrides, validated."""
     from autosel.scheduler.spec import SearchSpec
 
     if spec_file is not None:
         spec = SearchSpec.from_file(spec_file, pool=pool, budget=budget, name=name)
     else:
-        spec = SearchSpec.parse({"pool": pool, **({"budget": budget} if budget else {}),
-                                 **({"name": name} if name else {})})
+        spec = SearchSpec.parse(
+            {
+                "pool": pool,
+                **({"budget": budget} if budget else {}),
+                **({"name": name} if name else {}),
+            }
+        )
     return spec.to_json()
 
 
@@ -98,8 +131,11 @@ def start(
     budget: int = typer.Option(None, "--budget", min=1, help="Full evaluations to spend."),
     spec_file: Path = typer.Option(None, "--spec", help="Search spec YAML (see README)."),
     name: str = typer.Option(None, help="A name for the search."),
-    server: str = SERVER, token: str = TOKEN,
-    detach: bool = typer.Option(False, help="Only create it (embedded: run later with `search resume`)."),
+    server: str = SERVER,
+    token: str = TOKEN,
+    detach: bool = typer.Option(
+        False, help="Only create it (embedded: run later with `search resume`)."
+    ),
     workers: int = typer.Option(1, min=1, help="Embedded mode: in-process workers."),
     as_json: bool = JSON,
 ) -> None:
@@ -118,8 +154,13 @@ def start(
     if isinstance(client, EmbeddedClient):
         from autosel.scheduler.service import run_embedded
 
-        summary = run_embedded(client.store, sid, settings=client.settings, workers=workers,
-                               on_event=None if as_json else event_printer())
+        summary = run_embedded(
+            client.store,
+            sid,
+            settings=client.settings,
+            workers=workers,
+            on_event=None if as_json else event_printer(),
+        )
     else:
         summary = _watch(client, sid, quiet=as_json)
     if as_json:
@@ -129,7 +170,9 @@ def start(
 
 
 @search_app.command("resume")
-def resume(search_id: str, workers: int = typer.Option(1, min=1, help="In-process workers.")) -> None:
+def resume(
+    search_id: str, workers: int = typer.Option(1, min=1, help="In-process workers.")
+) -> None:
     """Embedded mode: continue a search from its stored trials until its budget is spent."""
     from autosel.cli.client import EmbeddedClient
     from autosel.scheduler.service import run_embedded
@@ -137,8 +180,15 @@ def resume(search_id: str, workers: int = typer.Option(1, min=1, help="In-proces
     client = EmbeddedClient()
     if client.store.get_search(search_id).state == "failed":
         client.store.set_search_state(search_id, "running")
-    print_summary(run_embedded(client.store, search_id, settings=client.settings, workers=workers,
-                               on_event=event_printer()))
+    print_summary(
+        run_embedded(
+            client.store,
+            search_id,
+            settings=client.settings,
+            workers=workers,
+            on_event=event_printer(),
+        )
+    )
 
 
 @search_app.command("list")
@@ -154,7 +204,9 @@ def list_(server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> Non
         return
     t = Table("id", "name", "state", "evaluations", "best")
     for s in rows:
-        t.add_row(s["id"], s["name"], s["state"], f"{s['completed']}/{s['budget']}", _fmt(s["best_score"]))
+        t.add_row(
+            s["id"], s["name"], s["state"], f"{s['completed']}/{s['budget']}", _fmt(s["best_score"])
+        )
     console.print(t)
 
 
@@ -176,21 +228,34 @@ def _watch(client: Any, sid: str, *, quiet: bool = False, interval: float = 2.0)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     s = client.search(sid)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, disable=quiet) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    ) as prog:
         task = prog.add_task("evaluations", total=s["budget"])
         while True:
             s = client.search(sid)
-            prog.update(task, completed=s["completed"],
-                        description=f"{s['state']}: best {_fmt(s['best_score'])}, {s['in_flight']} running")
+            prog.update(
+                task,
+                completed=s["completed"],
+                description=f"{s['state']}: best {_fmt(s['best_score'])}, {s['in_flight']} running",
+            )
             if s["state"] in ("completed", "cancelled", "failed"):
                 return s
             time.sleep(interval)
 
 
 @search_app.command("watch")
-def watch(search_id: str, server: str = SERVER, token: str = TOKEN,
-          interval: float = typer.Option(2.0, min=0.2, help="Seconds between polls.")) -> None:
+def watch(
+    search_id: str,
+    server: str = SERVER,
+    token: str = TOKEN,
+    interval: float = typer.Option(2.0, min=0.2, help="Seconds between polls."),
+) -> None:
     """Live progress until the search ends (Ctrl-C stops watching, not the search)."""
     from autosel.cli.client import make_client
 
@@ -212,7 +277,8 @@ def export(
     fmt: str = typer.Option("chat", "--format", help="chat, alpaca, sharegpt or hf."),
     trial: int = typer.Option(None, help="Trial number (default: the best)."),
     recipe_out: Path = typer.Option(None, "--recipe-out", help="Also write the recipe YAML here."),
-    server: str = SERVER, token: str = TOKEN,
+    server: str = SERVER,
+    token: str = TOKEN,
 ) -> None:
     """Write the best (or any) trial's subset, and optionally its recipe."""
     from autosel.cli.client import EmbeddedClient, make_client

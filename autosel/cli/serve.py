@@ -15,9 +15,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Bind address (auth turns on off loopback)."),
     port: int = typer.Option(8000, min=1, max=65535),
     workers: int = typer.Option(1, min=0, help="In-process workers (0: only remote workers)."),
-    auth: bool = typer.Option(None, "--auth/--no-auth",
-                              help="Require API tokens (default: on unless bound to 127.0.0.1)."),
-    scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler", help="Drive active searches."),
+    auth: bool = typer.Option(
+        None, "--auth/--no-auth", help="Require API tokens (default: on unless bound to 127.0.0.1)."
+    ),
+    scheduler: bool = typer.Option(
+        True, "--scheduler/--no-scheduler", help="Drive active searches."
+    ),
 ) -> None:
     """Run the REST API, the dashboard, the scheduler and in-process workers."""
     import uvicorn
@@ -30,16 +33,24 @@ def serve(
     if not use_auth and host not in LOOPBACK:
         console.print("[yellow]warning: serving without auth on a non-loopback address[/]")
     application = create_app(settings, auth=use_auth, run_scheduler=scheduler, workers=workers)
-    console.print(f"autosel on http://{host}:{port} (dashboard at /, API docs at /docs; "
-                  f"auth {'on' if use_auth else 'off'}, {workers} in-process worker(s))")
+    console.print(
+        f"autosel on http://{host}:{port} (dashboard at /, API docs at /docs; "
+        f"auth {'on' if use_auth else 'off'}, {workers} in-process worker(s))"
+    )
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @app.command("worker")
 def worker(
-    server: str = typer.Option(None, envvar="AUTOSEL_SERVER", help="Server URL; default: the local store."),
-    token: str = typer.Option(None, envvar="AUTOSEL_TOKEN", help="Worker-scoped token for --server."),
-    gpus: str = typer.Option(None, help="Comma-separated CUDA devices, one worker each (e.g. 0,1)."),
+    server: str = typer.Option(
+        None, envvar="AUTOSEL_SERVER", help="Server URL; default: the local store."
+    ),
+    token: str = typer.Option(
+        None, envvar="AUTOSEL_TOKEN", help="Worker-scoped token for --server."
+    ),
+    gpus: str = typer.Option(
+        None, help="Comma-separated CUDA devices, one worker each (e.g. 0,1)."
+    ),
     max_jobs: int = typer.Option(None, min=1, help="Exit after this many jobs."),
     idle_exit: float = typer.Option(None, min=0, help="Exit after this many idle seconds."),
     lease_seconds: float = typer.Option(600.0, min=5, help="Lease length, renewed by heartbeats."),
@@ -65,17 +76,26 @@ def worker(
             return LocalJobSource(store, settings)
 
     devices = [f"cuda:{g.strip()}" for g in gpus.split(",")] if gpus else ["cpu"]
-    pool = [Worker(make_source(), device=d, lease_seconds=lease_seconds, settings=settings) for d in devices]
-    threads = [threading.Thread(target=w.run, kwargs={"max_jobs": max_jobs, "idle_timeout": idle_exit},
-                                daemon=True) for w in pool]
+    pool = [
+        Worker(make_source(), device=d, lease_seconds=lease_seconds, settings=settings)
+        for d in devices
+    ]
+    threads = [
+        threading.Thread(
+            target=w.run, kwargs={"max_jobs": max_jobs, "idle_timeout": idle_exit}, daemon=True
+        )
+        for w in pool
+    ]
     for w, t in zip(pool, threads, strict=True):
         console.print(f"worker {w.worker_id} on {w.device} → {server or 'local store'}")
         t.start()
     for t in threads:
         t.join()
     for w in pool:
-        console.print(f"{w.worker_id}: {len(w.stats.succeeded)} succeeded, {len(w.stats.failed)} failed, "
-                      f"{len(w.stats.lost)} lost leases")
+        console.print(
+            f"{w.worker_id}: {len(w.stats.succeeded)} succeeded, {len(w.stats.failed)} failed, "
+            f"{len(w.stats.lost)} lost leases"
+        )
 
 
 token_app = typer.Typer(help="API tokens (stored hashed).", no_args_is_help=True)
@@ -85,7 +105,9 @@ app.add_typer(token_app, name="token")
 @token_app.command("create")
 def token_create(
     name: str = typer.Argument(..., help="Who or what the token is for."),
-    scope: list[str] = typer.Option(["user"], "--scope", help="user, worker or admin (repeatable)."),
+    scope: list[str] = typer.Option(
+        ["user"], "--scope", help="user, worker or admin (repeatable)."
+    ),
 ) -> None:
     """Create a token; it is printed once and only its hash is stored."""
     from autosel.errors import ConfigError

@@ -15,7 +15,11 @@ START, END = "<!-- operators:start -->", "<!-- operators:end -->"
 
 
 def _param(name: str, schema: dict[str, Any]) -> str:
-    kinds = [schema.get("type")] if "type" in schema else [a.get("type") for a in schema.get("anyOf", [])]
+    kinds = (
+        [schema.get("type")]
+        if "type" in schema
+        else [a.get("type") for a in schema.get("anyOf", [])]
+    )
     if "enum" in schema:
         kind = " \\| ".join(f"`{v}`" for v in schema["enum"])
     else:
@@ -23,13 +27,22 @@ def _param(name: str, schema: dict[str, Any]) -> str:
         if "null" in kinds:
             kind += " or null"
     bounds = []
-    for key, sym in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<")):
+    for key, sym in (
+        ("minimum", "≥"),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "≤"),
+        ("exclusiveMaximum", "<"),
+    ):
         if key in schema:
             bounds.append(f"{sym} {schema[key]}")
     searched = "" if schema.get("search", True) else " (not searched)"
     default = schema.get("default")
-    return (f"`{name}` {kind}" + (f" ({', '.join(bounds)})" if bounds else "")
-            + f", default `{default}`" + searched)
+    return (
+        f"`{name}` {kind}"
+        + (f" ({', '.join(bounds)})" if bounds else "")
+        + f", default `{default}`"
+        + searched
+    )
 
 
 def operator_reference() -> str:

@@ -62,11 +62,14 @@ def to_alpaca(row: dict[str, Any]) -> dict[str, Any]:
     if prompt and prompt[0]["role"] == "system":
         rec["system"] = prompt.pop(0)["content"]
     if not prompt or prompt[-1]["role"] != "user":
-        raise ConfigError(f"sample {row['sample_id']}: Alpaca needs a final user turn; export as chat instead")
+        raise ConfigError(
+            f"sample {row['sample_id']}: Alpaca needs a final user turn; export as chat instead"
+        )
     last = prompt.pop()
     history = []
     if len(prompt) % 2 or any(
-        m["role"] != want for m, want in zip(prompt, ["user", "assistant"] * len(prompt), strict=False)
+        m["role"] != want
+        for m, want in zip(prompt, ["user", "assistant"] * len(prompt), strict=False)
     ):
         raise ConfigError(
             f"sample {row['sample_id']}: prompt turns do not alternate user/assistant; export as chat instead"
@@ -86,7 +89,9 @@ def _open_out(path: Path, gz: bool) -> Any:
     return gzip.open(path, "wb") if gz else open(path, "wb")
 
 
-def export_records(records: Iterable[dict[str, Any]], out: str | os.PathLike[str], fmt: str = "chat") -> int:
+def export_records(
+    records: Iterable[dict[str, Any]], out: str | os.PathLike[str], fmt: str = "chat"
+) -> int:
     """Write canonical rows to ``out`` in ``fmt``; atomic (temp file + rename). Returns the count."""
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format '{fmt}'; accepted: {', '.join(EXPORT_FORMATS)}")
@@ -135,8 +140,12 @@ def _export_hf(records: Iterable[dict[str, Any]], out: Path) -> int:
     return len(rows)
 
 
-def iter_subset(pool: Pool, *, ids: Sequence[str] | None = None,
-                indices: Sequence[int] | np.ndarray | None = None) -> Iterator[dict[str, Any]]:
+def iter_subset(
+    pool: Pool,
+    *,
+    ids: Sequence[str] | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
+) -> Iterator[dict[str, Any]]:
     """Canonical rows of a subset given by sample ids or row indices (all rows if neither)."""
     if ids is not None and indices is not None:
         raise ConfigError("give either ids or indices, not both")
@@ -145,8 +154,13 @@ def iter_subset(pool: Pool, *, ids: Sequence[str] | None = None,
     return pool.rows(indices)
 
 
-def export_subset(pool: Pool, out: str | os.PathLike[str], fmt: str = "chat", *,
-                  ids: Sequence[str] | None = None,
-                  indices: Sequence[int] | np.ndarray | None = None) -> int:
+def export_subset(
+    pool: Pool,
+    out: str | os.PathLike[str],
+    fmt: str = "chat",
+    *,
+    ids: Sequence[str] | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
+) -> int:
     """Export a subset of ``pool`` (by sample ids or row indices; default all) to ``out``."""
     return export_records(iter_subset(pool, ids=ids, indices=indices), out, fmt)

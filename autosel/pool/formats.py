@@ -68,8 +68,9 @@ def _text(value: Any, field: str, *, required: bool = True) -> str:
     return value
 
 
-def _messages_from_chat(msgs: Any, field: str, role_key: str, text_key: str,
-                        role_map: dict[str, str] | None) -> list[dict[str, str]]:
+def _messages_from_chat(
+    msgs: Any, field: str, role_key: str, text_key: str, role_map: dict[str, str] | None
+) -> list[dict[str, str]]:
     if not isinstance(msgs, list):
         raise RecordError(f"expected a list of messages, got {type(msgs).__name__}", field)
     out: list[dict[str, str]] = []
@@ -90,7 +91,8 @@ def _messages_from_chat(msgs: Any, field: str, role_key: str, text_key: str,
             role = raw_role
             if role not in CHAT_ROLES:
                 raise RecordError(
-                    f"unknown role '{raw_role}'; accepted: {', '.join(CHAT_ROLES)}", f"{where}.{role_key}"
+                    f"unknown role '{raw_role}'; accepted: {', '.join(CHAT_ROLES)}",
+                    f"{where}.{role_key}",
                 )
         else:
             role = role_map.get(raw_role.lower(), "")
@@ -101,7 +103,11 @@ def _messages_from_chat(msgs: Any, field: str, role_key: str, text_key: str,
                 )
         content = m.get(text_key)
         if isinstance(content, list):  # OpenAI content parts: keep the text parts
-            parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+            parts = [
+                p.get("text", "")
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
+            ]
             if len(parts) != len(content):
                 raise RecordError("only text content parts are supported", f"{where}.{text_key}")
             content = "".join(parts)
@@ -119,7 +125,9 @@ def _split_response(msgs: list[dict[str, str]], field: str) -> tuple[list[dict[s
             f"{field}[{len(msgs) - 1}]",
         )
     if len(msgs) < 2:
-        raise RecordError("no prompt: at least one message must precede the assistant response", field)
+        raise RecordError(
+            "no prompt: at least one message must precede the assistant response", field
+        )
     return msgs[:-1], msgs[-1]["content"]
 
 
@@ -128,7 +136,9 @@ def _prompt_response(rec: dict[str, Any], fmt: str) -> tuple[list[dict[str, str]
         msgs = _messages_from_chat(rec.get("messages"), "messages", "role", "content", None)
         return _split_response(msgs, "messages")
     if fmt == "sharegpt":
-        msgs = _messages_from_chat(rec.get("conversations"), "conversations", "from", "value", SHAREGPT_ROLES)
+        msgs = _messages_from_chat(
+            rec.get("conversations"), "conversations", "from", "value", SHAREGPT_ROLES
+        )
         return _split_response(msgs, "conversations")
     if fmt == "alpaca":
         instruction = _text(rec.get("instruction"), "instruction")
@@ -142,9 +152,14 @@ def _prompt_response(rec: dict[str, Any], fmt: str) -> tuple[list[dict[str, str]
         if not isinstance(history, list):
             raise RecordError("expected a list of [user, assistant] pairs", "history")
         for i, pair in enumerate(history):
-            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            if not (
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+            ):
                 raise RecordError("expected a [user, assistant] pair of strings", f"history[{i}]")
-            prompt += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
+            prompt += [
+                {"role": "user", "content": pair[0]},
+                {"role": "assistant", "content": pair[1]},
+            ]
         user = f"{instruction}\n\n{extra}" if extra else instruction
         prompt.append({"role": "user", "content": user})
         return prompt, response
@@ -156,9 +171,18 @@ def _prompt_response(rec: dict[str, Any], fmt: str) -> tuple[list[dict[str, str]
     raise RecordError(f"unknown format '{fmt}'; accepted: {', '.join(FORMATS)}")
 
 
-_OPTIONAL_KEYS = frozenset({"id", "source", "difficulty", "answer", "target", "group", "correct", "metadata"})
-_EMPTY_OPTIONAL = {"sample_id": None, "source": DEFAULT_SOURCE, "difficulty": None, "answer": None,
-                   "group": None, "correct": None, "metadata": None}
+_OPTIONAL_KEYS = frozenset(
+    {"id", "source", "difficulty", "answer", "target", "group", "correct", "metadata"}
+)
+_EMPTY_OPTIONAL = {
+    "sample_id": None,
+    "source": DEFAULT_SOURCE,
+    "difficulty": None,
+    "answer": None,
+    "group": None,
+    "correct": None,
+    "metadata": None,
+}
 
 
 def _optional_fields(rec: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +203,8 @@ def _optional_fields(rec: dict[str, Any]) -> dict[str, Any]:
             diff = DIFFICULTY_WORDS[diff.lower()]
         elif isinstance(diff, bool) or not isinstance(diff, (int, float)):
             raise RecordError(
-                f"expected a number or one of {', '.join(DIFFICULTY_WORDS)}, got {diff!r}", "difficulty"
+                f"expected a number or one of {', '.join(DIFFICULTY_WORDS)}, got {diff!r}",
+                "difficulty",
             )
         if not math.isfinite(float(diff)):
             raise RecordError("must be a finite number", "difficulty")

@@ -52,6 +52,7 @@ class IngestResult:
 
 # ---------------------------------------------------------------------------- readers
 
+
 def _open_bytes(path: Path) -> IO[bytes]:
     with open(path, "rb") as f:
         magic = f.read(2)
@@ -88,9 +89,12 @@ def _iter_jsonl(path: Path, max_bytes: int) -> Iterator[tuple[int, Any]]:
                     size += len(more)
                     if not more or more.endswith(b"\n"):
                         break
-                yield lineno, RecordError(
-                    f"line is {size / 1e6:.1f} MB, larger than the limit of {max_bytes / 1e6:.1f} MB "
-                    "per record (set AUTOSEL_MAX_RECORD_BYTES to accept larger records)"
+                yield (
+                    lineno,
+                    RecordError(
+                        f"line is {size / 1e6:.1f} MB, larger than the limit of {max_bytes / 1e6:.1f} MB "
+                        "per record (set AUTOSEL_MAX_RECORD_BYTES to accept larger records)"
+                    ),
                 )
                 continue
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -104,9 +108,12 @@ def _iter_jsonl(path: Path, max_bytes: int) -> Iterator[tuple[int, Any]]:
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError as u:
-                    yield lineno, RecordError(
-                        f"not valid UTF-8 (byte 0x{raw[u.start]:02x} at column {u.start + 1}); "
-                        "re-encode the file as UTF-8"
+                    yield (
+                        lineno,
+                        RecordError(
+                            f"not valid UTF-8 (byte 0x{raw[u.start]:02x} at column {u.start + 1}); "
+                            "re-encode the file as UTF-8"
+                        ),
                     )
                     continue
                 yield lineno, RecordError(f"malformed JSON: {e.msg} at column {e.colno}")
@@ -121,10 +128,15 @@ def _iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
             for n, item in enumerate(ijson.items(f, "item", use_float=True), start=1):  # noqa: B007
                 yield n, item
     except UnicodeDecodeError as e:
-        raise InputError(f"not valid UTF-8 near byte {e.start}; re-encode the file as UTF-8", path=path) from e
+        raise InputError(
+            f"not valid UTF-8 near byte {e.start}; re-encode the file as UTF-8", path=path
+        ) from e
     except ijson.JSONError as e:
         raise InputError(
-            f"malformed JSON after record {n}: {_json_position(path) or e}", path=path, line=n + 1, unit="record"
+            f"malformed JSON after record {n}: {_json_position(path) or e}",
+            path=path,
+            line=n + 1,
+            unit="record",
         ) from e
 
 
@@ -156,6 +168,7 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
 
 # ---------------------------------------------------------------------------- ingest
 
+
 class _Writer:
     """Batches canonical rows into a Parquet file and hashes them in order."""
 
@@ -183,9 +196,7 @@ class _Writer:
 
 
 def _content_digest(row: dict[str, Any]) -> bytes:
-    return hashlib.blake2b(
-        orjson.dumps([row["prompt"], row["response"]]), digest_size=8
-    ).digest()
+    return hashlib.blake2b(orjson.dumps([row["prompt"], row["response"]]), digest_size=8).digest()
 
 
 def add_pool(
@@ -217,7 +228,9 @@ def add_pool(
     if fmt not in ("auto", *FORMATS):
         raise InputError(f"unknown format '{fmt}'; accepted: auto, {', '.join(FORMATS)}", path=src)
     if container not in CONTAINERS:
-        raise InputError(f"unknown container '{container}'; accepted: {', '.join(CONTAINERS)}", path=src)
+        raise InputError(
+            f"unknown container '{container}'; accepted: {', '.join(CONTAINERS)}", path=src
+        )
     if not src.is_file():
         raise InputError("no such file", path=src)
     if src.stat().st_size == 0:
@@ -274,8 +287,14 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
-def _ingest_into(tmp: Path, records: Iterator[tuple[int, Any]], src: Path, fmt: str,
-                 unit: str, skip_invalid: bool) -> dict[str, Any]:
+def _ingest_into(
+    tmp: Path,
+    records: Iterator[tuple[int, Any]],
+    src: Path,
+    fmt: str,
+    unit: str,
+    skip_invalid: bool,
+) -> dict[str, Any]:
     writer = _Writer(tmp / PARQUET_NAME)
     report: io.TextIOWrapper | None = None
     skipped = 0
@@ -314,11 +333,16 @@ def _ingest_into(tmp: Path, records: Iterator[tuple[int, Any]], src: Path, fmt: 
                     )
             except RecordError as err:
                 if not skip_invalid:
-                    raise InputError(err.message, path=src, line=lineno, field=err.field, unit=unit) from None
+                    raise InputError(
+                        err.message, path=src, line=lineno, field=err.field, unit=unit
+                    ) from None
                 skipped += 1
                 if report is None:
-                    report = open(tmp / SKIPPED_NAME, "w", encoding="utf-8")
-                report.write(json.dumps({unit: lineno, "field": err.field, "error": err.message}) + "\n")
+                    # Opened lazily (most ingests skip nothing); closed in the finally below.
+                    report = open(tmp / SKIPPED_NAME, "w", encoding="utf-8")  # noqa: SIM115
+                report.write(
+                    json.dumps({unit: lineno, "field": err.field, "error": err.message}) + "\n"
+                )
                 continue
             seen_digest[digest] = n_before + 1
             duplicates += n_before > 0

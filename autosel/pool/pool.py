@@ -65,7 +65,9 @@ class Pool:
 
     def table(self, columns: Sequence[str] | None = None) -> pa.Table:
         """The pool as an Arrow table (memory-mapped; only ``columns`` are read)."""
-        return pq.read_table(self.parquet_path, columns=list(columns) if columns else None, memory_map=True)
+        return pq.read_table(
+            self.parquet_path, columns=list(columns) if columns else None, memory_map=True
+        )
 
     @cached_property
     def sample_ids(self) -> np.ndarray:
@@ -86,11 +88,16 @@ class Pool:
         missing = [i for i in ids if i not in index]
         if missing:
             shown = ", ".join(map(repr, missing[:5]))
-            raise InputError(f"{len(missing)} sample id(s) not in pool {self.pool_id}: {shown}", field="ids")
+            raise InputError(
+                f"{len(missing)} sample id(s) not in pool {self.pool_id}: {shown}", field="ids"
+            )
         return np.fromiter((index[i] for i in ids), dtype=np.int64, count=len(ids))
 
-    def rows(self, indices: Sequence[int] | np.ndarray | None = None,
-             columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    def rows(
+        self,
+        indices: Sequence[int] | np.ndarray | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Iterate canonical rows as dicts (all rows, or ``indices`` in the given order)."""
         table = self.table(columns)
         if indices is not None:
@@ -130,7 +137,12 @@ def _summary(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         return {"mean": 0.0, "min": 0.0, "p50": 0.0, "max": 0.0}
-    return {"mean": float(x.mean()), "min": float(x.min()), "p50": float(np.median(x)), "max": float(x.max())}
+    return {
+        "mean": float(x.mean()),
+        "min": float(x.min()),
+        "p50": float(np.median(x)),
+        "max": float(x.max()),
+    }
 
 
 def list_pools(settings: Settings | None = None) -> list[Pool]:
@@ -153,10 +165,19 @@ def get_pool(ref: str, settings: Settings | None = None) -> Pool:
         return Pool.open(p)
     pools = list_pools(settings)
     exact = [x for x in pools if x.pool_id == ref]
-    matches = exact or [x for x in pools if x.pool_id.startswith(ref)] or [x for x in pools if x.name == ref]
+    matches = (
+        exact
+        or [x for x in pools if x.pool_id.startswith(ref)]
+        or [x for x in pools if x.name == ref]
+    )
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        known = ", ".join(f"{x.pool_id} ({x.name})" for x in pools[:10]) or "none yet: run `autosel pool add FILE`"
+        known = (
+            ", ".join(f"{x.pool_id} ({x.name})" for x in pools[:10])
+            or "none yet: run `autosel pool add FILE`"
+        )
         raise NotFoundError(f"pool '{ref}' not found; known pools: {known}")
-    raise NotFoundError(f"pool '{ref}' is ambiguous: " + ", ".join(f"{x.pool_id} ({x.name})" for x in matches))
+    raise NotFoundError(
+        f"pool '{ref}' is ambiguous: " + ", ".join(f"{x.pool_id} ({x.name})" for x in matches)
+    )

@@ -29,7 +29,9 @@ class SearchManager:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="autosel-scheduler", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="autosel-scheduler", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -45,8 +47,9 @@ class SearchManager:
             try:
                 sched = self._schedulers.get(search.id)
                 if sched is None:
-                    sched = self._schedulers[search.id] = Scheduler(self.store, search.id,
-                                                                    settings=self.settings)
+                    sched = self._schedulers[search.id] = Scheduler(
+                        self.store, search.id, settings=self.settings
+                    )
                 report = sched.step()
                 proposed += report.proposed
                 if report.done:
@@ -55,8 +58,11 @@ class SearchManager:
                 log.exception("search %s failed", search.id)
                 self._schedulers.pop(search.id, None)
                 self.store.set_search_state(search.id, "failed")
-                self.store.append_event("search_failed", {"reason": f"{type(exc).__name__}: {exc}"[:2000]},
-                                        search_id=search.id)
+                self.store.append_event(
+                    "search_failed",
+                    {"reason": f"{type(exc).__name__}: {exc}"[:2000]},
+                    search_id=search.id,
+                )
         return proposed
 
     def _loop(self) -> None:

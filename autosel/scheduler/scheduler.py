@@ -62,9 +62,16 @@ def open_signals(spec: SearchSpec, pool, settings: Settings, *, compute: bool = 
     bench = {b.name: b.path for b in spec.eval.benchmarks} if spec.signals.relevance else None
     if not compute:
         return load_signals(pool, settings=settings, model=spec.signals.model)
-    return compute_signals(pool, model=spec.signals.model, device=spec.signals.device,
-                           precision=spec.signals.precision, benchmarks=bench or None,
-                           ifd=spec.signals.ifd, progress=False, settings=settings)
+    return compute_signals(
+        pool,
+        model=spec.signals.model,
+        device=spec.signals.device,
+        precision=spec.signals.precision,
+        benchmarks=bench or None,
+        ifd=spec.signals.ifd,
+        progress=False,
+        settings=settings,
+    )
 
 
 class Scheduler:
@@ -78,8 +85,15 @@ class Scheduler:
         worker_live_seconds: a worker seen within this many seconds counts as available.
     """
 
-    def __init__(self, store: Store, search_id: str, *, settings: Settings | None = None,
-                 signals: Any = None, worker_live_seconds: float = WORKER_LIVE_SECONDS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        search_id: str,
+        *,
+        settings: Settings | None = None,
+        signals: Any = None,
+        worker_live_seconds: float = WORKER_LIVE_SECONDS,
+    ) -> None:
         from autosel.search.bo import GPStrategy
         from autosel.search.space import RecipeSpace
 
@@ -88,11 +102,19 @@ class Scheduler:
         record = store.get_search(search_id)
         self.spec = SearchSpec.parse(record.spec, where=f"search {search_id}")
         self.pool = resolve_pool(self.spec, self.settings)
-        self.signals = signals if signals is not None else open_signals(self.spec, self.pool, self.settings)
+        self.signals = (
+            signals if signals is not None else open_signals(self.spec, self.pool, self.settings)
+        )
         knobs = self.spec.search_knobs
-        self.space = RecipeSpace(self.pool, self.signals, operators=knobs.operators,
-                                 max_steps=knobs.max_steps, min_size=knobs.min_size,
-                                 seed=knobs.seed, target_mix=self.spec.target_mix)
+        self.space = RecipeSpace(
+            self.pool,
+            self.signals,
+            operators=knobs.operators,
+            max_steps=knobs.max_steps,
+            min_size=knobs.min_size,
+            seed=knobs.seed,
+            target_mix=self.spec.target_mix,
+        )
         seeds = [recipe_from_data(r) for r in self.spec.seed_recipes]
         self.strategy = GPStrategy(self.space, knobs, seed_recipes=seeds)
         self.worker_live_seconds = worker_live_seconds
@@ -113,14 +135,28 @@ class Scheduler:
             recipe = recipe_from_data(t.recipe)
             if t.state == "complete":
                 res = results.get(t.id)
-                history.append(TrialResult(
-                    recipe=recipe, score=t.score, per_benchmark=dict(res.scores) if res else {},
-                    cost=float(res.costs.get("device_seconds", 0.0)) if res else 0.0,
-                    recipe_hash=t.recipe_hash, fingerprint=t.fingerprint))
+                history.append(
+                    TrialResult(
+                        recipe=recipe,
+                        score=t.score,
+                        per_benchmark=dict(res.scores) if res else {},
+                        cost=float(res.costs.get("device_seconds", 0.0)) if res else 0.0,
+                        recipe_hash=t.recipe_hash,
+                        fingerprint=t.fingerprint,
+                    )
+                )
             elif t.state in ("failed", "pruned"):
                 reason = errors.get(t.id) or ("cancelled" if t.state == "pruned" else "failed")
-                history.append(TrialResult(recipe=recipe, score=None, status="failed", reason=reason,
-                                           recipe_hash=t.recipe_hash, fingerprint=t.fingerprint))
+                history.append(
+                    TrialResult(
+                        recipe=recipe,
+                        score=None,
+                        status="failed",
+                        reason=reason,
+                        recipe_hash=t.recipe_hash,
+                        fingerprint=t.fingerprint,
+                    )
+                )
             else:
                 pending.append(recipe)
         return history, pending
@@ -144,18 +180,33 @@ class Scheduler:
                 utility = res.utility if res is not None else None
                 if utility is None:
                     self.store.update_trial(trial.id, state="failed")
-                    self.store.append_event("trial_failed", {"reason": "no utility reported"},
-                                            search_id=self.search_id, trial_id=trial.id, job_id=job.id)
+                    self.store.append_event(
+                        "trial_failed",
+                        {"reason": "no utility reported"},
+                        search_id=self.search_id,
+                        trial_id=trial.id,
+                        job_id=job.id,
+                    )
                 else:
                     self.store.update_trial(trial.id, state="complete", score=utility)
-                    self.store.append_event("trial_complete", {"score": utility, "number": trial.number},
-                                            search_id=self.search_id, trial_id=trial.id, job_id=job.id)
+                    self.store.append_event(
+                        "trial_complete",
+                        {"score": utility, "number": trial.number},
+                        search_id=self.search_id,
+                        trial_id=trial.id,
+                        job_id=job.id,
+                    )
                 finished += 1
             elif job.state in ("failed", "cancelled"):
                 state = "failed" if job.state == "failed" else "pruned"
                 self.store.update_trial(trial.id, state=state)
-                self.store.append_event(f"trial_{state}", {"reason": job.error, "number": trial.number},
-                                        search_id=self.search_id, trial_id=trial.id, job_id=job.id)
+                self.store.append_event(
+                    f"trial_{state}",
+                    {"reason": job.error, "number": trial.number},
+                    search_id=self.search_id,
+                    trial_id=trial.id,
+                    job_id=job.id,
+                )
                 finished += 1
             elif job.state in ("leased", "running") and trial.state == "pending":
                 self.store.update_trial(trial.id, state="running")
@@ -172,7 +223,9 @@ class Scheduler:
             return StepReport(0, finished, 0, in_flight, True)
         if search.state == "created":
             self.store.set_search_state(self.search_id, "running")
-            self.store.append_event("search_started", {"budget": self.spec.budget}, search_id=self.search_id)
+            self.store.append_event(
+                "search_started", {"budget": self.spec.budget}, search_id=self.search_id
+            )
         history, pending = self._history(trials)
         completed = len(history)
         proposed = 0
@@ -182,69 +235,129 @@ class Scheduler:
             if n > 0:
                 cands = self.strategy.ask(history, pending, n)
                 for cand in cands:
-                    self._enqueue(cand, len(trials) + proposed)
+                    self._enqueue(cand)
                     proposed += 1
                 if not cands and not pending:
-                    self.store.append_event("space_exhausted", {"completed": completed},
-                                            search_id=self.search_id)
+                    self.store.append_event(
+                        "space_exhausted", {"completed": completed}, search_id=self.search_id
+                    )
                     return self._finish(trials, history, finished, in_flight)
             return StepReport(proposed, finished, completed, in_flight + proposed, False)
         return self._finish(trials, history, finished, in_flight)
 
-    def _finish(self, trials: list[TrialRecord], history: list[TrialResult], finished: int,
-                in_flight: int) -> StepReport:
+    def _finish(
+        self, trials: list[TrialRecord], history: list[TrialResult], finished: int, in_flight: int
+    ) -> StepReport:
         """Budget spent: queue the baselines once, then complete when nothing is in flight."""
         if self.spec.baselines and not any(t.origin.startswith(BASELINE_PREFIX) for t in trials):
-            queued = self._enqueue_baselines(history, len(trials))
+            queued = self._enqueue_baselines(history)
             return StepReport(queued, finished, len(history), in_flight + queued, False)
         if in_flight:
             return StepReport(0, finished, len(history), in_flight, False)
         best = max((t for t in history if t.ok), key=lambda t: t.score or 0.0, default=None)
         self.store.set_search_state(self.search_id, "completed")
-        self.store.append_event("search_completed", {
-            "completed": len(history), "best_score": best.score if best else None,
-            "best_recipe_hash": best.recipe_hash if best else None}, search_id=self.search_id)
+        self.store.append_event(
+            "search_completed",
+            {
+                "completed": len(history),
+                "best_score": best.score if best else None,
+                "best_recipe_hash": best.recipe_hash if best else None,
+            },
+            search_id=self.search_id,
+        )
         return StepReport(0, finished, len(history), 0, True)
 
-    def _enqueue(self, cand: Candidate, number: int) -> None:
+    def _enqueue(self, cand: Candidate) -> None:
         realized = self.space.realize(cand.recipe)
-        self._record(cand.recipe, realized, cand.origin, number, prediction={
-            "mean": cand.mean, "std": cand.std, "acquisition": cand.acquisition},
-            trajectory={"index": cand.trajectory})
+        self._record(
+            cand.recipe,
+            realized,
+            cand.origin,
+            prediction={"mean": cand.mean, "std": cand.std, "acquisition": cand.acquisition},
+            trajectory={"index": cand.trajectory},
+        )
 
-    def _record(self, recipe: Recipe, realized: Any, origin: str, number: int, *,
-                prediction: dict[str, Any] | None, trajectory: dict[str, Any] | None) -> None:
+    def _record(
+        self,
+        recipe: Recipe,
+        realized: Any,
+        origin: str,
+        *,
+        prediction: dict[str, Any] | None,
+        trajectory: dict[str, Any] | None,
+    ) -> None:
         save_subset(self.settings, realized.fingerprint, realized.indices)
-        trial = self.store.add_trial(self.search_id, TrialSpec(
-            recipe=recipe.to_dict(), recipe_hash=realized.recipe_hash, fingerprint=realized.fingerprint,
-            state_vector=tuple(float(x) for x in realized.state), origin=origin,
-            prediction=prediction, trajectory=trajectory))
-        payload = {"kind": "trial", "pool_id": self.pool.pool_id, "fingerprint": realized.fingerprint,
-                   "n_samples": int(realized.size), "eval": self.spec.eval.model_dump(mode="json"),
-                   "trial_number": trial.number}
-        job = self.store.create_job(JobSpec(payload=payload, search_id=self.search_id, trial_id=trial.id,
-                                            max_attempts=self.spec.max_attempts))
-        self.store.append_event("trial_proposed", {
-            "number": trial.number, "origin": origin, "size": int(realized.size),
-            "recipe_hash": realized.recipe_hash, "prediction": prediction},
-            search_id=self.search_id, trial_id=trial.id, job_id=job.id)
+        trial = self.store.add_trial(
+            self.search_id,
+            TrialSpec(
+                recipe=recipe.to_dict(),
+                recipe_hash=realized.recipe_hash,
+                fingerprint=realized.fingerprint,
+                state_vector=tuple(float(x) for x in realized.state),
+                origin=origin,
+                prediction=prediction,
+                trajectory=trajectory,
+            ),
+        )
+        payload = {
+            "kind": "trial",
+            "pool_id": self.pool.pool_id,
+            "fingerprint": realized.fingerprint,
+            "n_samples": int(realized.size),
+            "eval": self.spec.eval.model_dump(mode="json"),
+            "trial_number": trial.number,
+        }
+        job = self.store.create_job(
+            JobSpec(
+                payload=payload,
+                search_id=self.search_id,
+                trial_id=trial.id,
+                max_attempts=self.spec.max_attempts,
+            )
+        )
+        self.store.append_event(
+            "trial_proposed",
+            {
+                "number": trial.number,
+                "origin": origin,
+                "size": int(realized.size),
+                "recipe_hash": realized.recipe_hash,
+                "prediction": prediction,
+            },
+            search_id=self.search_id,
+            trial_id=trial.id,
+            job_id=job.id,
+        )
 
-    def _enqueue_baselines(self, history: list[TrialResult], number: int) -> int:
+    def _enqueue_baselines(self, history: list[TrialResult]) -> int:
         best = max((t for t in history if t.ok), key=lambda t: t.score or 0.0, default=None)
         recipes = [("baseline:full", Recipe.of())]
         if best is not None:
             size = self.space.realize(best.recipe).size
             if 0 < size < len(self.pool):
-                recipes.append(("baseline:random", Recipe.of(
-                    ("random_sample", {"fraction": 1.0, "n": int(size)}))))
-        for i, (origin, recipe) in enumerate(recipes):
-            self._record(recipe, self.space.realize(recipe), origin, number + i,
-                         prediction=None, trajectory=None)
-        self.store.append_event("baselines_queued", {"count": len(recipes)}, search_id=self.search_id)
+                recipes.append(
+                    (
+                        "baseline:random",
+                        Recipe.of(("random_sample", {"fraction": 1.0, "n": int(size)})),
+                    )
+                )
+        for origin, recipe in recipes:
+            self._record(
+                recipe, self.space.realize(recipe), origin, prediction=None, trajectory=None
+            )
+        self.store.append_event(
+            "baselines_queued", {"count": len(recipes)}, search_id=self.search_id
+        )
         return len(recipes)
 
-    def run(self, *, poll_seconds: float = 1.0, stop: threading.Event | None = None,
-            timeout: float | None = None, on_step: Any = None) -> StepReport:
+    def run(
+        self,
+        *,
+        poll_seconds: float = 1.0,
+        stop: threading.Event | None = None,
+        timeout: float | None = None,
+        on_step: Any = None,
+    ) -> StepReport:
         """Step until the search is done (or ``stop`` is set / ``timeout`` passes)."""
         deadline = time.monotonic() + timeout if timeout else None
         while True:

@@ -12,12 +12,25 @@ from autosel.store import PoolRecord, SearchRecord, Store
 
 def register_pool(store: Store, pool: Any) -> PoolRecord:
     """Record a stored pool in the store's catalog (idempotent: pools are content-addressed)."""
-    return store.put_pool(PoolRecord(id=pool.pool_id, name=pool.name, content_hash=pool.content_hash,
-                                     rows=len(pool), path=str(pool.path), manifest=pool.manifest))
+    return store.put_pool(
+        PoolRecord(
+            id=pool.pool_id,
+            name=pool.name,
+            content_hash=pool.content_hash,
+            rows=len(pool),
+            path=str(pool.path),
+            manifest=pool.manifest,
+        )
+    )
 
 
-def create_search(store: Store, spec: SearchSpec | dict[str, Any], *,
-                  settings: Settings | None = None, name: str | None = None) -> SearchRecord:
+def create_search(
+    store: Store,
+    spec: SearchSpec | dict[str, Any],
+    *,
+    settings: Settings | None = None,
+    name: str | None = None,
+) -> SearchRecord:
     """Validate ``spec`` against what exists and store a new search.
 
     Checks before anything is stored: the spec's fields, that the pool exists, that each
@@ -35,7 +48,9 @@ def create_search(store: Store, spec: SearchSpec | dict[str, Any], *,
     pool = get_pool(spec.pool, settings)
     for i, bench in enumerate(spec.eval.benchmarks):
         if not bench.path.is_file():
-            raise ConfigError(f"search spec: field 'eval.benchmarks[{i}].path': no file at {bench.path}")
+            raise ConfigError(
+                f"search spec: field 'eval.benchmarks[{i}].path': no file at {bench.path}"
+            )
     for i, rec in enumerate(spec.seed_recipes):
         try:
             recipe_from_data(rec)
@@ -43,16 +58,26 @@ def create_search(store: Store, spec: SearchSpec | dict[str, Any], *,
             raise ConfigError(f"search spec: field 'seed_recipes[{i}]': {exc}") from None
     spec = spec.model_copy(update={"pool": pool.pool_id})
     register_pool(store, pool)
-    record = store.create_search(name or spec.name or f"search on {pool.name}", spec.to_json(),
-                                 pool_id=pool.pool_id)
-    store.append_event("search_created", {"budget": spec.budget, "pool_id": pool.pool_id},
-                       search_id=record.id)
+    record = store.create_search(
+        name or spec.name or f"search on {pool.name}", spec.to_json(), pool_id=pool.pool_id
+    )
+    store.append_event(
+        "search_created", {"budget": spec.budget, "pool_id": pool.pool_id}, search_id=record.id
+    )
     return record
 
 
-def run_embedded(store: Store, search_id: str, *, settings: Settings | None = None, workers: int = 1,
-                 evaluate_fn: Any = None, on_event: Any = None, poll_seconds: float = 0.5,
-                 signals: Any = None) -> dict[str, Any]:
+def run_embedded(
+    store: Store,
+    search_id: str,
+    *,
+    settings: Settings | None = None,
+    workers: int = 1,
+    evaluate_fn: Any = None,
+    on_event: Any = None,
+    poll_seconds: float = 0.5,
+    signals: Any = None,
+) -> dict[str, Any]:
     """Run a search to completion in this process: the scheduler here, ``workers`` worker threads.
 
     Args:
@@ -70,12 +95,21 @@ def run_embedded(store: Store, search_id: str, *, settings: Settings | None = No
 
     settings = settings or get_settings()
     stop = threading.Event()
-    pool_workers = [Worker(LocalJobSource(store, settings), evaluate_fn=evaluate_fn, settings=settings)
-                    for _ in range(workers)]
+    pool_workers = [
+        Worker(LocalJobSource(store, settings), evaluate_fn=evaluate_fn, settings=settings)
+        for _ in range(workers)
+    ]
     for w in pool_workers:
         w.register()
-    threads = [threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": poll_seconds},
-                                name=f"worker-{i}", daemon=True) for i, w in enumerate(pool_workers)]
+    threads = [
+        threading.Thread(
+            target=w.run,
+            kwargs={"stop": stop, "poll_seconds": poll_seconds},
+            name=f"worker-{i}",
+            daemon=True,
+        )
+        for i, w in enumerate(pool_workers)
+    ]
     cursor = [max((e.id for e in store.events(0, search_id=search_id, limit=100_000)), default=0)]
 
     def pump(_report: Any = None) -> None:

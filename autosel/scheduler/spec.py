@@ -31,8 +31,12 @@ class SignalsSpec(BaseModel):
     """Which cached signals the search reads (computed on demand when missing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    model: str | None = Field("smollm2", description="Signal model; null = model-free signals only.")
-    ifd: bool = Field(False, description="Also compute instruction-following difficulty (2nd pass).")
+    model: str | None = Field(
+        "smollm2", description="Signal model; null = model-free signals only."
+    )
+    ifd: bool = Field(
+        False, description="Also compute instruction-following difficulty (2nd pass)."
+    )
     device: str | None = None
     precision: str = "auto"
     relevance: bool = Field(True, description="Relevance to each evaluation benchmark.")
@@ -52,7 +56,9 @@ class SearchSpec(BaseModel):
     seed_recipes: tuple[dict[str, Any], ...] = Field(
         (), description="Recipes evaluated first (canonical recipe objects: {steps: [...]})."
     )
-    baselines: bool = Field(True, description="Evaluate full pool + random subset of the best's size.")
+    baselines: bool = Field(
+        True, description="Evaluate full pool + random subset of the best's size."
+    )
     target_mix: dict[str, float] | None = Field(None, description="Target source proportions.")
     max_attempts: int = Field(2, ge=1, le=20, description="Tries per job when a worker is lost.")
     lease_seconds: float = Field(600.0, ge=5.0, le=86_400.0, description="Job lease length.")
@@ -66,7 +72,9 @@ class SearchSpec(BaseModel):
     def parse(cls, data: Any, *, where: str = "search spec") -> SearchSpec:
         """Validate a dict, raising ``ConfigError`` that names each bad field."""
         if not isinstance(data, dict):
-            raise ConfigError(f"{where}: expected a mapping of spec fields, got {type(data).__name__}")
+            raise ConfigError(
+                f"{where}: expected a mapping of spec fields, got {type(data).__name__}"
+            )
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

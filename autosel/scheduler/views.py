@@ -22,53 +22,73 @@ def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
     for t in store.trials(search_id):
         job, res = jobs.get(t.id), results.get(t.id)
         scores = dict(res.scores) if res else {}
-        rows.append({
-            "id": t.id, "number": t.number, "state": t.state, "origin": t.origin,
-            "baseline": t.origin.startswith(BASELINE_PREFIX),
-            "trajectory": (t.trajectory or {}).get("index"),
-            "recipe": t.recipe, "recipe_hash": t.recipe_hash, "fingerprint": t.fingerprint,
-            "size": int(job.payload.get("n_samples", 0)) if job else None,
-            "state_vector": list(t.state_vector),
-            "predicted_mean": (t.prediction or {}).get("mean"),
-            "predicted_std": (t.prediction or {}).get("std"),
-            "acquisition": (t.prediction or {}).get("acquisition"),
-            "score": t.score,
-            "scores": {k: v for k, v in scores.items() if "/" not in k},
-            "metrics": {k: v for k, v in scores.items() if "/" in k},
-            "cost": dict(res.costs) if res else {},
-            "artifacts": dict(res.artifacts) if res else {},
-            "job_state": job.state if job else None, "attempts": job.attempts if job else 0,
-            "error": job.error if job else None,
-            "created_at": t.created_at.isoformat(), "finished_at": t.finished_at.isoformat() if t.finished_at else None,
-        })
+        rows.append(
+            {
+                "id": t.id,
+                "number": t.number,
+                "state": t.state,
+                "origin": t.origin,
+                "baseline": t.origin.startswith(BASELINE_PREFIX),
+                "trajectory": (t.trajectory or {}).get("index"),
+                "recipe": t.recipe,
+                "recipe_hash": t.recipe_hash,
+                "fingerprint": t.fingerprint,
+                "size": int(job.payload.get("n_samples", 0)) if job else None,
+                "state_vector": list(t.state_vector),
+                "predicted_mean": (t.prediction or {}).get("mean"),
+                "predicted_std": (t.prediction or {}).get("std"),
+                "acquisition": (t.prediction or {}).get("acquisition"),
+                "score": t.score,
+                "scores": {k: v for k, v in scores.items() if "/" not in k},
+                "metrics": {k: v for k, v in scores.items() if "/" in k},
+                "cost": dict(res.costs) if res else {},
+                "artifacts": dict(res.artifacts) if res else {},
+                "job_state": job.state if job else None,
+                "attempts": job.attempts if job else 0,
+                "error": job.error if job else None,
+                "created_at": t.created_at.isoformat(),
+                "finished_at": t.finished_at.isoformat() if t.finished_at else None,
+            }
+        )
     return rows
 
 
 def best_trial(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The best completed search trial (baselines excluded); ties go to the earlier trial."""
-    done = [r for r in rows if r["state"] == "complete" and not r["baseline"] and r["score"] is not None]
+    done = [
+        r for r in rows if r["state"] == "complete" and not r["baseline"] and r["score"] is not None
+    ]
     return max(done, key=lambda r: (r["score"], -r["number"]), default=None)
 
 
-def search_summary(store: Store, search: SearchRecord, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def search_summary(
+    store: Store, search: SearchRecord, rows: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """State, budget, progress, best trial and baseline scores of one search."""
     rows = trial_rows(store, search.id) if rows is None else rows
     search_rows = [r for r in rows if not r["baseline"]]
     finished = [r for r in search_rows if r["state"] in ("complete", "failed", "pruned")]
     best = best_trial(rows)
-    baselines = {r["origin"][len(BASELINE_PREFIX):]: r["score"] for r in rows if r["baseline"]}
+    baselines = {r["origin"][len(BASELINE_PREFIX) :]: r["score"] for r in rows if r["baseline"]}
     best_so_far, running = [], None
     for r in sorted(finished, key=lambda r: r["finished_at"] or ""):
         if r["score"] is not None and (running is None or r["score"] > running):
             running = r["score"]
         best_so_far.append(running)
     return {
-        "id": search.id, "name": search.name, "pool_id": search.pool_id, "state": search.state,
-        "budget": int(search.spec.get("budget", 0)), "completed": len(finished),
+        "id": search.id,
+        "name": search.name,
+        "pool_id": search.pool_id,
+        "state": search.state,
+        "budget": int(search.spec.get("budget", 0)),
+        "completed": len(finished),
         "failed": sum(r["state"] == "failed" for r in search_rows),
         "in_flight": sum(r["state"] in ("pending", "running") for r in rows),
-        "best": best, "best_score": best["score"] if best else None, "baselines": baselines,
+        "best": best,
+        "best_score": best["score"] if best else None,
+        "baselines": baselines,
         "best_so_far": best_so_far,
         "device_seconds": sum(r["cost"].get("device_seconds", 0.0) for r in rows),
-        "created_at": search.created_at.isoformat(), "updated_at": search.updated_at.isoformat(),
+        "created_at": search.created_at.isoformat(),
+        "updated_at": search.updated_at.isoformat(),
     }

@@ -41,9 +41,13 @@ def result_to_job_result(res: Any) -> JobResult:
             scores[bench] = float(metrics[primary])
         for name, value in sorted(metrics.items()):
             scores[f"{bench}/{name}"] = float(value)
-    costs = {"train_seconds": float(res.train_seconds), "eval_seconds": float(res.eval_seconds),
-             "device_seconds": float(res.train_seconds + res.eval_seconds),
-             "train_tokens": float(res.train_tokens), "n_samples": float(res.n_samples)}
+    costs = {
+        "train_seconds": float(res.train_seconds),
+        "eval_seconds": float(res.eval_seconds),
+        "device_seconds": float(res.train_seconds + res.eval_seconds),
+        "train_tokens": float(res.train_tokens),
+        "n_samples": float(res.n_samples),
+    }
     artifacts = {k: str(v) for k, v in res.artifacts.items() if v}
     artifacts["device"] = str(res.device)
     return JobResult(scores=scores, utility=res.utility, costs=costs, artifacts=artifacts)
@@ -91,9 +95,16 @@ class Worker:
         settings: for the artifacts directory.
     """
 
-    def __init__(self, source: JobSource, *, worker_id: str | None = None, device: str = "cpu",
-                 lease_seconds: float = 600.0, evaluate_fn: EvaluateFn | None = None,
-                 settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        source: JobSource,
+        *,
+        worker_id: str | None = None,
+        device: str = "cpu",
+        lease_seconds: float = 600.0,
+        evaluate_fn: EvaluateFn | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.source = source
         self.worker_id = worker_id or default_worker_id()
         self.device = device
@@ -103,11 +114,21 @@ class Worker:
         self.stats = WorkerStats()
 
     def register(self) -> None:
-        self.source.register(self.worker_id, hostname=socket.gethostname(), device=self.device,
-                             meta={"pid": os.getpid()})
+        self.source.register(
+            self.worker_id,
+            hostname=socket.gethostname(),
+            device=self.device,
+            meta={"pid": os.getpid()},
+        )
 
-    def run(self, *, stop: threading.Event | None = None, max_jobs: int | None = None,
-            idle_timeout: float | None = None, poll_seconds: float = 1.0) -> WorkerStats:
+    def run(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        max_jobs: int | None = None,
+        idle_timeout: float | None = None,
+        poll_seconds: float = 1.0,
+    ) -> WorkerStats:
         """Claim and run jobs until ``stop`` is set, ``max_jobs`` ran, or idle too long."""
         self.register()
         idle_since = time.monotonic()
@@ -146,13 +167,20 @@ class Worker:
             if self.device != "cpu" and spec.device is None:
                 spec = spec.model_copy(update={"device": self.device})
             rows = self.source.rows(lease)
-            out = self.settings.home / "artifacts" / (lease.search_id or "jobs") / f"job-{lease.job_id}"
+            out = (
+                self.settings.home
+                / "artifacts"
+                / (lease.search_id or "jobs")
+                / f"job-{lease.job_id}"
+            )
             evaluate = self.evaluate_fn or _real_evaluate
             res = evaluate(rows, spec, out)
         except Exception as exc:  # noqa: BLE001 - a crash is reported, and retried while attempts remain
             log.exception("job %s crashed", lease.job_id)
             hb.stop.set()
-            self._report_failure(lease, f"worker error: {type(exc).__name__}: {exc}"[:2000], retry=True)
+            self._report_failure(
+                lease, f"worker error: {type(exc).__name__}: {exc}"[:2000], retry=True
+            )
             return
         finally:
             hb.stop.set()

@@ -35,8 +35,9 @@ class RemoteJobSource:
         give_up_after: seconds of continuous failure before a call raises.
     """
 
-    def __init__(self, server: str, token: str | None, *, give_up_after: float = 600.0,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, server: str, token: str | None, *, give_up_after: float = 600.0, timeout: float = 60.0
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout)
         self.give_up_after = give_up_after
@@ -54,7 +55,9 @@ class RemoteJobSource:
                 err = f"{type(exc).__name__}: {exc}"
             failures += 1
             if time.monotonic() - start > self.give_up_after:
-                raise RemoteError(f"{method} {url}: server unreachable for {self.give_up_after:.0f} s ({err})")
+                raise RemoteError(
+                    f"{method} {url}: server unreachable for {self.give_up_after:.0f} s ({err})"
+                )
             time.sleep(self._rng.uniform(0, min(10.0, 0.2 * 2 ** (failures - 1))))
         if r.status_code == 409 and r.json().get("error", {}).get("code") == "lease_lost":
             raise LeaseLostError(r.json()["error"]["message"])
@@ -67,32 +70,54 @@ class RemoteJobSource:
         return r
 
     def register(self, worker_id: str, *, hostname: str, device: str, meta: dict[str, Any]) -> None:
-        self._call("POST", "/v1/workers/register", json={"worker_id": worker_id, "hostname": hostname,
-                                                        "device": device, "meta": meta})
+        self._call(
+            "POST",
+            "/v1/workers/register",
+            json={"worker_id": worker_id, "hostname": hostname, "device": device, "meta": meta},
+        )
 
     def claim(self, worker_id: str, lease_seconds: float) -> Lease | None:
-        r = self._call("POST", "/v1/jobs/lease", json={"worker_id": worker_id, "lease_seconds": lease_seconds})
+        r = self._call(
+            "POST", "/v1/jobs/lease", json={"worker_id": worker_id, "lease_seconds": lease_seconds}
+        )
         if r.status_code == 204:
             return None
         j = r.json()
-        return Lease(j["id"], j["lease_token"], float(j["lease_seconds"] or lease_seconds), j["payload"],
-                     j["search_id"], j["trial_id"])
+        return Lease(
+            j["id"],
+            j["lease_token"],
+            float(j["lease_seconds"] or lease_seconds),
+            j["payload"],
+            j["search_id"],
+            j["trial_id"],
+        )
 
     def start(self, lease: Lease) -> None:
-        self._call("POST", f"/v1/jobs/{lease.job_id}/start", json={"lease_token": lease.lease_token})
+        self._call(
+            "POST", f"/v1/jobs/{lease.job_id}/start", json={"lease_token": lease.lease_token}
+        )
 
     def heartbeat(self, worker_id: str, lease: Lease) -> bool:
-        r = self._call("POST", f"/v1/jobs/{lease.job_id}/heartbeat",
-                       json={"lease_token": lease.lease_token, "worker_id": worker_id})
+        r = self._call(
+            "POST",
+            f"/v1/jobs/{lease.job_id}/heartbeat",
+            json={"lease_token": lease.lease_token, "worker_id": worker_id},
+        )
         return bool(r.json()["cancel_requested"])
 
     def complete(self, lease: Lease, result: JobResult) -> None:
-        self._call("POST", f"/v1/jobs/{lease.job_id}/complete",
-                   json={"lease_token": lease.lease_token, **asdict(result)})
+        self._call(
+            "POST",
+            f"/v1/jobs/{lease.job_id}/complete",
+            json={"lease_token": lease.lease_token, **asdict(result)},
+        )
 
     def fail(self, lease: Lease, reason: str, *, retry: bool) -> None:
-        self._call("POST", f"/v1/jobs/{lease.job_id}/fail",
-                   json={"lease_token": lease.lease_token, "reason": reason, "retry": retry})
+        self._call(
+            "POST",
+            f"/v1/jobs/{lease.job_id}/fail",
+            json={"lease_token": lease.lease_token, "reason": reason, "retry": retry},
+        )
 
     def rows(self, lease: Lease) -> list[dict[str, Any]]:
         r = self._call("GET", f"/v1/jobs/{lease.job_id}/subset")

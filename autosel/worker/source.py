@@ -30,7 +30,9 @@ class Lease:
 class JobSource(Protocol):
     """What the worker loop needs from a job source."""
 
-    def register(self, worker_id: str, *, hostname: str, device: str, meta: dict[str, Any]) -> None: ...
+    def register(
+        self, worker_id: str, *, hostname: str, device: str, meta: dict[str, Any]
+    ) -> None: ...
 
     def claim(self, worker_id: str, lease_seconds: float) -> Lease | None: ...
 
@@ -60,14 +62,22 @@ class LocalJobSource:
         self.store, self.settings = store, settings
 
     def register(self, worker_id: str, *, hostname: str, device: str, meta: dict[str, Any]) -> None:
-        call_with_retry(self.store.register_worker, worker_id, hostname=hostname, device=device, meta=meta)
+        call_with_retry(
+            self.store.register_worker, worker_id, hostname=hostname, device=device, meta=meta
+        )
 
     def claim(self, worker_id: str, lease_seconds: float) -> Lease | None:
         job = call_with_retry(self.store.claim_job, worker_id, lease_seconds)
         if job is None:
             return None
-        return Lease(job.id, job.lease_token or "", float(job.lease_seconds or lease_seconds), job.payload,
-                     job.search_id, job.trial_id)
+        return Lease(
+            job.id,
+            job.lease_token or "",
+            float(job.lease_seconds or lease_seconds),
+            job.payload,
+            job.search_id,
+            job.trial_id,
+        )
 
     def start(self, lease: Lease) -> None:
         call_with_retry(self.store.start_job, lease.job_id, lease.lease_token)

@@ -14,8 +14,10 @@ from autosel.settings import Settings
 
 
 def _jsonl(n: int, start: int = 0) -> bytes:
-    return b"".join(json.dumps({"prompt": f"p{i}", "response": "r", "source": "s"}).encode() + b"\n"
-                    for i in range(start, start + n))
+    return b"".join(
+        json.dumps({"prompt": f"p{i}", "response": "r", "source": "s"}).encode() + b"\n"
+        for i in range(start, start + n)
+    )
 
 
 @pytest.fixture()
@@ -40,7 +42,10 @@ def test_upload_list_get_stats_export(client: TestClient) -> None:
     assert listing["count"] == 1 and listing["data"][0]["pool_id"] == pool["pool_id"]
     assert client.get(f"/v1/pools/{pool['pool_id']}/stats").json()["sources"] == {"s": 5}
     lines = client.get(f"/v1/pools/{pool['pool_id']}/export?format=sharegpt").text.splitlines()
-    assert len(lines) == 5 and json.loads(lines[0])["conversations"][1] == {"from": "gpt", "value": "r"}
+    assert len(lines) == 5 and json.loads(lines[0])["conversations"][1] == {
+        "from": "gpt",
+        "value": "r",
+    }
 
 
 def test_upload_errors_name_line_and_field(client: TestClient, settings: Settings) -> None:
@@ -85,7 +90,11 @@ def test_register_inside_root_only(tmp_path: Path) -> None:
     for bad in ("../secret.jsonl", str(outside), "link.jsonl", "sub/../../secret.jsonl"):
         r = client.post("/v1/pools/register", json={"path": bad})
         assert r.status_code == 403, bad
-        assert r.json()["error"] == {**r.json()["error"], "code": "path_outside_root", "field": "path"}
+        assert r.json()["error"] == {
+            **r.json()["error"],
+            "code": "path_outside_root",
+            "field": "path",
+        }
     missing = client.post("/v1/pools/register", json={"path": "sub/none.jsonl"})
     assert missing.status_code == 404
     extra = client.post("/v1/pools/register", json={"path": "sub/p.jsonl", "colour": "red"})
@@ -98,5 +107,8 @@ def test_unknown_pool_and_operator_catalog(client: TestClient) -> None:
     cat = client.get("/v1/operators").json()
     names = [op["name"] for op in cat["data"]]
     assert names == sorted(names) and "hes_filter" in names and cat["count"] == len(names)
-    assert client.get("/v1/operators/hes_filter").json()["params_schema"]["additionalProperties"] is False
+    assert (
+        client.get("/v1/operators/hes_filter").json()["params_schema"]["additionalProperties"]
+        is False
+    )
     assert client.get("/v1/operators/zzz").json()["error"]["code"] == "not_found"

@@ -15,12 +15,24 @@ from autosel.store import open_store
 from autosel.worker import Worker
 from autosel.worker.remote import RemoteJobSource
 
-KNOBS = {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "seed": 1, "min_size": 20}
+KNOBS = {
+    "n_candidates": 64,
+    "n_random": 8,
+    "n_sobol": 64,
+    "max_steps": 3,
+    "seed": 1,
+    "min_size": 20,
+}
 
 
 def _body(pool_id: str, budget: int, **kw: Any) -> dict[str, Any]:
-    return {"pool": pool_id, "budget": budget, "signals": {"model": None, "relevance": False},
-            "knobs": KNOBS, **kw}
+    return {
+        "pool": pool_id,
+        "budget": budget,
+        "signals": {"model": None, "relevance": False},
+        "knobs": KNOBS,
+        **kw,
+    }
 
 
 def _wait(client: Any, sid: str, timeout: float = 120) -> dict[str, Any]:
@@ -33,11 +45,18 @@ def _wait(client: Any, sid: str, timeout: float = 120) -> dict[str, Any]:
     raise AssertionError(f"search {sid} did not finish: {s}")
 
 
-def test_embedded_search_end_to_end(demo_env: dict[str, Any], label_objective: Any, tmp_path: Path) -> None:
+def test_embedded_search_end_to_end(
+    demo_env: dict[str, Any], label_objective: Any, tmp_path: Path
+) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    app = create_app(settings, store=store, run_scheduler=True, workers=1,
-                     evaluate_fn=label_objective(demo_env["labels"]))
+    app = create_app(
+        settings,
+        store=store,
+        run_scheduler=True,
+        workers=1,
+        evaluate_fn=label_objective(demo_env["labels"]),
+    )
     with TestClient(app) as client:
         r = client.post("/v1/searches", json=_body(pool.name, 4, name="api"))
         assert r.status_code == 201, r.text
@@ -49,7 +68,15 @@ def test_embedded_search_end_to_end(demo_env: dict[str, Any], label_objective: A
         trials = client.get(f"/v1/searches/{sid}/trials").json()
         assert trials["count"] == 6
         row = trials["data"][0]
-        assert {"recipe", "origin", "predicted_mean", "scores", "cost", "size", "state_vector"} <= set(row)
+        assert {
+            "recipe",
+            "origin",
+            "predicted_mean",
+            "scores",
+            "cost",
+            "size",
+            "state_vector",
+        } <= set(row)
         best = s["best"]
         yaml_text = client.get(f"/v1/searches/{sid}/recipe").text
         assert "steps" in yaml_text
@@ -66,21 +93,30 @@ def test_embedded_search_end_to_end(demo_env: dict[str, Any], label_objective: A
 
 def test_bad_search_specs_point_to_the_field(demo_env: dict[str, Any], tmp_path: Path) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
-    client = TestClient(create_app(settings, store=open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")))
+    client = TestClient(
+        create_app(settings, store=open_store(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    )
     r = client.post("/v1/searches", json=_body(pool.pool_id, 0))
     assert r.status_code == 422 and r.json()["error"]["field"] == "budget"
     r = client.post("/v1/searches", json={**_body(pool.pool_id, 2), "knobs": {"patience": -1}})
     assert r.status_code == 422 and "knobs.patience" in r.json()["error"]["message"]
     r = client.post("/v1/searches", json=_body("no-such-pool", 2))
     assert r.status_code == 404 and "pool 'no-such-pool' not found" in r.json()["error"]["message"]
-    r = client.post("/v1/searches", json=_body(pool.pool_id, 2, eval={"benchmarks": [
-        {"name": "b", "path": str(tmp_path / "missing.jsonl")}]}))
+    r = client.post(
+        "/v1/searches",
+        json=_body(
+            pool.pool_id,
+            2,
+            eval={"benchmarks": [{"name": "b", "path": str(tmp_path / "missing.jsonl")}]},
+        ),
+    )
     assert r.status_code == 422 and "eval.benchmarks[0].path" in r.json()["error"]["message"]
     assert client.get("/v1/searches").json()["count"] == 0, "nothing stored for a bad spec"
 
 
-def test_remote_workers_over_http_with_auth(demo_env: dict[str, Any], label_objective: Any,
-                                            live_server: Any, tmp_path: Path) -> None:
+def test_remote_workers_over_http_with_auth(
+    demo_env: dict[str, Any], label_objective: Any, live_server: Any, tmp_path: Path
+) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     user_token, _ = store.create_token("alice", ["user"])
@@ -92,15 +128,28 @@ def test_remote_workers_over_http_with_auth(demo_env: dict[str, Any], label_obje
         assert anon.status_code == 401 and anon.json()["error"]["code"] == "unauthorized"
         assert httpx.get(f"{server.url}/health").status_code == 200, "health needs no token"
         user = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {user_token}"})
-        wrong = httpx.post(f"{server.url}/v1/jobs/lease", json={"worker_id": "x"},
-                           headers={"Authorization": f"Bearer {user_token}"})
+        wrong = httpx.post(
+            f"{server.url}/v1/jobs/lease",
+            json={"worker_id": "x"},
+            headers={"Authorization": f"Bearer {user_token}"},
+        )
         assert wrong.status_code == 403, "a user token cannot lease jobs"
         sid = user.post("/v1/searches", json=_body(pool.pool_id, 4, baselines=False)).json()["id"]
         stop = threading.Event()
-        workers = [Worker(RemoteJobSource(server.url, worker_token), worker_id=f"remote-{i}",
-                          evaluate_fn=objective, lease_seconds=30, settings=settings) for i in range(2)]
-        threads = [threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": 0.1}, daemon=True)
-                   for w in workers]
+        workers = [
+            Worker(
+                RemoteJobSource(server.url, worker_token),
+                worker_id=f"remote-{i}",
+                evaluate_fn=objective,
+                lease_seconds=30,
+                settings=settings,
+            )
+            for i in range(2)
+        ]
+        threads = [
+            threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": 0.1}, daemon=True)
+            for w in workers
+        ]
         for t in threads:
             t.start()
         try:
@@ -115,8 +164,10 @@ def test_remote_workers_over_http_with_auth(demo_env: dict[str, Any], label_obje
         assert {w["id"] for w in reg["data"]} == {"remote-0", "remote-1"}
         # A late report with a stale lease token changes nothing.
         job = user.get("/v1/jobs", params={"search_id": sid}).json()["data"][0]
-        late = httpx.post(f"{server.url}/v1/jobs/{job['id']}/complete",
-                          json={"lease_token": "stale", "scores": {"x": 0.0}, "utility": 99.0},
-                          headers={"Authorization": f"Bearer {worker_token}"})
+        late = httpx.post(
+            f"{server.url}/v1/jobs/{job['id']}/complete",
+            json={"lease_token": "stale", "scores": {"x": 0.0}, "utility": 99.0},
+            headers={"Authorization": f"Bearer {worker_token}"},
+        )
         assert late.status_code == 409 and late.json()["error"]["code"] == "lease_lost"
         assert max(t["score"] for t in user.get(f"/v1/searches/{sid}/trials").json()["data"]) < 99

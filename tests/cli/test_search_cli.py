@@ -35,19 +35,30 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     demo = generate_demo_pool(root / "demo", size="small", seed=0)
     pool = add_pool(demo.pool_path, name="demo", settings=settings).pool
     compute_signals(pool, model=None, progress=False, settings=settings)
-    labels = {json.loads(x)["id"]: json.loads(x)["defect"] for x in demo.labels_path.read_text().splitlines()}
+    labels = {
+        json.loads(x)["id"]: json.loads(x)["defect"]
+        for x in demo.labels_path.read_text().splitlines()
+    }
     store = open_store(settings=settings)
-    spec = {"pool": "demo", "budget": 3, "signals": {"model": None, "relevance": False},
-            "knobs": {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "min_size": 20}}
+    spec = {
+        "pool": "demo",
+        "budget": 3,
+        "signals": {"model": None, "relevance": False},
+        "knobs": {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "min_size": 20},
+    }
     search = create_search(store, spec, settings=settings)
-    run_embedded(store, search.id, settings=settings, evaluate_fn=LabelObjective(labels), poll_seconds=0.05)
+    run_embedded(
+        store, search.id, settings=settings, evaluate_fn=LabelObjective(labels), poll_seconds=0.05
+    )
     return {"home": root / "home", "id": search.id, "root": root, "pool": pool}
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AUTOSEL_HOME": str(home), "COLUMNS": "250"}
     env.pop("AUTOSEL_SERVER", None)
-    return subprocess.run([str(BIN / "autosel"), *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(BIN / "autosel"), *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_list_and_show_json(finished: dict[str, Any]) -> None:
@@ -56,7 +67,9 @@ def test_list_and_show_json(finished: dict[str, Any]) -> None:
     (s,) = json.loads(out.stdout)
     assert s["id"] == finished["id"] and s["state"] == "completed" and s["completed"] == 3
     show = json.loads(_cli(finished["home"], "search", "show", finished["id"], "--json").stdout)
-    assert len(show["trials"]) == 5 and show["best"]["number"] in {t["number"] for t in show["trials"]}
+    assert len(show["trials"]) == 5 and show["best"]["number"] in {
+        t["number"] for t in show["trials"]
+    }
     table = _cli(finished["home"], "search", "show", finished["id"]).stdout
     assert "trials" in table and "baseline:full" in table and "predicted" in table
 
@@ -64,11 +77,23 @@ def test_list_and_show_json(finished: dict[str, Any]) -> None:
 def test_export_subset_and_recipe(finished: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "best.jsonl"
     recipe = tmp_path / "best.yaml"
-    r = _cli(finished["home"], "search", "export", finished["id"], "--out", str(out), "--format", "sharegpt",
-             "--recipe-out", str(recipe))
+    r = _cli(
+        finished["home"],
+        "search",
+        "export",
+        finished["id"],
+        "--out",
+        str(out),
+        "--format",
+        "sharegpt",
+        "--recipe-out",
+        str(recipe),
+    )
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    best = json.loads(_cli(finished["home"], "search", "show", finished["id"], "--json").stdout)["best"]
+    best = json.loads(_cli(finished["home"], "search", "show", finished["id"], "--json").stdout)[
+        "best"
+    ]
     assert len(rows) == best["size"] and "conversations" in rows[0]
     assert "steps" in recipe.read_text()
     # The exported file is a valid pool again, with the same ids.
@@ -78,9 +103,21 @@ def test_export_subset_and_recipe(finished: dict[str, Any], tmp_path: Path) -> N
 
 def test_errors_have_documented_exit_codes(finished: dict[str, Any], tmp_path: Path) -> None:
     missing = _cli(finished["home"], "search", "show", "no-such-search")
-    assert missing.returncode == 3 and "no-such-search" in missing.stderr and "not in the store" in missing.stderr
-    bad = _cli(finished["home"], "search", "export", finished["id"], "--out", str(tmp_path / "x"),
-               "--format", "csv")
+    assert (
+        missing.returncode == 3
+        and "no-such-search" in missing.stderr
+        and "not in the store" in missing.stderr
+    )
+    bad = _cli(
+        finished["home"],
+        "search",
+        "export",
+        finished["id"],
+        "--out",
+        str(tmp_path / "x"),
+        "--format",
+        "csv",
+    )
     assert bad.returncode == 2 and "accepted chat, alpaca, sharegpt, hf" in bad.stderr
     spec = tmp_path / "spec.yaml"
     spec.write_text("budget: 0\n")

@@ -52,29 +52,46 @@ def test_compose_file_shape(compose: dict[str, Any]) -> None:
     assert s["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     dev = s["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert dev["driver"] == "nvidia" and "gpu" in dev["capabilities"]
-    assert "AUTOSEL_DATABASE_URL" not in s["worker"]["environment"], "workers need no DB credentials"
+    assert "AUTOSEL_DATABASE_URL" not in s["worker"]["environment"], (
+        "workers need no DB credentials"
+    )
     assert any(v.startswith("models:") for v in s["worker"]["volumes"]), "model cache volume"
     assert (ROOT / "Dockerfile").is_file()
 
 
 @pytest.mark.postgres
-def test_each_service_command_runs_against_postgres(compose: dict[str, Any], pg_server: Any,  # noqa: F811
-                                                    tmp_path: Path) -> None:
+def test_each_service_command_runs_against_postgres(
+    compose: dict[str, Any],
+    pg_server: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     from autosel.store import open_store
     from autosel.store.testing import free_port
 
     url = pg_server.create_database("compose")
     s = compose["services"]
     # migrate: a one-shot `alembic upgrade head`, from the image's working directory.
-    mig = subprocess.run(_cmd(s["migrate"]), cwd=ROOT, env=_env(s["migrate"], url, tmp_path),
-                         capture_output=True, text=True, timeout=180)
+    mig = subprocess.run(
+        _cmd(s["migrate"]),
+        cwd=ROOT,
+        env=_env(s["migrate"], url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert mig.returncode == 0, mig.stderr
     store = open_store(url, migrate=False)
     assert store.searches() == [] and store.workers() == []
+
     # tokens, as the compose file's instructions say (`autosel token create`).
     def token(name: str, scope: str) -> str:
-        out = subprocess.run([str(BIN / "autosel"), "token", "create", name, "--scope", scope],
-                             env=_env(s["api"], url, tmp_path), capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [str(BIN / "autosel"), "token", "create", name, "--scope", scope],
+            env=_env(s["api"], url, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         return out.stdout.strip().splitlines()[-1]
 
@@ -82,8 +99,13 @@ def test_each_service_command_runs_against_postgres(compose: dict[str, Any], pg_
     # api: bound to 127.0.0.1 here instead of 0.0.0.0.
     port = free_port()
     api_cmd = _cmd(s["api"], **{"0.0.0.0": "127.0.0.1", "8000": str(port)})
-    api = subprocess.Popen(api_cmd, env=_env(s["api"], url, tmp_path), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+    api = subprocess.Popen(
+        api_cmd,
+        env=_env(s["api"], url, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -103,7 +125,9 @@ def test_each_service_command_runs_against_postgres(compose: dict[str, Any], pg_
         wenv.pop("AUTOSEL_DATABASE_URL", None)
         w = subprocess.run(wcmd, env=wenv, capture_output=True, text=True, timeout=180)
         assert w.returncode == 0, w.stdout + w.stderr
-        workers = httpx.get(f"{base}/v1/workers", headers={"Authorization": f"Bearer {user_token}"}).json()
+        workers = httpx.get(
+            f"{base}/v1/workers", headers={"Authorization": f"Bearer {user_token}"}
+        ).json()
         assert workers["count"] == 1 and workers["data"][0]["device"] == "cuda:0"
     finally:
         api.terminate()

@@ -15,17 +15,37 @@ from autosel.settings import Settings
 
 
 def _chat(q: str, a: str, **extra: object) -> dict:
-    return {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}], **extra}
+    return {
+        "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+        **extra,
+    }
 
 
 RECORDS = [
-    _chat("q1", "a1", source="s1", difficulty=0.5, answer="1", group="g", correct=True, metadata={"k": 1}),
+    _chat(
+        "q1",
+        "a1",
+        source="s1",
+        difficulty=0.5,
+        answer="1",
+        group="g",
+        correct=True,
+        metadata={"k": 1},
+    ),
     _chat("q2", "a2"),
     _chat("q2", "a2"),  # exact duplicate: stays a distinct row with a distinct id
     _chat("q3", "a3", id="given-3", source="s2"),
-    {"messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "u1"},
-                  {"role": "assistant", "content": "r1"}, {"role": "user", "content": "u2"},
-                  {"role": "assistant", "content": "r2"}], "source": "s2", "correct": False},
+    {
+        "messages": [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "u1"},
+            {"role": "assistant", "content": "r1"},
+            {"role": "user", "content": "u2"},
+            {"role": "assistant", "content": "r2"},
+        ],
+        "source": "s2",
+        "correct": False,
+    },
     _chat("q2", "a2"),  # third copy
 ]
 
@@ -37,8 +57,9 @@ def source_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_ids_are_stable_and_duplicates_distinct(source_file: Path, settings: Settings,
-                                                tmp_path: Path) -> None:
+def test_ids_are_stable_and_duplicates_distinct(
+    source_file: Path, settings: Settings, tmp_path: Path
+) -> None:
     first = add_pool(source_file, settings=settings)
     ids = list(first.pool.sample_ids)
     assert len(set(ids)) == len(ids) == 6
@@ -53,7 +74,9 @@ def test_ids_are_stable_and_duplicates_distinct(source_file: Path, settings: Set
     assert [p.pool_id for p in list_pools(settings)] == [first.pool.pool_id]
 
 
-def test_changed_content_is_a_different_pool(source_file: Path, settings: Settings, tmp_path: Path) -> None:
+def test_changed_content_is_a_different_pool(
+    source_file: Path, settings: Settings, tmp_path: Path
+) -> None:
     a = add_pool(source_file, settings=settings)
     changed = tmp_path / "changed.jsonl"
     changed.write_text(source_file.read_text().replace('"a1"', '"a1!"'))
@@ -65,8 +88,9 @@ def test_changed_content_is_a_different_pool(source_file: Path, settings: Settin
 
 @pytest.mark.parametrize("fmt", ["chat", "alpaca", "sharegpt"])
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
-def test_export_round_trip(source_file: Path, settings: Settings, tmp_path: Path, fmt: str,
-                           suffix: str) -> None:
+def test_export_round_trip(
+    source_file: Path, settings: Settings, tmp_path: Path, fmt: str, suffix: str
+) -> None:
     pool = add_pool(source_file, settings=settings).pool
     out = tmp_path / f"export-{fmt}{suffix}"
     assert export_subset(pool, out, fmt) == len(pool)
@@ -76,7 +100,9 @@ def test_export_round_trip(source_file: Path, settings: Settings, tmp_path: Path
     assert back.pool_id == pool.pool_id
 
 
-def test_export_subset_by_ids_keeps_ids(source_file: Path, settings: Settings, tmp_path: Path) -> None:
+def test_export_subset_by_ids_keeps_ids(
+    source_file: Path, settings: Settings, tmp_path: Path
+) -> None:
     pool = add_pool(source_file, settings=settings).pool
     ids = [pool.sample_ids[4], pool.sample_ids[0]]
     out = tmp_path / "subset.jsonl"
@@ -107,8 +133,18 @@ def test_export_errors(source_file: Path, settings: Settings, tmp_path: Path) ->
     with pytest.raises(ConfigError, match="accepted: " + ", ".join(EXPORT_FORMATS)):
         export_subset(pool, tmp_path / "x", "csv")
     tool = tmp_path / "tool.jsonl"
-    tool.write_text(json.dumps({"messages": [{"role": "user", "content": "u"}, {"role": "tool", "content": "t"},
-                                             {"role": "assistant", "content": "a"}]}) + "\n")
+    tool.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "u"},
+                    {"role": "tool", "content": "t"},
+                    {"role": "assistant", "content": "a"},
+                ]
+            }
+        )
+        + "\n"
+    )
     tp = add_pool(tool, settings=settings).pool
     with pytest.raises(ConfigError, match="export as chat instead"):
         export_subset(tp, tmp_path / "t.jsonl", "alpaca")

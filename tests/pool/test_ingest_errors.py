@@ -26,32 +26,76 @@ def _pools(settings: Settings) -> list[str]:
 
 
 CASES = {
-    "malformed_json": ([json.dumps(GOOD), '{"messages": [', json.dumps(GOOD)], 2, None, "malformed JSON"),
+    "malformed_json": (
+        [json.dumps(GOOD), '{"messages": [', json.dumps(GOOD)],
+        2,
+        None,
+        "malformed JSON",
+    ),
     "missing_response_chat": (
         [json.dumps(GOOD), json.dumps({"messages": [{"role": "user", "content": "q"}]})],
-        2, "messages[0]", "missing the response",
+        2,
+        "messages[0]",
+        "missing the response",
     ),
     "missing_response_alpaca": ([json.dumps({"instruction": "i"})], 1, "output", "missing"),
     "unknown_role": (
-        [json.dumps({"messages": [{"role": "wizard", "content": "q"},
-                                  {"role": "assistant", "content": "a"}]})],
-        1, "messages[0].role", "unknown role 'wizard'; accepted: system, user, assistant, tool",
+        [
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "wizard", "content": "q"},
+                        {"role": "assistant", "content": "a"},
+                    ]
+                }
+            )
+        ],
+        1,
+        "messages[0].role",
+        "unknown role 'wizard'; accepted: system, user, assistant, tool",
     ),
     "unknown_sharegpt_role": (
-        [json.dumps({"conversations": [{"from": "robot", "value": "q"}, {"from": "gpt", "value": "a"}]})],
-        1, "conversations[0].from", "unknown role 'robot'",
+        [
+            json.dumps(
+                {"conversations": [{"from": "robot", "value": "q"}, {"from": "gpt", "value": "a"}]}
+            )
+        ],
+        1,
+        "conversations[0].from",
+        "unknown role 'robot'",
     ),
-    "non_utf8": ([json.dumps(GOOD), b'{"prompt": "caf\xe9", "response": "x"}'], 2, None, "not valid UTF-8"),
+    "non_utf8": (
+        [json.dumps(GOOD), b'{"prompt": "caf\xe9", "response": "x"}'],
+        2,
+        None,
+        "not valid UTF-8",
+    ),
     "mixed_formats": (
         [json.dumps(GOOD), json.dumps({"prompt": "p", "response": "r"})],
-        2, None, "mixed formats",
+        2,
+        None,
+        "mixed formats",
     ),
     "no_format": ([json.dumps({"text": "hello"})], 1, None, "matches no known format"),
     "not_an_object": (["42"], 1, None, "expected a JSON object, got int"),
-    "bad_correct": ([json.dumps({**GOOD, "correct": "yes"})], 1, "correct", "expected true or false"),
-    "bad_difficulty": ([json.dumps({**GOOD, "difficulty": "impossible"})], 1, "difficulty", "expected a number"),
-    "duplicate_id": ([json.dumps({**GOOD, "id": "x"}), json.dumps({**GOOD, "id": "x"})], 2, "id",
-                     "duplicate id 'x' (first used at line 1)"),
+    "bad_correct": (
+        [json.dumps({**GOOD, "correct": "yes"})],
+        1,
+        "correct",
+        "expected true or false",
+    ),
+    "bad_difficulty": (
+        [json.dumps({**GOOD, "difficulty": "impossible"})],
+        1,
+        "difficulty",
+        "expected a number",
+    ),
+    "duplicate_id": (
+        [json.dumps({**GOOD, "id": "x"}), json.dumps({**GOOD, "id": "x"})],
+        2,
+        "id",
+        "duplicate id 'x' (first used at line 1)",
+    ),
 }
 
 
@@ -80,7 +124,9 @@ def test_empty_file(tmp_path: Path, settings: Settings) -> None:
     assert _pools(settings) == []
 
 
-def test_huge_single_line_is_rejected_without_reading_it_whole(tmp_path: Path, settings: Settings) -> None:
+def test_huge_single_line_is_rejected_without_reading_it_whole(
+    tmp_path: Path, settings: Settings
+) -> None:
     big = {"prompt": "p", "response": "x" * (50 * 1024 * 1024)}
     path = _write(tmp_path / "big.jsonl", [json.dumps(GOOD), json.dumps(big), json.dumps(GOOD)])
     with pytest.raises(InputError) as exc:
@@ -93,8 +139,12 @@ def test_huge_single_line_is_rejected_without_reading_it_whole(tmp_path: Path, s
 
 
 def test_skip_invalid_writes_report(tmp_path: Path, settings: Settings) -> None:
-    lines = [json.dumps(GOOD), "{oops", json.dumps({"messages": [{"role": "user", "content": "q"}]}),
-             json.dumps({**GOOD, "source": "b"})]
+    lines = [
+        json.dumps(GOOD),
+        "{oops",
+        json.dumps({"messages": [{"role": "user", "content": "q"}]}),
+        json.dumps({**GOOD, "source": "b"}),
+    ]
     res = add_pool(_write(tmp_path / "mixed.jsonl", lines), skip_invalid=True, settings=settings)
     assert len(res.pool) == 2 and res.skipped == 2
     report = [json.loads(x) for x in res.report_path.read_text().splitlines()]
@@ -110,7 +160,10 @@ def test_json_array_errors_name_the_record(tmp_path: Path, settings: Settings) -
     with pytest.raises(InputError) as exc:
         add_pool(path, settings=settings)
     assert exc.value.unit == "record" and exc.value.line == 2
-    assert exc.value.field == "messages[1].content" and "expected a string, got int" in exc.value.message
+    assert (
+        exc.value.field == "messages[1].content"
+        and "expected a string, got int" in exc.value.message
+    )
     assert "record 2" in str(exc.value)
     broken = tmp_path / "broken.json"
     broken.write_text('[\n {"prompt": "p", "response": "r"},\n {"prompt": \n')

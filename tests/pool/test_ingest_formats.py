@@ -80,8 +80,13 @@ def test_alpaca_with_input_system_and_history(tmp_path: Path, settings: Settings
 
 
 def test_sharegpt_roles_are_mapped(tmp_path: Path, settings: Settings) -> None:
-    rec = {"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q"},
-                             {"from": "gpt", "value": "A"}]}
+    rec = {
+        "conversations": [
+            {"from": "system", "value": "S"},
+            {"from": "human", "value": "Q"},
+            {"from": "gpt", "value": "A"},
+        ]
+    }
     rows = _rows(add_pool(_write_jsonl(tmp_path / "s.jsonl", [rec]), settings=settings))
     assert [m["role"] for m in rows[0]["prompt"]] == ["system", "user"]
     assert rows[0]["response"] == "A"
@@ -89,7 +94,11 @@ def test_sharegpt_roles_are_mapped(tmp_path: Path, settings: Settings) -> None:
 
 @pytest.mark.parametrize("key", ["response", "completion"])
 def test_prompt_response(tmp_path: Path, settings: Settings, key: str) -> None:
-    rows = _rows(add_pool(_write_jsonl(tmp_path / "pr.jsonl", [{"prompt": "P", key: "R"}]), settings=settings))
+    rows = _rows(
+        add_pool(
+            _write_jsonl(tmp_path / "pr.jsonl", [{"prompt": "P", key: "R"}]), settings=settings
+        )
+    )
     assert rows[0]["prompt"] == [{"role": "user", "content": "P"}] and rows[0]["response"] == "R"
 
 
@@ -124,14 +133,23 @@ def test_explicit_format_is_used(tmp_path: Path, settings: Settings) -> None:
 
 
 def test_openai_text_content_parts(tmp_path: Path, settings: Settings) -> None:
-    rec = {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-                        {"role": "assistant", "content": "c"}]}
+    rec = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+            },
+            {"role": "assistant", "content": "c"},
+        ]
+    }
     rows = _rows(add_pool(_write_jsonl(tmp_path / "parts.jsonl", [rec]), settings=settings))
     assert rows[0]["prompt"][0]["content"] == "ab"
 
 
 def test_difficulty_words_and_numbers(tmp_path: Path, settings: Settings) -> None:
-    recs = [{"prompt": "p1", "response": "r", "difficulty": "hard"},
-            {"prompt": "p2", "response": "r", "difficulty": 3}]
+    recs = [
+        {"prompt": "p1", "response": "r", "difficulty": "hard"},
+        {"prompt": "p2", "response": "r", "difficulty": 3},
+    ]
     rows = _rows(add_pool(_write_jsonl(tmp_path / "d.jsonl", recs), settings=settings))
     assert [r["difficulty"] for r in rows] == [0.75, 3.0]

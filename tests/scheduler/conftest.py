@@ -54,8 +54,9 @@ class LabelObjective:
             return FakeEvalResult("failed", "empty subset", {}, {}, None)
         clean = sum(self.labels[i] == "clean" for i in ids) / len(ids)
         util = clean * math.log1p(len(ids)) / math.log1p(800)
-        return FakeEvalResult("succeeded", None, {"demo": {"acc": clean}}, {"demo": "acc"}, util,
-                              n_samples=len(ids))
+        return FakeEvalResult(
+            "succeeded", None, {"demo": {"acc": clean}}, {"demo": "acc"}, util, n_samples=len(ids)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +73,8 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     demo = generate_demo_pool(root / "demo", size="small", seed=0)
     pool = add_pool(demo.pool_path, settings=settings).pool
     compute_signals(pool, model=None, progress=False, settings=settings)
-    labels = {json.loads(x)["id"]: json.loads(x)["defect"]
-              for x in Path(demo.labels_path).read_text().splitlines()}
+    labels = {
+        json.loads(x)["id"]: json.loads(x)["defect"]
+        for x in Path(demo.labels_path).read_text().splitlines()
+    }
     return {"settings": settings, "pool": pool, "labels": labels, "root": root}

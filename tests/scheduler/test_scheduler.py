@@ -17,34 +17,62 @@ from autosel.scheduler import Scheduler, SearchSpec
 from autosel.scheduler.service import create_search
 from autosel.store import open_store
 from autosel.worker import LocalJobSource, Worker
-
 from tests.scheduler.conftest import LabelObjective
 
 
 def _spec(pool_id: str, budget: int, **kw: Any) -> dict[str, Any]:
-    base = {"pool": pool_id, "budget": budget, "signals": {"model": None, "relevance": False},
-            "knobs": {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "seed": 3,
-                      "min_size": 20, "patience": 3}}
+    base = {
+        "pool": pool_id,
+        "budget": budget,
+        "signals": {"model": None, "relevance": False},
+        "knobs": {
+            "n_candidates": 64,
+            "n_random": 8,
+            "n_sobol": 64,
+            "max_steps": 3,
+            "seed": 3,
+            "min_size": 20,
+            "patience": 3,
+        },
+    }
     base.update(kw)
     return SearchSpec.parse(base).to_json()
 
 
-def _run(store, settings, search_id: str, objective: LabelObjective, n_workers: int = 1,  # type: ignore[no-untyped-def]
-         steps: int | None = None) -> tuple[Scheduler, list[int]]:
+def _run(
+    store,
+    settings,
+    search_id: str,
+    objective: LabelObjective,
+    n_workers: int = 1,  # type: ignore[no-untyped-def]
+    steps: int | None = None,
+) -> tuple[Scheduler, list[int]]:
     stop = threading.Event()
-    workers = [Worker(LocalJobSource(store, settings), worker_id=f"w{i}", evaluate_fn=objective,
-                      lease_seconds=30, settings=settings) for i in range(n_workers)]
+    workers = [
+        Worker(
+            LocalJobSource(store, settings),
+            worker_id=f"w{i}",
+            evaluate_fn=objective,
+            lease_seconds=30,
+            settings=settings,
+        )
+        for i in range(n_workers)
+    ]
     for w in workers:
         w.register()
-    threads = [threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": 0.05}, daemon=True)
-               for w in workers]
+    threads = [
+        threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": 0.05}, daemon=True)
+        for w in workers
+    ]
     for t in threads:
         t.start()
     sched = Scheduler(store, search_id, settings=settings)
     in_flight: list[int] = []
     try:
         if steps is None:
-            sched.run(poll_seconds=0.05, timeout=120, on_step=lambda r: in_flight.append(r.in_flight))
+            sched.run(
+                poll_seconds=0.05, timeout=120, on_step=lambda r: in_flight.append(r.in_flight)
+            )
         else:
             for _ in range(steps):
                 in_flight.append(sched.step().in_flight)
@@ -55,7 +83,9 @@ def _run(store, settings, search_id: str, objective: LabelObjective, n_workers: 
     return sched, in_flight
 
 
-def test_search_spends_exactly_the_budget_then_baselines(demo_env: dict[str, Any], tmp_path: Path) -> None:
+def test_search_spends_exactly_the_budget_then_baselines(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     search = create_search(store, _spec(pool.pool_id, 6), settings=settings)
@@ -79,8 +109,9 @@ def test_search_spends_exactly_the_budget_then_baselines(demo_env: dict[str, Any
     assert kinds.count("trial_proposed") == 8 and kinds[-1] == "search_completed"
 
 
-def test_restart_mid_search_continues_without_loss_or_repeats(demo_env: dict[str, Any],
-                                                              tmp_path: Path) -> None:
+def test_restart_mid_search_continues_without_loss_or_repeats(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     store = open_store(db)
@@ -110,12 +141,16 @@ def test_same_history_gives_same_proposals(demo_env: dict[str, Any], tmp_path: P
     assert hashes[0] == hashes[1]
 
 
-def test_crashed_evaluations_are_retried_then_failed(demo_env: dict[str, Any], tmp_path: Path) -> None:
+def test_crashed_evaluations_are_retried_then_failed(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     spec = _spec(pool.pool_id, 4, baselines=False, max_attempts=2)
     search = create_search(store, spec, settings=settings)
-    objective = LabelObjective(demo_env["labels"], crash_on={1, 2})  # first job: both attempts crash
+    objective = LabelObjective(
+        demo_env["labels"], crash_on={1, 2}
+    )  # first job: both attempts crash
     _run(store, settings, search.id, objective)
     trials = store.trials(search.id)
     assert [t.state for t in trials].count("failed") == 1
@@ -130,7 +165,9 @@ def test_parallel_workers_are_kept_busy(demo_env: dict[str, Any], tmp_path: Path
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     search = create_search(store, _spec(pool.pool_id, 9, baselines=False), settings=settings)
-    _sched, in_flight = _run(store, settings, search.id, LabelObjective(demo_env["labels"]), n_workers=3)
+    _sched, in_flight = _run(
+        store, settings, search.id, LabelObjective(demo_env["labels"]), n_workers=3
+    )
     assert max(in_flight) == 3, "one job in flight per live worker"
     assert len(store.trials(search.id)) == 9
 
