@@ -157,42 +157,22 @@ def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path
     _setup_threads(spec)
     device = pick_device(spec.device)
     benches = load_benchmarks(spec)  # fail on bad files before spending any training time
-    base = dict(
-        per_benchmark={},
-        primary_metrics={},
-        utility=None,
-        eval_seconds=0.0,
-        device=device,
-        n_samples=len(rows),
-    )
+
+    def failed(reason: str, tr: Any = None) -> EvalResult:
+        res = EvalResult(status="failed", failure_reason=reason, per_benchmark={},
+                         primary_metrics={}, utility=None,
+                         loss_curve=tr.loss_curve if tr else [],
+                         train_seconds=tr.seconds if tr else 0.0, eval_seconds=0.0,
+                         device=device, n_samples=len(rows),
+                         train_tokens=tr.train_tokens if tr else 0)
+        return _write(res, spec, out)
+
     if not rows:
-        return _write(
-            EvalResult(
-                status="failed",
-                failure_reason="empty subset",
-                loss_curve=[],
-                train_seconds=0.0,
-                train_tokens=0,
-                **base,
-            ),
-            spec,
-            out,
-        )
+        return failed("empty subset")
     model, tok = sft.load_for_training(spec, device)
     tr = sft.train(model, tok, rows, spec, out / "trainer", device)
     if tr.failure_reason is not None:
-        return _write(
-            EvalResult(
-                status="failed",
-                failure_reason=tr.failure_reason,
-                loss_curve=tr.loss_curve,
-                train_seconds=tr.seconds,
-                train_tokens=tr.train_tokens,
-                **base,
-            ),
-            spec,
-            out,
-        )
+        return failed(tr.failure_reason, tr)
     weights_dir = out / ("adapter" if spec.method == "lora" else "model")
     model.save_pretrained(weights_dir)
     tok.save_pretrained(weights_dir)
@@ -201,18 +181,7 @@ def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path
     except Exception as exc:
         if not sft.is_oom(exc):
             raise
-        return _write(
-            EvalResult(
-                status="failed",
-                failure_reason=f"out of memory during evaluation: {str(exc).splitlines()[0][:200]}",
-                loss_curve=tr.loss_curve,
-                train_seconds=tr.seconds,
-                train_tokens=tr.train_tokens,
-                **base,
-            ),
-            spec,
-            out,
-        )
+        return failed(f"out of memory during evaluation: {str(exc).splitlines()[0][:200]}", tr)
     result = EvalResult(
         status="succeeded",
         failure_reason=None,

@@ -17,6 +17,8 @@ import pytest
 from autosel.evaluation import BenchmarkSpec, EvalSpec, baseline_subsets, evaluate, evaluate_adapter
 
 DOMAINS = ("arithmetic", "boolean", "dates", "graphs")
+# Wrong-vs-clean sizes: see the measurements in the test's docstring.
+WVC_N, WVC_EPOCHS, WVC_LIMIT, WVC_PREFIX, WVC_MARGIN = 48, 2.0, 20, "Final answer: ", 0.02
 
 
 def _bench_specs(
@@ -84,3 +86,61 @@ def test_200_sample_evaluation_reloads_and_reproduces(
             {k: {m: round(v, 3) for m, v in d.items()} for k, d in res.per_benchmark.items()}
         )
     )
+
+
+def _wrong_and_clean(
+    demo_pool: Any, labels: dict[str, str], n: int, n_clean_in_wrong: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A mostly-wrong subset and a clean one of the same size and the same domain mix."""
+    rows = list(demo_pool.rows())
+    wrong = [r for r in rows if labels[r["sample_id"]] == "wrong_answer"][: n - n_clean_in_wrong]
+    clean_by_source: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if labels[r["sample_id"]] == "clean":
+            clean_by_source.setdefault(r["source"], []).append(r)
+    # The clean subset mirrors the wrong one's domains, so only correctness differs.
+    clean = [clean_by_source[r["source"]].pop(0) for r in wrong]
+    sources = sorted(clean_by_source)
+    filler = [clean_by_source[sources[i % len(sources)]].pop(0) for i in range(n_clean_in_wrong)]
+    extra = [clean_by_source[sources[i % len(sources)]].pop(0) for i in range(n_clean_in_wrong)]
+    return wrong + filler, clean + extra
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_mostly_wrong_answers_score_worse_than_clean(
+    demo_pool: Any, demo_dir: Path, demo_labels: dict[str, str], tmp_path: Path
+) -> None:
+    wrong, clean = _wrong_and_clean(demo_pool, demo_labels, n=WVC_N, n_clean_in_wrong=WVC_N // 6)
+    assert len(wrong) == len(clean) == WVC_N
+    assert sum(demo_labels[r["sample_id"]] == "wrong_answer" for r in wrong) >= 0.8 * WVC_N
+    benches = [
+        BenchmarkSpec(
+            name=d,
+            path=demo_dir / "bench" / f"{d}.jsonl",
+            limit=WVC_LIMIT,
+            generate=False,
+            primary_metric="neg_nll",
+            answer_prefix=WVC_PREFIX,
+        )
+        for d in DOMAINS
+    ]
+    spec = EvalSpec(
+        device="cpu", max_seq_len=256, epochs=WVC_EPOCHS, torch_threads=2, benchmarks=benches
+    )
+    res_clean = evaluate(clean, spec, tmp_path / "clean")
+    res_wrong = evaluate(wrong, spec, tmp_path / "wrong")
+    assert res_clean.status == res_wrong.status == "succeeded"
+    gap = res_clean.utility - res_wrong.utility  # utility = mean of -NLL of held-out answers
+    per = {
+        d: round(res_wrong.per_benchmark[d]["nll"] - res_clean.per_benchmark[d]["nll"], 4)
+        for d in DOMAINS
+    }
+    print(
+        f"\nwrong-vs-clean (n={WVC_N}): answer NLL clean {-res_clean.utility:.4f} vs mostly-wrong "
+        f"{-res_wrong.utility:.4f} (gap {gap:.4f}); per-domain NLL increase {per}; mc_accuracy "
+        f"clean {[res_clean.per_benchmark[d]['mc_accuracy'] for d in DOMAINS]} wrong "
+        f"{[res_wrong.per_benchmark[d]['mc_accuracy'] for d in DOMAINS]}"
+    )
+    assert gap > WVC_MARGIN
+    assert sum(v > 0 for v in per.values()) >= 3  # worse on most held-out domains, not one fluke
