@@ -31,6 +31,22 @@ class NotFoundError(AutoselError):
     exit_code = 3
 
 
+class LeaseLostError(AutoselError):
+    """A worker reported on a job whose lease it no longer holds (expired and requeued,
+    finished by another worker, or cancelled). Its report was discarded; the worker
+    should drop the job and claim another."""
+
+    code = "lease_lost"
+    exit_code = 5
+
+
+class InvalidStateError(AutoselError):
+    """An operation does not apply to an object in its current state."""
+
+    code = "invalid_state"
+    exit_code = 6
+
+
 class InputError(AutoselError):
     """A user-supplied file or record is invalid.
 

@@ -22,7 +22,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from autosel.errors import AutoselError
+from autosel.errors import InvalidStateError, LeaseLostError
+
+__all__ = ["InvalidStateError", "LeaseLostError", "Store"]
 from autosel.store.records import (
     CancelReport,
     EventRecord,
@@ -42,22 +44,6 @@ from autosel.store.records import (
     TrialState,
     WorkerRecord,
 )
-
-
-class LeaseLostError(AutoselError):
-    """A worker reported on a job whose lease it no longer holds (expired and requeued,
-    finished by another worker, or cancelled). Its report was discarded; the worker
-    should drop the job and claim another."""
-
-    code = "lease_lost"
-    exit_code = 5
-
-
-class InvalidStateError(AutoselError):
-    """An operation does not apply to an object in its current state."""
-
-    code = "invalid_state"
-    exit_code = 6
 
 
 class Store(ABC):
@@ -87,7 +73,11 @@ class Store(ABC):
     # -- searches and trials ---------------------------------------------------------------
     @abstractmethod
     def create_search(
-        self, name: str, spec: dict[str, Any], *, pool_id: str | None = None,
+        self,
+        name: str,
+        spec: dict[str, Any],
+        *,
+        pool_id: str | None = None,
         search_id: str | None = None,
     ) -> SearchRecord:
         """Store a new search with its immutable spec (a random uuid id unless given)."""
@@ -110,7 +100,11 @@ class Store(ABC):
 
     @abstractmethod
     def update_trial(
-        self, trial_id: int, *, state: TrialState | None = None, score: float | None = None,
+        self,
+        trial_id: int,
+        *,
+        state: TrialState | None = None,
+        score: float | None = None,
         prediction: dict[str, Any] | None = None,
     ) -> TrialRecord:
         """Change a trial's state, score or prediction (the recipe is immutable)."""
@@ -212,7 +206,11 @@ class Store(ABC):
     # -- workers ---------------------------------------------------------------------------
     @abstractmethod
     def register_worker(
-        self, worker_id: str, *, hostname: str = "", device: str = "",
+        self,
+        worker_id: str,
+        *,
+        hostname: str = "",
+        device: str = "",
         meta: dict[str, Any] | None = None,
     ) -> WorkerRecord:
         """Insert or update a worker; marks it seen now."""
@@ -245,8 +243,14 @@ class Store(ABC):
     # -- event log -------------------------------------------------------------------------
     @abstractmethod
     def append_event(
-        self, kind: str, data: dict[str, Any] | None = None, *, search_id: str | None = None,
-        job_id: int | None = None, trial_id: int | None = None, worker_id: str | None = None,
+        self,
+        kind: str,
+        data: dict[str, Any] | None = None,
+        *,
+        search_id: str | None = None,
+        job_id: int | None = None,
+        trial_id: int | None = None,
+        worker_id: str | None = None,
     ) -> EventRecord:
         """Append to the event log (job transitions are logged by the store itself)."""
 
