@@ -18,6 +18,7 @@ import pytest
 
 from autosel.api import create_app
 from autosel.store import open_store
+from tests.scheduler.conftest import fast_spec
 
 pytestmark = pytest.mark.browser
 
@@ -33,24 +34,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-KNOBS = {
-    "n_candidates": 64,
-    "n_random": 8,
-    "n_sobol": 64,
-    "max_steps": 3,
-    "seed": 1,
-    "min_size": 20,
-}
 
 
 def _spec(pool_id: str, budget: int, **kw: Any) -> dict[str, Any]:
-    return {
-        "pool": pool_id,
-        "budget": budget,
-        "signals": {"model": None, "relevance": False},
-        "knobs": KNOBS,
-        **kw,
-    }
+    return fast_spec(pool_id, budget, seed=1, **kw)
 
 
 def _wait_state(

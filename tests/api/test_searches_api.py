@@ -14,25 +14,11 @@ from autosel.api import create_app
 from autosel.store import open_store
 from autosel.worker import Worker
 from autosel.worker.remote import RemoteJobSource
-
-KNOBS = {
-    "n_candidates": 64,
-    "n_random": 8,
-    "n_sobol": 64,
-    "max_steps": 3,
-    "seed": 1,
-    "min_size": 20,
-}
+from tests.scheduler.conftest import fast_spec
 
 
 def _body(pool_id: str, budget: int, **kw: Any) -> dict[str, Any]:
-    return {
-        "pool": pool_id,
-        "budget": budget,
-        "signals": {"model": None, "relevance": False},
-        "knobs": KNOBS,
-        **kw,
-    }
+    return fast_spec(pool_id, budget, seed=1, **kw)
 
 
 def _wait(client: Any, sid: str, timeout: float = 120) -> dict[str, Any]:

@@ -23,15 +23,19 @@ from autosel.store import open_store
 from autosel.worker import Worker
 from autosel.worker.remote import RemoteJobSource
 from tests.api.conftest import free_port
+from tests.scheduler.conftest import fast_spec
 
 BIN = Path(sys.executable).parent
-KNOBS = {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "seed": 2, "min_size": 20}
 
 
 def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "AUTOSEL_HOME": str(home)}
-    proc = subprocess.Popen([str(BIN / "autosel"), "serve", "--port", str(port), "--workers", "0"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BIN / "autosel"), "serve", "--port", str(port), "--workers", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -56,13 +60,22 @@ def test_kill_and_restart_server_mid_search(demo_env: dict[str, Any], label_obje
         time.sleep(0.4)  # long enough for the kill to land mid-search
         return objective(rows, spec, out)
 
-    workers = [Worker(RemoteJobSource(base, None, give_up_after=120), worker_id=f"r{i}",
-                      evaluate_fn=slow_objective, lease_seconds=10, settings=settings) for i in range(2)]
-    threads = [threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": 0.1}, daemon=True)
-               for w in workers]
+    workers = [
+        Worker(
+            RemoteJobSource(base, None, give_up_after=120),
+            worker_id=f"r{i}",
+            evaluate_fn=slow_objective,
+            lease_seconds=10,
+            settings=settings,
+        )
+        for i in range(2)
+    ]
+    threads = [
+        threading.Thread(target=w.run, kwargs={"stop": stop, "poll_seconds": 0.1}, daemon=True)
+        for w in workers
+    ]
     try:
-        body = {"pool": pool.pool_id, "budget": budget, "baselines": False,
-                "signals": {"model": None, "relevance": False}, "knobs": KNOBS}
+        body = fast_spec(pool.pool_id, budget, seed=2, baselines=False)
         sid = httpx.post(f"{base}/v1/searches", json=body, timeout=60).json()["id"]
         for t in threads:
             t.start()

@@ -19,7 +19,7 @@ import pytest
 from autosel.scheduler.service import create_search, run_embedded
 from autosel.settings import Settings
 from autosel.store import open_store
-from tests.scheduler.conftest import LabelObjective
+from tests.scheduler.conftest import LabelObjective, fast_spec
 
 BIN = Path(sys.executable).parent
 
@@ -40,12 +40,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for x in demo.labels_path.read_text().splitlines()
     }
     store = open_store(settings=settings)
-    spec = {
-        "pool": "demo",
-        "budget": 3,
-        "signals": {"model": None, "relevance": False},
-        "knobs": {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "min_size": 20},
-    }
+    spec = fast_spec("demo", 3)
     search = create_search(store, spec, settings=settings)
     run_embedded(
         store, search.id, settings=settings, evaluate_fn=LabelObjective(labels), poll_seconds=0.05

@@ -59,6 +59,22 @@ class LabelObjective:
         )
 
 
+FAST_KNOBS = {"n_candidates": 64, "n_random": 8, "n_sobol": 64, "max_steps": 3, "min_size": 20}
+
+
+def fast_spec(
+    pool_id: str, budget: int, *, seed: int = 0, knobs: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A search spec on model-free signals with small candidate sets, for fast tests."""
+    return {
+        "pool": pool_id,
+        "budget": budget,
+        "signals": {"model": None, "relevance": False},
+        "knobs": {**FAST_KNOBS, "seed": seed, **(knobs or {})},
+        **fields,
+    }
+
+
 @pytest.fixture(scope="session")
 def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A small demo pool, ingested, with model-free signals cached, in a session home."""

@@ -17,26 +17,13 @@ from autosel.scheduler import Scheduler, SearchSpec
 from autosel.scheduler.service import create_search
 from autosel.store import open_store
 from autosel.worker import LocalJobSource, Worker
-from tests.scheduler.conftest import LabelObjective
+from tests.scheduler.conftest import LabelObjective, fast_spec
 
 
 def _spec(pool_id: str, budget: int, **kw: Any) -> dict[str, Any]:
-    base = {
-        "pool": pool_id,
-        "budget": budget,
-        "signals": {"model": None, "relevance": False},
-        "knobs": {
-            "n_candidates": 64,
-            "n_random": 8,
-            "n_sobol": 64,
-            "max_steps": 3,
-            "seed": 3,
-            "min_size": 20,
-            "patience": 3,
-        },
-    }
-    base.update(kw)
-    return SearchSpec.parse(base).to_json()
+    return SearchSpec.parse(
+        fast_spec(pool_id, budget, seed=3, knobs={"patience": 3}, **kw)
+    ).to_json()
 
 
 def _run(
