@@ -112,20 +112,9 @@ class EmbeddedClient:
         return self.search(sid)
 
     def _row(self, sid: str, trial: int | None) -> dict[str, Any]:
-        from autosel.scheduler.views import best_trial
+        from autosel.scheduler.views import trial_or_best
 
-        rows = self.trials(sid)
-        row = (
-            best_trial(rows)
-            if trial is None
-            else next((r for r in rows if r["number"] == trial), None)
-        )
-        if row is None:
-            raise NotFoundError(
-                f"search {sid}: "
-                + ("no completed trial yet" if trial is None else f"no trial number {trial}")
-            )
-        return row
+        return trial_or_best(self.trials(sid), sid, trial)
 
     def recipe_yaml(self, sid: str, trial: int | None) -> str:
         import yaml

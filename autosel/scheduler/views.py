@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autosel.errors import NotFoundError
 from autosel.store import SearchRecord, Store
 
 BASELINE_PREFIX = "baseline:"
@@ -59,6 +60,23 @@ def best_trial(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         r for r in rows if r["state"] == "complete" and not r["baseline"] and r["score"] is not None
     ]
     return max(done, key=lambda r: (r["score"], -r["number"]), default=None)
+
+
+def trial_or_best(rows: list[dict[str, Any]], search_id: str, number: int | None) -> dict[str, Any]:
+    """Trial ``number`` of a search, or its best trial when ``number`` is None.
+
+    Raises:
+        NotFoundError: no such trial number, or no completed trial yet.
+    """
+    row = (
+        best_trial(rows)
+        if number is None
+        else next((r for r in rows if r["number"] == number), None)
+    )
+    if row is None:
+        what = "no completed trial yet" if number is None else f"no trial number {number}"
+        raise NotFoundError(f"search {search_id}: {what}")
+    return row
 
 
 def search_summary(

@@ -21,6 +21,7 @@ from autosel.api.schemas import (
     SearchPublic,
     TrialsPublic,
 )
+from autosel.errors import NotFoundError
 
 router = APIRouter(prefix="/v1/searches", tags=["searches"])
 MAX_ID = 2**63 - 1  # the database's integer range: larger ids cannot exist
@@ -104,18 +105,13 @@ def resume(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dic
 
 
 def _trial(cache: SearchReadCache, search_id: str, number: int | None) -> dict[str, Any]:
-    from autosel.scheduler.views import best_trial
+    from autosel.scheduler.views import trial_or_best
 
-    rows = cache.get(search_id).rows
-    row = (
-        best_trial(rows)
-        if number is None
-        else next((r for r in rows if r["number"] == number), None)
-    )
-    if row is None:
-        what = "no completed trial yet" if number is None else f"no trial number {number}"
-        raise ApiError(404, "not_found", f"search {search_id}: {what}", field="trial")
-    return row
+    rows = cache.get(search_id).rows  # an unknown search is a plain 404
+    try:
+        return trial_or_best(rows, search_id, number)
+    except NotFoundError as e:  # name the query parameter that found nothing
+        raise ApiError(404, "not_found", str(e), field="trial") from None
 
 
 TrialQuery = Annotated[
