@@ -85,6 +85,18 @@ def to_alpaca(row: dict[str, Any]) -> dict[str, Any]:
 CONVERTERS = {"chat": to_chat, "alpaca": to_alpaca, "sharegpt": to_sharegpt}
 
 
+def jsonl_lines(records: Iterable[dict[str, Any]], fmt: str | None = None) -> Iterator[bytes]:
+    """One JSON line (``\\n``-terminated bytes) per canonical row, lazily.
+
+    Args:
+        records: canonical pool rows.
+        fmt: ``chat``, ``alpaca`` or ``sharegpt``; None writes the canonical row as is.
+    """
+    convert = CONVERTERS[fmt] if fmt is not None else None
+    for row in records:
+        yield orjson.dumps(convert(row) if convert else row) + b"\n"
+
+
 def _open_out(path: Path, gz: bool) -> Any:
     return gzip.open(path, "wb") if gz else open(path, "wb")
 
@@ -99,15 +111,14 @@ def export_records(
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "hf":
         return _export_hf(records, out)
-    convert = CONVERTERS[fmt]
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     n = 0
     try:
         with _open_out(tmp, gz=out.name.endswith(".gz")) as f:
-            for row in records:
-                f.write(orjson.dumps(convert(row)) + b"\n")
+            for line in jsonl_lines(records, fmt):
+                f.write(line)
                 n += 1
         os.replace(tmp, out)
     except BaseException:

@@ -152,20 +152,14 @@ def subset(
     job_id: JobId, store: StoreDep, settings: SettingsDep, _: WorkerAuth
 ) -> StreamingResponse:
     """The canonical pool rows the job trains on, as JSONL."""
-    import orjson
-
     from autosel.pool import get_pool
+    from autosel.pool.export import jsonl_lines
     from autosel.scheduler.subsets import load_subset
 
     job = store.get_job(job_id)
     pool = get_pool(job.payload["pool_id"], settings)
     indices = load_subset(settings, job.payload["fingerprint"])
-
-    def lines():  # type: ignore[no-untyped-def]
-        for row in pool.rows(indices):
-            yield orjson.dumps(row) + b"\n"
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    return StreamingResponse(jsonl_lines(pool.rows(indices)), media_type="application/x-ndjson")
 
 
 @router.get("/v1/jobs", responses=ERRORS)

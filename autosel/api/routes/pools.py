@@ -205,20 +205,12 @@ def export(
     format: Literal["chat", "alpaca", "sharegpt"] = "chat",
 ) -> StreamingResponse:
     """The whole pool as JSONL in chat, Alpaca or ShareGPT form (ids kept)."""
-    import orjson
-
     from autosel.pool import get_pool
-    from autosel.pool.export import CONVERTERS
+    from autosel.pool.export import jsonl_lines
 
     pool = get_pool(pool_id, settings)
-    convert = CONVERTERS[format]
-
-    def lines():  # type: ignore[no-untyped-def]
-        for row in pool.rows():
-            yield orjson.dumps(convert(row)) + b"\n"
-
     return StreamingResponse(
-        lines(),
+        jsonl_lines(pool.rows(), format),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="{pool.pool_id}.{format}.jsonl"'},
     )

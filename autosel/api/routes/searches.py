@@ -176,23 +176,15 @@ def export(
     trial: TrialQuery = None,
 ) -> StreamingResponse:
     """The subset of the best (or any) trial as JSONL, sample ids kept."""
-    import orjson
-
     from autosel.pool import get_pool
-    from autosel.pool.export import CONVERTERS
+    from autosel.pool.export import jsonl_lines
     from autosel.scheduler.subsets import load_subset
 
     row = _trial(cache, search_id, trial)
     pool = get_pool(cache.get(search_id).search.pool_id or "", settings)
     indices = load_subset(settings, row["fingerprint"])
-    convert = CONVERTERS[format]
-
-    def lines():  # type: ignore[no-untyped-def]
-        for r in pool.rows(indices):
-            yield orjson.dumps(convert(r)) + b"\n"
-
     return StreamingResponse(
-        lines(),
+        jsonl_lines(pool.rows(indices), format),
         media_type="application/x-ndjson",
         headers={
             "Content-Disposition": "attachment; "
