@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -255,6 +255,22 @@ def _compare(rows: list[dict[str, Any]], best: dict[str, Any]) -> None:
     console.print(t)
 
 
+# Options both commands take: one definition each, so `run` and `demo` cannot drift apart.
+BudgetOption = Annotated[
+    int | None, typer.Option(min=1, help="Full SFT evaluations (default: the profile's).")
+]
+ProfileOption = Annotated[
+    str, typer.Option(help="Evaluation size: tiny, demo or full (see README).")
+]
+PortOption = Annotated[
+    int, typer.Option(help="Dashboard port on 127.0.0.1 (another is picked if busy).")
+]
+ServeOption = Annotated[
+    bool, typer.Option("--serve/--no-serve", help="Keep serving the dashboard at the end.")
+]
+WorkersOption = Annotated[int, typer.Option(min=1, help="In-process workers.")]
+
+
 @app.command("run")
 def run(
     pool_file: Path = typer.Argument(
@@ -263,18 +279,16 @@ def run(
     bench: list[str] = typer.Option(
         ..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."
     ),
-    budget: int = typer.Option(None, min=1, help="Full SFT evaluations (default: the profile's)."),
-    profile: str = typer.Option("full", help="Evaluation size: tiny, demo or full (see README)."),
+    budget: BudgetOption = None,
+    profile: ProfileOption = "full",
     model: str = typer.Option("smollm2", help="Base model: a local HF directory or 'smollm2'."),
     spec_file: Path = typer.Option(
         None, "--spec", help="A search spec YAML instead of the profile."
     ),
     out: Path = typer.Option(Path("autosel-out"), help="Where the best subset and recipe go."),
-    port: int = typer.Option(8000, help="Dashboard port on 127.0.0.1 (another is picked if busy)."),
-    serve: bool = typer.Option(
-        True, "--serve/--no-serve", help="Keep serving the dashboard at the end."
-    ),
-    workers: int = typer.Option(1, min=1, help="In-process workers."),
+    port: PortOption = 8000,
+    serve: ServeOption = True,
+    workers: WorkersOption = 1,
     seed: int = typer.Option(0, min=0, help="Search and training seed."),
 ) -> None:
     """Ingest → signals → search with real SFT → best recipe, in one command."""
@@ -300,14 +314,12 @@ def run(
 def demo(
     out: Path = typer.Option(None, help="Output directory (default: $AUTOSEL_HOME/demo)."),
     size: str = typer.Option("small", help="Demo pool size: small, medium or large."),
-    profile: str = typer.Option("demo", help="Evaluation size: tiny, demo or full."),
-    budget: int = typer.Option(None, min=1, help="Full SFT evaluations (default: the profile's)."),
+    profile: ProfileOption = "demo",
+    budget: BudgetOption = None,
     seed: int = typer.Option(0, min=0, help="Seed of the demo pool, the search and training."),
-    port: int = typer.Option(8000, help="Dashboard port on 127.0.0.1."),
-    serve: bool = typer.Option(
-        True, "--serve/--no-serve", help="Keep serving the dashboard at the end."
-    ),
-    workers: int = typer.Option(1, min=1, help="In-process workers."),
+    port: PortOption = 8000,
+    serve: ServeOption = True,
+    workers: WorkersOption = 1,
 ) -> None:
     """The main job on the embedded default: demo pool, SmolLM2 signals, a real search."""
     from autosel.pool.demo import generate_demo_pool
