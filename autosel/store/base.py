@@ -261,5 +261,9 @@ class Store(ABC):
         """Events with id > since_id, in id order."""
 
     @abstractmethod
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when the log is empty): where "from now" starts."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections."""

@@ -269,3 +269,7 @@ class SqlCatalog(SqlBase):
             stmt = stmt.where(EVENTS.c.search_id == search_id)
         with self._read() as conn:
             return [to_record(EventRecord, r) for r in conn.execute(stmt)]
+
+    def last_event_id(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.max(EVENTS.c.id))).scalar() or 0)

@@ -283,3 +283,68 @@ def test_running_search_updates_live(
         assert p.page.locator("#trials tbody tr td.state-complete").count() == 4
         assert p.errors == [], p.errors
         p.close()
+
+
+def test_searches_list_updates_live(browser: Any, demo_env: dict[str, Any], tmp_path: Path) -> None:
+    """The list page follows /v1/searches/events: a search started after the page opened
+    appears, runs and completes with its best score, all without a reload or a poll. A
+    second page whose stream is blocked falls back to polling and still gets there."""
+    from tests.api.conftest import LiveServer
+
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    app = create_app(
+        demo_env["settings"],
+        store=store,
+        run_scheduler=True,
+        workers=1,
+        evaluate_fn=SlowObjective(demo_env["labels"]),
+    )
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        live, cut = Page(browser), Page(browser)
+        requests: list[str] = []
+        live.page.on("request", lambda r: requests.append(r.url.removeprefix(server.url)))
+        cut.page.route("**/v1/searches/events*", lambda route: route.abort())
+        for p in (live, cut):
+            p.page.goto(server.url + "/")
+            p.page.wait_for_selector("#main p:has-text('No search yet')")
+            p.page.evaluate("() => { window.__noReload = true; }")  # gone if the page reloads
+        live.page.wait_for_function(
+            "() => document.getElementById('live').textContent.startsWith('Live')"
+        )
+        assert "interrupted" in cut.page.inner_text("#live")
+
+        sid = client.post(
+            "/v1/searches", json=_spec(demo_env["pool"].pool_id, 3, baselines=False, name="live")
+        ).json()["id"]
+        row = f"#searches tr[data-search='{sid}']"
+        live.page.wait_for_selector(f"{row} td.state-running", timeout=30_000)
+        assert live.page.locator(f"{row} td.num").inner_text() == "–", "no score yet"
+        summary = _wait_state(client, sid, {"completed", "failed", "cancelled"})
+        assert summary["state"] == "completed", summary
+        best = f"{summary['best_score']:.4f}"
+        for p, timeout in ((live, 10_000), (cut, 15_000)):  # the fallback polls every 5 s
+            p.page.wait_for_selector(f"{row} td.state-completed", timeout=timeout)
+            p.page.wait_for_function(
+                f"() => document.querySelector(\"{row} td.num\").textContent === '{best}'",
+                timeout=timeout,
+            )
+            assert "3 / 3" in p.page.inner_text(row)
+            assert p.page.evaluate("() => window.__noReload === true"), "updated in place"
+
+        # The live page learned everything from its one stream: once the search is quiet,
+        # longer than a poll interval passes without the list being read again.
+        def list_reads() -> int:
+            return sum(u == "/v1/searches" for u in requests)
+
+        before = list_reads()
+        live.page.wait_for_timeout(6_000)
+        assert list_reads() == before, "the live page does not poll"
+        assert [u for u in requests if u.startswith("/v1/searches/events")] == [
+            "/v1/searches/events"
+        ], "one stream, never reopened"
+        assert live.page.inner_text("#live").startswith("Live")
+        assert live.errors == [], live.errors
+        # The blocked page logs only its refused stream requests.
+        assert all("ERR_FAILED" in e for e in cut.errors), cut.errors
+        live.close()
+        cut.close()

@@ -70,6 +70,10 @@ def test_embedded_search_end_to_end(
         assert len(lines) == best["size"]
         events = client.get(f"/v1/searches/{sid}/events?follow=false").text
         assert events.count("event: trial_proposed") == 6 and "event: search_completed" in events
+        every = client.get("/v1/searches/events?follow=false&since=0").text
+        assert every.count("event: trial_proposed") == 6 and f'"search_id": "{sid}"' in every
+        assert "event: worker." not in every, "only events that belong to a search"
+        assert client.get("/v1/searches/events?follow=false").text == "", "starts from now"
         listing = client.get("/v1/searches").json()
         assert listing["count"] == 1 and listing["data"][0]["state"] == "completed"
         assert client.post(f"/v1/searches/{sid}/resume").status_code == 409
@@ -112,6 +116,7 @@ def test_remote_workers_over_http_with_auth(
     with live_server(app) as server:
         anon = httpx.get(f"{server.url}/v1/searches")
         assert anon.status_code == 401 and anon.json()["error"]["code"] == "unauthorized"
+        assert httpx.get(f"{server.url}/v1/searches/events").status_code == 401
         assert httpx.get(f"{server.url}/health").status_code == 200, "health needs no token"
         user = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {user_token}"})
         wrong = httpx.post(

@@ -99,6 +99,11 @@ def test_event_log_appends_and_reads_since(store: SqlStore) -> None:
     assert [e.kind for e in mine] == ["search.created", "note"]
     assert mine[1].data == {"msg": "hello"}
     assert len(store.events(limit=1)) == 1
+    assert store.last_event_id() == second.id
+
+
+def test_last_event_id_of_an_empty_log_is_zero(store: SqlStore) -> None:
+    assert store.last_event_id() == 0
 
 
 def test_timestamps_are_utc_and_naive_ones_are_refused(store: SqlStore) -> None:

@@ -1,5 +1,6 @@
 """Searches: create (pool + budget + spec), list, status, trials, best recipe, cancel,
-resume, live events (Server-Sent Events) and exports of any trial's subset and recipe."""
+resume, live events (Server-Sent Events, of one search or of all) and exports of any
+trial's subset and recipe."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from autosel.api.schemas import (
     TrialsPublic,
 )
 from autosel.errors import NotFoundError
+from autosel.store import Store
 
 router = APIRouter(prefix="/v1/searches", tags=["searches"])
 MAX_ID = 2**63 - 1  # the database's integer range: larger ids cannot exist
@@ -43,6 +45,52 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
+def _resume_from(last_event_id: str | None, since: int | None) -> int | None:
+    """The stream's start: a reconnecting client's ``Last-Event-ID`` wins over ``since``."""
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():  # not '²'
+        return min(int(last_event_id), MAX_ID)
+    return since
+
+
+def _event_stream(
+    request: Request, store: Store, start: int, *, follow: bool, search_id: str | None
+) -> StreamingResponse:
+    """Events after ``start`` as SSE: of one search, or (``search_id=None``) of every search."""
+
+    async def stream():  # type: ignore[no-untyped-def]
+        cursor = start
+        while True:
+            batch = await asyncio.to_thread(store.events, cursor, search_id=search_id, limit=500)
+            for ev in batch:
+                cursor = ev.id
+                if ev.search_id is None:
+                    continue
+                data = json.dumps(
+                    {
+                        "kind": ev.kind,
+                        "at": ev.created_at.isoformat(),
+                        "search_id": ev.search_id,
+                        "trial_id": ev.trial_id,
+                        "job_id": ev.job_id,
+                        "data": ev.data,
+                    }
+                )
+                yield f"id: {ev.id}\nevent: {ev.kind}\ndata: {data}\n\n"
+            if not follow and not batch:
+                return
+            if not batch:
+                if await request.is_disconnected():
+                    return
+                yield ": keep-alive\n\n"
+                await asyncio.sleep(1.0)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.post("", response_model=SearchPublic, status_code=201, responses=ERRORS)
 def create(
     body: SearchCreate, store: StoreDep, cache: CacheDep, settings: SettingsDep, _: UserAuth
@@ -59,6 +107,32 @@ def list_(store: StoreDep, cache: CacheDep, _: UserAuth) -> SearchesPublic:
     """Every search with its state and best score, oldest first."""
     data = [SearchPublic(**_summary(cache, s.id)) for s in store.searches()]
     return SearchesPublic(data=data, count=len(data))
+
+
+# Declared before "/{search_id}" so that "events" is never taken for a search id.
+@router.get("/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
+async def list_events(
+    request: Request,
+    store: StoreDep,
+    _: UserAuth,
+    follow: bool = True,
+    since: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_ID, description="Replay events after this id (default: from now)."),
+    ] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Live updates of every search as Server-Sent Events (the dashboard's list page).
+
+    The same events as ``/{search_id}/events``, each naming its ``search_id``; events
+    that belong to no search (tokens, worker registrations) are left out. Without
+    ``since`` or ``Last-Event-ID`` the stream starts at the newest event: open it, then
+    read ``GET /v1/searches``, and no change is missed in between.
+    """
+    start = _resume_from(last_event_id, since)
+    if start is None:
+        start = await asyncio.to_thread(store.last_event_id)
+    return _event_stream(request, store, start, follow=follow, search_id=None)
 
 
 # The two polling routes return the cache's ready bytes: re-validating and re-encoding a
@@ -222,36 +296,5 @@ async def events(
 ) -> StreamingResponse:
     """Live updates as Server-Sent Events (``follow=false``: the backlog, then close)."""
     store.get_search(search_id)
-    start = since
-    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():  # not '²'
-        start = min(int(last_event_id), MAX_ID)
-
-    async def stream():  # type: ignore[no-untyped-def]
-        cursor = start
-        while True:
-            batch = await asyncio.to_thread(store.events, cursor, search_id=search_id, limit=500)
-            for ev in batch:
-                cursor = ev.id
-                data = json.dumps(
-                    {
-                        "kind": ev.kind,
-                        "at": ev.created_at.isoformat(),
-                        "trial_id": ev.trial_id,
-                        "job_id": ev.job_id,
-                        "data": ev.data,
-                    }
-                )
-                yield f"id: {ev.id}\nevent: {ev.kind}\ndata: {data}\n\n"
-            if not follow and not batch:
-                return
-            if not batch:
-                if await request.is_disconnected():
-                    return
-                yield ": keep-alive\n\n"
-                await asyncio.sleep(1.0)
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    start = _resume_from(last_event_id, since) or 0
+    return _event_stream(request, store, start, follow=follow, search_id=search_id)

@@ -1,6 +1,7 @@
 // autosel dashboard: plain JS over the REST API (no build step, no third-party code but plotly).
-// Pages: "/" lists searches; "/searches/<id>" (or "/#/search/<id>") shows one search and
-// follows it live through its Server-Sent Events stream.
+// Pages: "/" lists searches and follows them all live through /v1/searches/events;
+// "/searches/<id>" (or "/#/search/<id>") shows one search and follows it live through its
+// own Server-Sent Events stream.
 "use strict";
 
 const TOKEN_KEY = "autosel-token";
@@ -33,13 +34,19 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { as = "json", signal } = {}) {
+// fetch with the token; an HTTP error becomes an ApiError carrying the server's message.
+async function fetchOk(path, signal) {
   const resp = await fetch(path, { headers: authHeaders(), signal });
   if (!resp.ok) {
     let body = null;
     try { body = await resp.json(); } catch (_) { /* not JSON */ }
     throw new ApiError(resp.status, body);
   }
+  return resp;
+}
+
+async function api(path, { as = "json", signal } = {}) {
+  const resp = await fetchOk(path, signal);
   return as === "json" ? resp.json() : as === "blob" ? resp.blob() : resp.text();
 }
 
@@ -88,16 +95,126 @@ async function download(path, fallbackName) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-// ---------------------------------------------------------------- searches list page
-let listTimer = null;
+// ---------------------------------------------------------------- live updates (SSE)
+// Server-Sent Events over fetch (EventSource cannot send the Authorization header): open
+// the stream with fetchOk, then readEvents until the server closes it (throws if it drops).
+async function readEvents(resp, signal, onEvent) {
+  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = parseEvent(buffer.slice(0, cut));
+      buffer = buffer.slice(cut + 2);
+      if (event) onEvent(event);
+    }
+    if (signal.aborted) return;
+  }
+}
 
-async function listPage() {
-  document.title = "Searches · autosel";
-  const el = main();
-  el.replaceChildren(h("h1", {}, "Searches"), h("p", {}, "Loading…"));
-  const render = async () => {
-    const { data } = await api("/v1/searches");
-    const rows = data.slice().reverse().map((s) => h("tr", {},
+// One SSE block → {id, kind}; null for a keep-alive comment.
+function parseEvent(block) {
+  let id = null, kind = null;
+  for (const line of block.split("\n")) {
+    if (line.startsWith("id: ")) id = Number(line.slice(4));
+    else if (line.startsWith("event: ")) kind = line.slice(7);
+  }
+  return id === null ? null : { id, kind };
+}
+
+// Wait ms, or less when signal aborts.
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); signal.removeEventListener("abort", done); resolve(); };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+// ---------------------------------------------------------------- searches list page
+// Follows every search through /v1/searches/events and re-reads the list once per burst
+// of events. While the stream is down the list is polled, and reconnecting (with backoff)
+// goes on in the background.
+const LIST_POLL_MS = 5000;
+
+class ListView {
+  constructor() {
+    this.abort = new AbortController();
+    this.pending = null;
+    this.poll = null;
+    this.shown = false;
+  }
+
+  start() {
+    document.title = "Searches · autosel";
+    main().replaceChildren(h("h1", {}, "Searches"), h("p", {}, "Loading…"));
+    this.follow();
+  }
+
+  stop() {
+    this.abort.abort();
+    clearTimeout(this.pending);
+    this.stopPolling();
+  }
+
+  async follow() {
+    const { signal } = this.abort;
+    let backoff = 1000;
+    while (!signal.aborted) {
+      try {
+        // Open the stream first (it starts at the newest event), then read the list:
+        // whatever changes in between arrives as an event.
+        const resp = await fetchOk("/v1/searches/events", signal);
+        this.stopPolling();
+        await this.refresh();
+        if (signal.aborted) return;
+        say("Live: following every search.");
+        backoff = 1000;
+        await readEvents(resp, signal, () => this.scheduleRefresh());
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err.status === 401 || err.status === 403) { showError(err); return; }
+        if (!this.shown) await this.refresh();
+        this.startPolling();
+        say(`Live updates interrupted; refreshing every ${LIST_POLL_MS / 1000} s until reconnected…`);
+      }
+      await sleep(backoff, signal);
+      backoff = Math.min(2 * backoff, 30000);
+    }
+  }
+
+  startPolling() {
+    if (!this.poll) this.poll = setInterval(() => this.refresh(), LIST_POLL_MS);
+  }
+
+  stopPolling() {
+    clearInterval(this.poll);
+    this.poll = null;
+  }
+
+  // Events come in bursts (a finished job logs several); re-read the list once per burst.
+  scheduleRefresh() {
+    if (this.pending) return;
+    this.pending = setTimeout(() => { this.pending = null; this.refresh(); }, 250);
+  }
+
+  async refresh() {
+    try {
+      const { data } = await api("/v1/searches", { signal: this.abort.signal });
+      if (!this.abort.signal.aborted) this.render(data);
+    } catch (err) {
+      if (this.abort.signal.aborted) return;
+      if (!this.shown) showError(err);
+      else say("Update failed: " + err.message);
+    }
+  }
+
+  render(data) {
+    this.shown = true;
+    const rows = data.slice().reverse().map((s) => h("tr", { "data-search": s.id },
       h("th", { scope: "row" }, h("a", { href: "/searches/" + encodeURIComponent(s.id) }, s.name)),
       h("td", { class: "state-" + s.state }, s.state),
       h("td", {}, h("progress", { max: s.budget, value: Math.min(s.completed, s.budget),
@@ -109,15 +226,10 @@ async function listPage() {
       h("thead", {}, h("tr", {}, ["Search", "State", "Budget progress", "Best score", "Created (UTC)"]
         .map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows));
-    el.replaceChildren(h("h1", {}, "Searches"),
+    main().replaceChildren(h("h1", {}, "Searches"),
       data.length ? h("div", { class: "scroll" }, table)
         : h("p", {}, "No search yet. Start one with ", h("code", {}, "autosel search start"), "."));
-  };
-  try {
-    await render();
-    // Lists change slowly; a light poll is enough here (the search page follows events).
-    listTimer = setInterval(() => render().catch(() => {}), 5000);
-  } catch (err) { showError(err); }
+  }
 }
 
 // ---------------------------------------------------------------- one search
@@ -188,42 +300,22 @@ class SearchView {
     }, 250);
   }
 
-  // Server-Sent Events over fetch (EventSource cannot send the Authorization header).
   async follow() {
     const { signal } = this.abort;
     while (!signal.aborted) {
       try {
-        const resp = await fetch(`${this.base}/events?since=${this.cursor}`, { headers: authHeaders(), signal });
-        if (!resp.ok) throw new ApiError(resp.status, null);
+        const resp = await fetchOk(`${this.base}/events?since=${this.cursor}`, signal);
         say("Live: following this search.");
-        const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += value;
-          let cut;
-          while ((cut = buffer.indexOf("\n\n")) >= 0) {
-            this.onMessage(buffer.slice(0, cut));
-            buffer = buffer.slice(cut + 2);
-          }
-          if (signal.aborted) return;
-        }
+        await readEvents(resp, signal, (event) => this.onEvent(event));
       } catch (err) {
         if (signal.aborted) return;
         say("Live updates interrupted; reconnecting…");
       }
-      await new Promise((r) => setTimeout(r, 2000));
+      await sleep(2000, signal);
     }
   }
 
-  onMessage(block) {
-    let id = null, kind = null;
-    for (const line of block.split("\n")) {
-      if (line.startsWith("id: ")) id = Number(line.slice(4));
-      else if (line.startsWith("event: ")) kind = line.slice(7);
-    }
-    if (id === null) return; // keep-alive comment
+  onEvent({ id, kind }) {
     this.cursor = Math.max(this.cursor, id);
     this.scheduleRefresh();
     if (kind === "search_completed" || kind === "search_failed" || kind === "search_cancelled") {
@@ -365,7 +457,6 @@ let current = null;
 function route() {
   if (current) current.stop();
   current = null;
-  clearInterval(listTimer);
   const byPath = /^\/searches\/([^/]+)$/.exec(location.pathname);
   const byHash = /^#\/search\/([^/]+)$/.exec(location.hash);
   const id = byPath ? decodeURIComponent(byPath[1]) : byHash ? decodeURIComponent(byHash[1]) : null;
@@ -373,7 +464,8 @@ function route() {
     current = new SearchView(id);
     current.start();
   } else {
-    listPage();
+    current = new ListView();
+    current.start();
   }
 }
 
