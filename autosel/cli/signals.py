@@ -41,11 +41,21 @@ def compute(
     precision: str = typer.Option("auto", help="auto, bf16, fp16 or fp32."),
     max_tokens: int = typer.Option(2048, help="Prompt + response token cap (longer: truncated)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    executor: str = typer.Option(
+        "local", help="Where the model pass runs: 'local' (this process) or 'ray' (Ray Data)."
+    ),
+    ray_address: str = typer.Option(
+        None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray instance)."
+    ),
+    actors: int = typer.Option(None, help="Ray model actors (default: as many as fit)."),
+    actor_cpus: float = typer.Option(1.0, help="CPUs per Ray actor (its torch threads)."),
+    actor_gpus: float = typer.Option(0.0, help="GPUs per Ray actor (> 0: the pass runs on cuda)."),
 ) -> None:
     """Compute every missing signal of POOL (cached; resumable after an interruption)."""
     from autosel.pool import get_pool
     from autosel.signals import compute_signals
 
+    run_on = _executor(executor, ray_address, actors, actor_cpus, actor_gpus)
     p = get_pool(pool)
     sig = compute_signals(
         p,
@@ -56,8 +66,26 @@ def compute(
         precision=precision,
         max_tokens=max_tokens,
         progress=not as_json,
+        executor=run_on,
     )
     _show(sig, as_json)
+
+
+def _executor(
+    name: str, address: str | None, actors: int | None, cpus: float, gpus: float
+) -> object:
+    """``"local"`` or a ``RayExecutor``; Ray options without ``--executor ray`` are an error."""
+    if name == "ray":
+        from autosel.signals.ray_exec import RayExecutor
+
+        return RayExecutor(address=address, actors=actors, cpus_per_actor=cpus, gpus_per_actor=gpus)
+    if name != "local":
+        raise ConfigError(f"--executor '{name}': accepted values are local, ray")
+    if address is not None or actors is not None or cpus != 1.0 or gpus != 0.0:
+        raise ConfigError(
+            "--ray-address, --actors, --actor-cpus and --actor-gpus need --executor ray"
+        )
+    return name
 
 
 @signals_app.command("show")

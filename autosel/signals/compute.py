@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autosel.errors import NotFoundError
+from autosel.errors import ConfigError, NotFoundError
 from autosel.pool.pool import Pool
 from autosel.settings import Settings, get_settings
 from autosel.signals import cache, minhash, text
@@ -23,6 +23,7 @@ from autosel.signals.params import (
     ModelParams,
     TextParams,
 )
+from autosel.signals.ray_exec import RayExecutor, require_ray
 from autosel.signals.relevance import benchmark_centroid, file_digest, load_benchmark_items
 from autosel.signals.shard import ModelSpec, compute_shard, merge_shards, shard_ranges
 from autosel.signals.signalset import SignalSet
@@ -133,30 +134,58 @@ class _Progress:
             self.bar.stop()
 
 
+ShardRunner = Callable[[Pool, list[tuple[int, int]], ModelSpec, Path, str], list[Path]]
+
+
+def _local_runner(loader: Callable[[], Any], progress: bool) -> ShardRunner:
+    """Run the shards one after the other in this process, with a progress bar."""
+
+    def run(
+        pool: Pool, ranges: list[tuple[int, int]], spec: ModelSpec, partial: Path, label: str
+    ) -> list[Path]:
+        bar = _Progress(progress, len(pool), f"{label} pass")
+        try:
+            return [
+                compute_shard(pool.path, r, spec, partial, loaded=loader(), on_batch=bar.update)
+                for r in ranges
+            ]
+        finally:
+            bar.close()
+
+    return run
+
+
+def _ray_runner(executor: RayExecutor, progress: bool) -> ShardRunner:
+    """Run the shards on a pool of Ray actors (see ``ray_exec.py``)."""
+
+    def run(
+        pool: Pool, ranges: list[tuple[int, int]], spec: ModelSpec, partial: Path, label: str
+    ) -> list[Path]:
+        return executor.run_shards(pool.path, ranges, spec, partial, progress=progress)
+
+    return run
+
+
 def _sharded_model_group(
     pool: Pool,
     root: Path,
     group: str,
     key: dict[str, Any],
     spec: ModelSpec,
-    loader: Any,
-    progress: bool,
+    run: ShardRunner,
     extra: dict[str, Any],
 ) -> Path:
+    """Compute the shards of a model-pass group with ``run``, merge and install them.
+
+    Whatever ``run`` is (local loop, Ray), shards live under ``<group dir>.partial/`` and
+    the group lands in the same cache directory, so executors resume each other's work.
+    """
     target = cache.group_dir(root, group, key)
     if (target / cache.MANIFEST).is_file():
         return target
     partial = target.with_name(target.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
-    ranges = shard_ranges(len(pool), ROWS_PER_SHARD)
-    bar = _Progress(progress, len(pool), f"{group} pass")
-    try:
-        dirs = [
-            compute_shard(pool.path, r, spec, partial, loaded=loader(), on_batch=bar.update)
-            for r in ranges
-        ]
-    finally:
-        bar.close()
+    dirs = run(pool, shard_ranges(len(pool), ROWS_PER_SHARD), spec, partial, group)
     merged = merge_shards(dirs, len(pool))
 
     def fill(tmp: Path) -> None:
@@ -190,11 +219,16 @@ def compute_signals(
     progress: bool = True,
     settings: Settings | None = None,
     unit: str = "bits",
+    executor: str | RayExecutor = "local",
 ) -> SignalSet:
     """Compute every missing signal group of ``pool`` and return the signal set.
 
-    ``model=None`` computes only the model-free groups. See the package docstring.
+    ``model=None`` computes only the model-free groups. ``executor`` runs the model-pass
+    shards here (``"local"``) or on a pool of Ray actors (``"ray"`` or a
+    :class:`~autosel.signals.ray_exec.RayExecutor`); both fill the same cache entries.
+    Benchmark centroids are always computed here. See the package docstring.
     """
+    ray_ex = _ray_executor(executor)
     settings = settings or get_settings()
     root = cache.pool_signals_dir(settings, pool.content_hash)
     groups = {
@@ -212,7 +246,13 @@ def compute_signals(
         )
 
         path = resolve_model(model)
-        dev = pick_device(device)
+        if ray_ex is None:
+            dev = here = pick_device(device)
+        else:  # the actors' hardware decides; this process may have no GPU at all
+            dev = device or ray_ex.device
+            here = "cpu" if dev == "cpu" else pick_device(None)
+            if precision == "auto" and dev.startswith("cuda"):
+                precision = "bf16"  # what a local run picks on bf16-capable GPUs
         dtype = DTYPE_NAMES[str(pick_dtype(dev, precision)).removeprefix("torch.")]
         mparams = ModelParams(max_tokens=max_tokens, dtype=dtype)
         mid = model_identity(path)
@@ -220,7 +260,7 @@ def compute_signals(
 
         def loader() -> Any:  # load the model only if some shard or benchmark needs it
             if not loaded:
-                loaded.append(load_model(str(path), device=dev, dtype=dtype))
+                loaded.append(load_model(str(path), device=here, dtype=dtype))
             return loaded[0]
 
         spec = ModelSpec(
@@ -231,16 +271,13 @@ def compute_signals(
             batch_tokens=batch_tokens,
         )
         extra = {"model": {"ref": str(model), "path": str(path), "identity": mid}}
+        run = _local_runner(loader, progress) if ray_ex is None else _ray_runner(ray_ex, progress)
         key = _key("model", MODEL_VERSION, pool, mparams.model_dump(), mid)
-        groups["model"] = _sharded_model_group(
-            pool, root, "model", key, spec, loader, progress, extra
-        )
+        groups["model"] = _sharded_model_group(pool, root, "model", key, spec, run, extra)
         if ifd:
             key = _key("ifd", IFD_VERSION, pool, mparams.model_dump(), mid)
             free = ModelSpec(**{**spec.__dict__, "prompt_free": True})
-            groups["ifd"] = _sharded_model_group(
-                pool, root, "ifd", key, free, loader, progress, extra
-            )
+            groups["ifd"] = _sharded_model_group(pool, root, "ifd", key, free, run, extra)
         for name, bpath in sorted((benchmarks or {}).items()):
             bkey = {
                 "group": "bench",
@@ -259,6 +296,18 @@ def compute_signals(
 
             bench_dirs[name] = cache.write_dir_atomic(cache.group_dir(root, "bench", bkey), fill)
     return _open(pool, groups, bench_dirs, unit)
+
+
+def _ray_executor(executor: str | RayExecutor) -> RayExecutor | None:
+    """``None`` for the local loop; fails before any work when Ray is asked but missing."""
+    if executor == "local":
+        return None
+    if executor == "ray" or isinstance(executor, RayExecutor):
+        require_ray()
+        return executor if isinstance(executor, RayExecutor) else RayExecutor()
+    raise ConfigError(
+        f"executor {executor!r}: accepted values are 'local', 'ray' or a RayExecutor(...)"
+    )
 
 
 def _open(pool: Pool, groups: dict[str, Path], bench: dict[str, Path], unit: str) -> SignalSet:
