@@ -23,12 +23,67 @@ _AUTH_ERRORS = {
 }
 
 
+# Streamed 200 answers, declared by the routes that send them.
+NDJSON_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON Lines: one JSON record per line, streamed.",
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
+# Before OpenAPI 3.2 (``itemSchema``), an event stream's ``schema`` describes one event.
+_EVENT_DATA = {
+    "type": "object",
+    "required": ["kind", "at", "search_id", "trial_id", "job_id", "data"],
+    "properties": {
+        "kind": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "search_id": {"type": "string"},
+        "trial_id": {"type": ["integer", "null"]},
+        "job_id": {"type": ["integer", "null"]},
+        "data": {"type": "object"},
+    },
+}
+SSE_200: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events, one per logged change, with `: keep-alive` "
+        "comments while nothing happens. Reconnect with `Last-Event-ID` (or `since`) set to "
+        "the last `id` seen to miss nothing.",
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "event", "data"],
+                    "properties": {
+                        "id": {"type": "string", "description": "The event's id (increasing)."},
+                        "event": {
+                            "type": "string",
+                            "description": "Its kind: `job.succeeded`, `trial_proposed`, "
+                            "`search_completed`, ...",
+                        },
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": _EVENT_DATA,
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
 
 
 def _fix_operation(op: dict[str, Any]) -> None:
     responses = op.setdefault("responses", {})
+    for code, response in responses.items():
+        content = response.get("content", {})
+        placeholder = content.get("application/json") in ({}, {"schema": {}})
+        if code.startswith("2") and len(content) > 1 and placeholder:
+            del content["application/json"]  # FastAPI's default beside the declared type
     if "requestBody" in op:  # FastAPI answers 400 when a JSON body does not parse
         responses.setdefault("400", _error_response("The request body is not valid JSON."))
     if "422" in responses:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from autosel.store.records import JobState
 
 FormatName = Literal["auto", "chat", "alpaca", "sharegpt", "prompt_response"]
 
@@ -67,21 +69,46 @@ class PoolCreated(PoolPublic):
     created: bool = Field(description="False when the same content was already stored.")
 
 
+class Summary(BaseModel):
+    mean: float
+    min: float
+    p50: float = Field(description="Median.")
+    max: float
+
+
 class PoolStats(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """Summary statistics of a pool (``autosel pool stats``)."""
+
     pool_id: str
+    name: str
+    format: str | None
     rows: int
-    sources: dict[str, int]
+    skipped: int = Field(description="Invalid records skipped at ingestion.")
+    sources: dict[str, int] = Field(description="Rows per source.")
+    exact_duplicate_rows: int
+    response_chars: Summary
+    prompt_messages: Summary = Field(description="Messages per prompt.")
+    groups: int = Field(description="Prompts with several responses.")
+    rows_in_groups: int
+    correct_labelled: int = Field(description="Rows with a `correct` label.")
+    difficulty: Summary | None
+    fields_present: dict[str, int] = Field(description="Rows holding each optional field.")
+    content_hash: str
 
 
 class OperatorPublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """One registered operator (see ``autosel.ops.operator_info``)."""
+
     name: str
-    params_schema: dict[str, Any]
+    kind: Literal["filter", "select", "combine"]
+    summary: str
+    requires: list[str] = Field(description="Signals it reads (with default parameters).")
+    origin: str = Field(description="Where it was registered from (module or entry point).")
+    params_schema: dict[str, Any] = Field(description="JSON schema of its parameters.")
 
 
 class OperatorsPublic(BaseModel):
-    data: list[dict[str, Any]]
+    data: list[OperatorPublic]
     count: int
 
 
@@ -181,3 +208,80 @@ class CompositionPublic(BaseModel):
     pool_rows: int
     subset_rows: int
     sources: list[SourceShare]
+
+
+# -- jobs and workers ---------------------------------------------------------------------
+# Timestamps are ISO 8601 strings in UTC (the database clock), as everywhere in this API.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class JobPublic(BaseModel):
+    """One evaluation job. Its lease token is only ever given to the worker that leased it."""
+
+    id: int
+    search_id: str | None
+    trial_id: int | None
+    kind: str = Field(description="What the worker runs (``sft``).")
+    payload: dict[str, Any] = Field(
+        description="What the worker needs: pool id, subset fingerprint, evaluation spec."
+    )
+    state: JobState
+    priority: int
+    attempts: int
+    max_attempts: int
+    worker_id: str | None
+    lease_seconds: float | None
+    lease_expires_at: Timestamp | None
+    heartbeat_at: Timestamp | None
+    cancel_requested: bool = Field(description="The search was cancelled: the worker stops.")
+    error: str | None = Field(description="Why the job failed or was cancelled.")
+    created_at: Timestamp
+    leased_at: Timestamp | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
+class JobLeased(JobPublic):
+    """A job just leased: with the token that every later report about it must carry."""
+
+    lease_token: str
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class HeartbeatPublic(BaseModel):
+    job_id: int
+    cancel_requested: bool = Field(description="Stop: the job's search was cancelled.")
+    lease_expires_at: Timestamp | None
+
+
+class ResultPublic(BaseModel):
+    """A reported evaluation result."""
+
+    id: int
+    job_id: int
+    trial_id: int | None
+    worker_id: str | None
+    scores: dict[str, float] = Field(description="Per benchmark, and 'benchmark/metric'.")
+    utility: float | None
+    costs: dict[str, float]
+    artifacts: dict[str, str]
+    created_at: Timestamp
+
+
+class WorkerPublic(BaseModel):
+    id: str
+    hostname: str
+    device: str
+    meta: dict[str, Any]
+    registered_at: Timestamp
+    last_seen_at: Timestamp
+    current_job_id: int | None
+
+
+class WorkersPublic(BaseModel):
+    data: list[WorkerPublic]
+    count: int

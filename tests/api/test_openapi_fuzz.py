@@ -67,6 +67,27 @@ def fuzz_app(demo_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
     }
 
 
+def test_every_answer_has_a_schema(fuzz_app: dict[str, Any]) -> None:
+    """No route answers an undocumented shape: every 2xx body has a schema, JSON ones a model."""
+    doc = fuzz_app["app"].openapi()
+    untyped = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for code, response in op["responses"].items():
+                if not code.startswith("2") or code == "204":
+                    continue
+                content = response.get("content") or {"(none)": {}}
+                for media, body in content.items():
+                    schema = body.get("schema") or {}
+                    typed = "$ref" in schema if media == "application/json" else bool(schema)
+                    if not typed:
+                        untyped.append(f"{method.upper()} {path} {code} {media}")
+    assert untyped == []
+    jobs = doc["components"]["schemas"]
+    assert "lease_token" in jobs["JobLeased"]["properties"]
+    assert "lease_token" not in jobs["JobPublic"]["properties"], "only the leasing worker sees it"
+
+
 def _replays(case: Any, real: dict[str, Any]) -> list[dict[str, Any]]:
     """Path parameters naming the real search/pool/job, when the operation has such a path."""
     params = dict(case.path_parameters or {})

@@ -155,6 +155,7 @@ def test_remote_workers_over_http_with_auth(
         assert {w["id"] for w in reg["data"]} == {"remote-0", "remote-1"}
         # A late report with a stale lease token changes nothing.
         job = user.get("/v1/jobs", params={"search_id": sid}).json()["data"][0]
+        assert job["state"] == "succeeded" and "lease_token" not in job
         late = httpx.post(
             f"{server.url}/v1/jobs/{job['id']}/complete",
             json={"lease_token": "stale", "scores": {"x": 0.0}, "utility": 99.0},

@@ -17,7 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autosel.api.deps import SettingsDep, StoreDep, UserAuth, WorkerAuth
 from autosel.api.errors import ApiError
-from autosel.api.schemas import ErrorPublic
+from autosel.api.openapi import NDJSON_200
+from autosel.api.schemas import (
+    ErrorPublic,
+    HeartbeatPublic,
+    JobLeased,
+    JobPublic,
+    JobsPublic,
+    ResultPublic,
+    WorkerPublic,
+    WorkersPublic,
+)
 from autosel.store import InvalidStateError, JobResult, LeaseLostError
 
 router = APIRouter(tags=["jobs"])
@@ -81,7 +91,7 @@ def _job(job: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in asdict(job).items()}
 
 
-@router.post("/v1/workers/register", responses=ERRORS)
+@router.post("/v1/workers/register", response_model=WorkerPublic, responses=ERRORS)
 def register_worker(body: WorkerRegister, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Join (or refresh) the worker registry."""
     w = store.register_worker(
@@ -90,14 +100,18 @@ def register_worker(body: WorkerRegister, store: StoreDep, _: WorkerAuth) -> dic
     return _job(w)
 
 
-@router.get("/v1/workers", responses=ERRORS)
+@router.get("/v1/workers", response_model=WorkersPublic, responses=ERRORS)
 def workers(store: StoreDep, _: UserAuth) -> dict[str, Any]:
     """Registered workers: last seen, current job, device."""
     data = [_job(w) for w in store.workers()]
     return {"data": data, "count": len(data)}
 
 
-@router.post("/v1/jobs/lease", responses={**ERRORS, 204: {"description": "no job queued"}})
+@router.post(
+    "/v1/jobs/lease",
+    response_model=JobLeased,
+    responses={**ERRORS, 204: {"description": "no job queued"}},
+)
 def lease(body: LeaseRequest, store: StoreDep, _: WorkerAuth) -> Any:
     """Atomically lease the next queued job (204 when there is none)."""
     store.requeue_expired()
@@ -107,12 +121,12 @@ def lease(body: LeaseRequest, store: StoreDep, _: WorkerAuth) -> Any:
     return _job(job)
 
 
-@router.post("/v1/jobs/{job_id}/start", responses=ERRORS)
+@router.post("/v1/jobs/{job_id}/start", response_model=JobPublic, responses=ERRORS)
 def start(job_id: JobId, body: LeaseToken, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     return _job(_lease_errors(store.start_job, job_id, body.lease_token))
 
 
-@router.post("/v1/jobs/{job_id}/heartbeat", responses=ERRORS)
+@router.post("/v1/jobs/{job_id}/heartbeat", response_model=HeartbeatPublic, responses=ERRORS)
 def heartbeat(job_id: JobId, body: Heartbeat, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Renew the lease; ``cancel_requested`` tells the worker to stop."""
     job = _lease_errors(store.heartbeat, job_id, body.worker_id, body.lease_token)
@@ -123,7 +137,7 @@ def heartbeat(job_id: JobId, body: Heartbeat, store: StoreDep, _: WorkerAuth) ->
     }
 
 
-@router.post("/v1/jobs/{job_id}/complete", responses=ERRORS)
+@router.post("/v1/jobs/{job_id}/complete", response_model=ResultPublic, responses=ERRORS)
 def complete(job_id: JobId, body: ResultReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Report a result (idempotent for the same lease token)."""
     res = _lease_errors(
@@ -137,7 +151,7 @@ def complete(job_id: JobId, body: ResultReport, store: StoreDep, _: WorkerAuth) 
     return _job(res)
 
 
-@router.post("/v1/jobs/{job_id}/fail", responses=ERRORS)
+@router.post("/v1/jobs/{job_id}/fail", response_model=JobPublic, responses=ERRORS)
 def fail(job_id: JobId, body: FailureReport, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Report a failure with its reason (``retry`` requeues while attempts remain)."""
     return _job(
@@ -145,9 +159,7 @@ def fail(job_id: JobId, body: FailureReport, store: StoreDep, _: WorkerAuth) -> 
     )
 
 
-@router.get(
-    "/v1/jobs/{job_id}/subset", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}}
-)
+@router.get("/v1/jobs/{job_id}/subset", responses={**ERRORS, **NDJSON_200})
 def subset(
     job_id: JobId, store: StoreDep, settings: SettingsDep, _: WorkerAuth
 ) -> StreamingResponse:
@@ -162,7 +174,7 @@ def subset(
     return StreamingResponse(jsonl_lines(pool.rows(indices)), media_type="application/x-ndjson")
 
 
-@router.get("/v1/jobs", responses=ERRORS)
+@router.get("/v1/jobs", response_model=JobsPublic, responses=ERRORS)
 def jobs(
     store: StoreDep, _: UserAuth, search_id: str | None = None, state: str | None = None
 ) -> dict[str, Any]:
@@ -176,6 +188,6 @@ def jobs(
     return {"data": data, "count": len(data)}
 
 
-@router.get("/v1/jobs/{job_id}", responses=ERRORS)
+@router.get("/v1/jobs/{job_id}", response_model=JobPublic, responses=ERRORS)
 def get_job(job_id: JobId, store: StoreDep, _: UserAuth) -> dict[str, Any]:
     return _job(store.get_job(job_id))

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from autosel.api.deps import UserAuth
-from autosel.api.schemas import ErrorPublic, OperatorsPublic
+from autosel.api.schemas import ErrorPublic, OperatorPublic, OperatorsPublic
 
 router = APIRouter(prefix="/v1/operators", tags=["operators"])
 
@@ -18,10 +18,10 @@ def list_catalog(_: UserAuth) -> OperatorsPublic:
     from autosel.ops import operator_catalog
 
     cat = operator_catalog()
-    return OperatorsPublic(data=cat, count=len(cat))
+    return OperatorsPublic(data=[OperatorPublic(**c) for c in cat], count=len(cat))
 
 
-@router.get("/{name}", response_model=dict[str, Any], responses={404: {"model": ErrorPublic}})
+@router.get("/{name}", response_model=OperatorPublic, responses={404: {"model": ErrorPublic}})
 def get_one(name: str, _: UserAuth) -> dict[str, Any]:
     """One operator's description and parameter schema."""
     from autosel.errors import NotFoundError

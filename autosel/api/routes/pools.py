@@ -6,13 +6,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from autosel.api.deps import SettingsDep, UserAuth
 from autosel.api.errors import ApiError
+from autosel.api.openapi import NDJSON_200
 from autosel.api.schemas import (
     ErrorPublic,
     FormatName,
@@ -20,6 +21,7 @@ from autosel.api.schemas import (
     PoolPublic,
     PoolRegister,
     PoolsPublic,
+    PoolStats,
 )
 from autosel.errors import InputError
 from autosel.pool.pool import Pool
@@ -187,17 +189,15 @@ def get(pool_id: str, settings: SettingsDep, _: UserAuth) -> PoolPublic:
     return _public(get_pool(pool_id, settings))
 
 
-@router.get("/{pool_id}/stats", response_model=dict, responses=ERRORS)
-def stats(pool_id: str, settings: SettingsDep, _: UserAuth) -> dict:
+@router.get("/{pool_id}/stats", response_model=PoolStats, responses=ERRORS)
+def stats(pool_id: str, settings: SettingsDep, _: UserAuth) -> dict[str, Any]:
     """Summary statistics: sources, lengths, groups, difficulty."""
     from autosel.pool import get_pool
 
     return get_pool(pool_id, settings).stats()
 
 
-@router.get(
-    "/{pool_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}}
-)
+@router.get("/{pool_id}/export", responses={**ERRORS, **NDJSON_200})
 def export(
     pool_id: str,
     settings: SettingsDep,

@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from autosel.api.deps import SettingsDep, StoreDep, UserAuth
 from autosel.api.errors import ApiError
+from autosel.api.openapi import NDJSON_200, SSE_200
 from autosel.api.readcache import SearchReadCache
 from autosel.api.schemas import (
     CompositionPublic,
@@ -110,7 +111,7 @@ def list_(store: StoreDep, cache: CacheDep, _: UserAuth) -> SearchesPublic:
 
 
 # Declared before "/{search_id}" so that "events" is never taken for a search id.
-@router.get("/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}})
+@router.get("/events", responses={**ERRORS, **SSE_200})
 async def list_events(
     request: Request,
     store: StoreDep,
@@ -238,9 +239,7 @@ def recipe(
     )
 
 
-@router.get(
-    "/{search_id}/export", responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}}}}
-)
+@router.get("/{search_id}/export", responses={**ERRORS, **NDJSON_200})
 def export(
     search_id: str,
     cache: CacheDep,
@@ -282,9 +281,7 @@ def composition(
     return CompositionPublic(trial=row["number"], **comp)
 
 
-@router.get(
-    "/{search_id}/events", responses={**ERRORS, 200: {"content": {"text/event-stream": {}}}}
-)
+@router.get("/{search_id}/events", responses={**ERRORS, **SSE_200})
 async def events(
     request: Request,
     search_id: str,
