@@ -32,10 +32,10 @@ def top_k_mask(values: np.ndarray, k: int, *, largest: bool = True) -> np.ndarra
     # partition sorts ascending: the k-th largest sits at n - k, the k-th smallest at k - 1.
     cut = n - k if largest else k - 1
     kth = np.partition(x, cut)[cut]
-    mask = x > kth if largest else x < kth
-    need = k - int(np.count_nonzero(mask))
-    if need > 0:
-        mask[np.flatnonzero(x == kth)[:need]] = True
+    mask = x >= kth if largest else x <= kth
+    extra = int(np.count_nonzero(mask)) - k
+    if extra > 0:  # ties at the cut: the earliest tied rows stay, the last `extra` go
+        mask[np.flatnonzero(x == kth)[-extra:]] = False
     return mask
 
 
@@ -79,13 +79,16 @@ def first_per_group(groups: np.ndarray, priority: np.ndarray | None = None) -> n
     n = len(groups)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    pos = np.arange(n, dtype=np.int64)
     if priority is None and groups.min() >= 0 and groups.max() < max(8 * n, 1 << 20):
         # Earliest member: a scatter-min over group ids (small non-negative ints, e.g.
-        # pool rows), no sort. Arbitrary ids (hashes) take the sort path below.
-        first = np.full(int(groups.max()) + 1, n, dtype=np.int64)
+        # pool rows), no sort. Arbitrary ids (hashes) take the sort path below. int32
+        # positions when they fit: the scatter then runs about twice as fast.
+        small = np.int32 if n < 2**31 else np.int64
+        pos = np.arange(n, dtype=small)
+        first = np.full(int(groups.max()) + 1, n, dtype=small)
         np.minimum.at(first, groups, pos)
-        return first[groups] == pos
+        return first.take(groups) == pos
+    pos = np.arange(n, dtype=np.int64)
     if priority is None:
         order = np.argsort(groups, kind="stable")
     else:

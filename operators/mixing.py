@@ -18,10 +18,28 @@ from autosel.ops.view import SubsetView
 from operators._select import count_for, largest_remainder
 
 
+def source_positions(codes: np.ndarray, k: int) -> list[np.ndarray]:
+    """Sorted positions of each source code ``0..k-1`` (their lengths are the counts).
+
+    One comparison pass per code for the usual handful of sources (no sort, no int64
+    copy as ``np.bincount`` makes); one stable sort for many sources.
+    """
+    if k <= 16:
+        return [np.flatnonzero(codes == c) for c in range(k)]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(k + 1))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(k)]
+
+
 def sample_per_source(
-    codes: np.ndarray, quotas: dict[int, int], rng: np.random.Generator
+    positions: list[np.ndarray], quotas: dict[int, int], rng: np.random.Generator
 ) -> tuple[np.ndarray, dict[int, int]]:
-    """Uniformly sample ``quotas[c]`` positions of each source code ``c`` (sorted codes).
+    """Uniformly sample ``quotas[c]`` of the positions of each source code ``c`` (sorted codes).
+
+    Args:
+        positions: sorted positions per code (:func:`source_positions`).
+        quotas: rows wanted per code.
+        rng: the step's generator.
 
     Returns:
         Positions (unordered: the base class turns them into a mask, which is O(n) where
@@ -31,7 +49,7 @@ def sample_per_source(
     picked: list[np.ndarray] = []
     short: dict[int, int] = {}
     for code in sorted(quotas):
-        pos = np.flatnonzero(codes == code)
+        pos = positions[code]
         want = quotas[code]
         if want >= len(pos):
             picked.append(pos)
@@ -74,9 +92,9 @@ class SourceMix(Operator):
             return dict(sorted(v.items()))
 
     def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
-        codes = view.source_codes()
         names = view.pool.source_names
-        counts = np.bincount(codes, minlength=len(names))
+        positions = source_positions(view.source_codes(), len(names))
+        counts = np.array([len(p) for p in positions], dtype=np.int64)
         if params.proportions:
             unknown = sorted(set(params.proportions) - set(names))
             if unknown:
@@ -90,7 +108,7 @@ class SourceMix(Operator):
         target = params.total if params.total is not None else count_for(params.fraction, len(view))
         quota = largest_remainder(weights, target)
         pos, short = sample_per_source(
-            codes, {c: int(q) for c, q in enumerate(quota) if weights[c] > 0}, rng
+            positions, {c: int(q) for c, q in enumerate(quota) if weights[c] > 0}, rng
         )
         notes = tuple(
             f"source '{names[c]}' short by {k} (had {counts[c]}, quota {quota[c]})"
@@ -98,10 +116,10 @@ class SourceMix(Operator):
         )
         reasons: dict[str, np.ndarray | int] = {"over source quota": len(view) - len(pos)}
         if (weights == 0).any():
-            not_in_mix = weights[codes] == 0
+            not_in_mix = int(counts[weights == 0].sum())
             reasons = {
-                "source not in mix": int(np.count_nonzero(not_in_mix)),
-                "over source quota": len(view) - len(pos) - int(np.count_nonzero(not_in_mix)),
+                "source not in mix": not_in_mix,
+                "over source quota": len(view) - len(pos) - not_in_mix,
             }
         return Decision(pos, reasons, notes)
 
@@ -125,11 +143,11 @@ class Cap(Operator):
                 rng.choice(n, size=params.max_samples, replace=False, shuffle=False),
                 {f"over cap {params.max_samples}": n - params.max_samples},
             )
-        codes = view.source_codes()
-        counts = np.bincount(codes, minlength=len(view.pool.source_names))
+        positions = source_positions(view.source_codes(), len(view.pool.source_names))
+        counts = np.array([len(p) for p in positions], dtype=np.int64)
         quota = largest_remainder(counts.astype(np.float64), params.max_samples)
         pos, _ = sample_per_source(
-            codes, {c: int(q) for c, q in enumerate(quota) if counts[c]}, rng
+            positions, {c: int(q) for c, q in enumerate(quota) if counts[c]}, rng
         )
         return Decision(pos, {f"over cap {params.max_samples}": n - len(pos)})
 

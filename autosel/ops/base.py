@@ -150,11 +150,11 @@ class Operator:
         dec = out if isinstance(out, Decision) else Decision(np.asarray(out))
         if cls.kind == "filter":
             mask = _check_mask(cls.name, dec.keep, n)
-            rows = view.indices[mask]
+            rows = _kept_rows(view, mask)
         elif cls.kind == "select":
             mask = np.zeros(n, dtype=bool)
             mask[_check_positions(cls.name, dec.keep, n)] = True
-            rows = view.indices[mask]
+            rows = _kept_rows(view, mask)
         else:
             rows = np.unique(np.asarray(dec.keep, dtype=np.int64))
             mask = np.isin(view.indices, rows, assume_unique=True)
@@ -169,6 +169,18 @@ class Operator:
             time.perf_counter() - t0,
         )
         return rows, stats
+
+
+def _kept_rows(view: SubsetView, mask: np.ndarray) -> np.ndarray:
+    """Pool rows of the view where ``mask`` is set (sorted, int64).
+
+    ``flatnonzero`` + ``take`` rather than ``indices[mask]``: boolean indexing with an
+    irregular mask runs several times slower on large inputs.
+    """
+    pos = np.flatnonzero(mask)
+    if len(pos) == len(mask):
+        return view.indices  # nothing dropped: no copy
+    return pos if view.is_whole else view.indices.take(pos)
 
 
 def _check_mask(name: str, keep: np.ndarray, n: int) -> np.ndarray:

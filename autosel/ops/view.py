@@ -105,10 +105,25 @@ class PoolColumns:
         return np.argsort(self.sample_ids, kind="stable")
 
     @cached_property
+    def id_rank(self) -> np.ndarray | None:
+        """Position of each row in sorted-id order, or ``None`` when that is the row order.
+
+        Pools ingested with sequential ids (and the synthetic benchmark pools) are already
+        sorted: a fingerprint then gathers the subset's ids directly, without a pass over
+        the whole pool.
+        """
+        order = self.id_order
+        if np.array_equal(order, np.arange(len(order))):
+            return None
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        return rank
+
+    @cached_property
     def id_blob(self) -> np.ndarray | None:
         """UTF-8 ``id + "\n"`` per row in sorted-id order, NUL-padded to a fixed width.
 
-        Lets a fingerprint hash the sorted ids of any subset with one compress and one
+        Lets a fingerprint hash the sorted ids of any subset with one gather and one
         ``tobytes`` instead of a Python join. ``None`` if an id contains NUL (padding
         would then be ambiguous); fingerprints fall back to joining strings.
         """
@@ -116,6 +131,17 @@ class PoolColumns:
         if any(b"\x00" in e for e in encoded):
             return None
         return np.array(encoded, dtype=bytes)
+
+    @cached_property
+    def id_blob_padded(self) -> bool:
+        """True when :attr:`id_blob` holds NUL padding (ids of different byte lengths)."""
+        blob = self.id_blob
+        if blob is None or len(blob) == 0:
+            return False
+        # A bytes array strips trailing NULs on read: every entry at full width means
+        # every id encodes to the same length, so the blob has no padding at all.
+        width = blob.dtype.itemsize
+        return bool((np.char.str_len(blob) != width).any())
 
     @cached_property
     def source_counts(self) -> np.ndarray:
@@ -215,11 +241,16 @@ class SubsetView:
     def n_pool(self) -> int:
         return len(self.pool)
 
+    @property
+    def is_whole(self) -> bool:
+        """True when the view is the whole pool (``indices`` is ``0..n_pool-1``)."""
+        return self._whole
+
     def _sliced(self, key: tuple[Any, ...], full: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._cache:
             col = np.asarray(full())
             # The first step of a recipe sees the whole pool: no gather, no copy.
-            self._cache[key] = col if self._whole else col[self.indices]
+            self._cache[key] = col if self._whole else np.take(col, self.indices, axis=0)
         return self._cache[key]
 
     def column(self, name: str) -> np.ndarray:

@@ -90,16 +90,30 @@ class Realization:
 
 
 def subset_fingerprint(pool: PoolColumns, indices: np.ndarray) -> str:
-    """sha256 of the subset's sample ids, sorted, joined by newlines."""
-    mask = np.zeros(len(pool), dtype=bool)
-    mask[indices] = True
-    order = pool.id_order
+    """sha256 of the subset's sample ids, sorted, joined by newlines.
+
+    Args:
+        pool: the pool the rows index.
+        indices: pool rows (`k`); duplicates count once.
+    """
+    rows = np.asarray(indices, dtype=np.int64)
+    rank = pool.id_rank
+    if rank is None and (len(rows) < 2 or bool((rows[1:] > rows[:-1]).all())):
+        pos = rows  # sorted distinct rows of a pool whose row order is its id order
+    else:  # positions in id order, sorted by a scatter into a mask (no O(k log k) sort)
+        mask = np.zeros(len(pool), dtype=bool)
+        mask[rows if rank is None else rank.take(rows)] = True
+        pos = np.flatnonzero(mask)
     blob = pool.id_blob
     if blob is None:
-        data = "\n".join(pool.sample_ids[order[mask[order]]].tolist()).encode()
-    else:
-        data = blob[mask[order]].tobytes().replace(b"\x00", b"")[:-1]
-    return hashlib.sha256(data).hexdigest()
+        return hashlib.sha256(
+            "\n".join(pool.sample_ids[pool.id_order.take(pos)].tolist()).encode()
+        ).hexdigest()
+    data = blob.take(pos).tobytes()
+    if pool.id_blob_padded:
+        data = data.replace(b"\x00", b"")
+    # Every id ends with a newline; the joined form has none after the last one.
+    return hashlib.sha256(memoryview(data)[:-1]).hexdigest()
 
 
 def step_rng(seed: int, recipe_hash: str, step: int) -> np.random.Generator:

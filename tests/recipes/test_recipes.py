@@ -14,7 +14,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "ops"))
 from doubles import synthetic  # noqa: E402
 
 from autosel.errors import ConfigError, InputError  # noqa: E402
-from autosel.ops.view import available_signals  # noqa: E402
+from autosel.ops.view import PoolColumns, available_signals  # noqa: E402
 from autosel.recipes import (  # noqa: E402
     BASE_FEATURES,
     Recipe,
@@ -23,8 +23,10 @@ from autosel.recipes import (  # noqa: E402
     dump_recipe,
     load_recipe,
     realize,
+    subset_fingerprint,
     validate_recipe,
 )
+from autosel.recipes.state import linear_quantiles  # noqa: E402
 
 POOL, SIG = synthetic(500, seed=2, groups_of=2)
 FIVE = Recipe.of(
@@ -89,8 +91,7 @@ def test_validation_reports_every_issue_with_step_and_field() -> None:
     assert "field 'steps': 6 steps; at most 5 are accepted" in msg
     assert (
         "steps[0] (hes_filtr), field 'operator': "
-        "unknown operator 'hes_filtr'; known operators: cap,"
-        in msg
+        "unknown operator 'hes_filtr'; known operators: cap," in msg
     )
     assert (
         "steps[1] (hes_filter), field 'params.fraction': Input should be less than or equal to 1"
@@ -147,6 +148,36 @@ def test_fingerprint_is_hash_of_sorted_ids() -> None:
     r = realize(FIVE, POOL, SIG, seed=0)
     expect = hashlib.sha256("\n".join(sorted(r.sample_ids)).encode()).hexdigest()
     assert r.fingerprint == expect
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [f"s{i:04d}" for i in range(300)],  # already in id order, fixed width
+        [f"id{(i * 7919) % 300}" for i in range(300)],  # shuffled, widths 3..5
+        [f"é{(i * 31) % 300}\x00" if i % 50 == 0 else f"x{i}" for i in range(300)],  # NUL
+        [],
+    ],
+    ids=["sorted", "shuffled", "nul", "empty"],
+)
+def test_subset_fingerprint_paths_match_the_definition(ids: list[str]) -> None:
+    pool = PoolColumns.from_arrays(np.array(ids, dtype=object))
+    rng = np.random.default_rng(0)
+    for size in sorted({0, min(1, len(ids)), len(ids) // 3, len(ids)}):
+        rows = np.sort(rng.choice(len(ids), size=size, replace=False)).astype(np.int64)
+        expect = hashlib.sha256("\n".join(sorted(ids[i] for i in rows.tolist())).encode())
+        assert subset_fingerprint(pool, rows) == expect.hexdigest()
+        # unsorted rows and repeated rows name the same subset
+        assert subset_fingerprint(pool, np.r_[rows[::-1], rows]) == expect.hexdigest()
+
+
+def test_linear_quantiles_equal_numpy_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    qs = [0.0, 0.1, 0.25, 0.5, 0.9, 0.999, 1.0]
+    for n in [1, 2, 3, 7, 10, 11, 100, 1001]:
+        for x in (rng.gamma(2.0, 3.0, n), np.round(rng.normal(size=n), 1), np.full(n, 2.5)):
+            got = linear_quantiles(np.sort(x), qs)
+            assert [v.hex() for v in got] == [float(v).hex() for v in np.quantile(x, qs)]
 
 
 def test_realize_cache_returns_the_same_object() -> None:
