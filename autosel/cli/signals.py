@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autosel.cli import app
 from autosel.cli._common import console, print_json
 from autosel.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autosel.signals.ray_exec import RayExecutor
 
 signals_app = typer.Typer(
     help="Compute and inspect per-sample signals (HES, MinHash, ...).", no_args_is_help=True
@@ -73,7 +76,7 @@ def compute(
 
 def _executor(
     name: str, address: str | None, actors: int | None, cpus: float, gpus: float
-) -> object:
+) -> str | RayExecutor:
     """``"local"`` or a ``RayExecutor``; Ray options without ``--executor ray`` are an error."""
     if name == "ray":
         from autosel.signals.ray_exec import RayExecutor

@@ -17,8 +17,10 @@ Public API::
 
 ``compute_signals(pool, *, model="smollm2", device=None, precision="auto", benchmarks=None,
 ifd=False, minhash=MinHashParams(), text_params=None, max_tokens=2048, batch_tokens=8192,
-progress=True, settings=None, unit="bits") -> SignalSet`` computes only what is missing.
-``model=None`` skips the model pass (model-free signals only).
+progress=True, settings=None, unit="bits", executor="local") -> SignalSet`` computes only what
+is missing. ``model=None`` skips the model pass (model-free signals only). ``executor="ray"``
+(or a :class:`RayExecutor`) runs the model-pass shards on Ray Data actors and fills the
+same cache entries (``ray_exec.py``; the ``ray`` extra).
 
 Columns (``SignalSet.column``):
 
@@ -57,6 +59,7 @@ Importing this package does not import torch.
 
 from autosel.signals.compute import compute_signals, load_signals
 from autosel.signals.params import MinHashParams, ModelParams, TextParams
+from autosel.signals.ray_exec import RayExecutor
 from autosel.signals.shard import ModelSpec, compute_shard, merge_shards
 from autosel.signals.signalset import SignalSet
 
@@ -64,6 +67,7 @@ __all__ = [
     "MinHashParams",
     "ModelParams",
     "ModelSpec",
+    "RayExecutor",
     "SignalSet",
     "TextParams",
     "compute_shard",

@@ -2,8 +2,8 @@
 
 :func:`compute_shard` is pure given its arguments (pool directory, row range, model spec):
 it reads only those rows, runs the model and writes one shard directory. Any executor can
-call it (a local loop today; Ray Data ``map_batches`` over row ranges later, see
-``README.md``); :func:`merge_shards` concatenates finished shards into a signal group.
+call it (the local loop in ``compute.py``; Ray Data actors in ``ray_exec.py``);
+:func:`merge_shards` concatenates finished shards into a signal group.
 """
 
 from __future__ import annotations
