@@ -137,7 +137,7 @@ class Cap(Operator):
     def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
         n = len(view)
         if n <= params.max_samples:
-            return Decision(np.arange(n))
+            return Decision(np.ones(n, dtype=bool))
         if params.strategy == "random":
             return Decision(
                 rng.choice(n, size=params.max_samples, replace=False, shuffle=False),
@@ -166,7 +166,7 @@ class RandomSample(Operator):
         size = len(view)
         k = min(params.n, size) if params.n is not None else count_for(params.fraction, size)
         if k >= size:
-            return Decision(np.arange(size))
+            return Decision(np.ones(size, dtype=bool))
         return Decision(
             rng.choice(size, size=k, replace=False, shuffle=False), {"not sampled": size - k}
         )

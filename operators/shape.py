@@ -50,8 +50,11 @@ class LengthFilter(Operator):
             below, above = band_masks(n_tok, params.low_q, params.high_q)
             reasons[f"shorter than q{params.low_q:g}"] = below
             reasons[f"longer than q{params.high_q:g}"] = above
-        drop = np.zeros(len(n_tok), dtype=bool)
-        for mask in reasons.values():
+        masks = list(reasons.values())
+        if not masks:
+            return Decision(np.ones(len(n_tok), dtype=bool))
+        drop = masks[0] if len(masks) == 1 else np.logical_or(masks[0], masks[1])
+        for mask in masks[2:]:
             drop |= mask
         return Decision(~drop, reasons)
 

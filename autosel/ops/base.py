@@ -46,8 +46,9 @@ class Decision:
     """What an operator method returns when it has more to say than a bare array.
 
     Args:
-        keep: bool keep-mask over the view (filters) or int positions into the view
-            (selections); for ``combine`` operators, sorted pool rows.
+        keep: bool keep-mask over the view (filters; selections may return one too, e.g.
+            to keep everything) or int positions into the view (selections); for
+            ``combine`` operators, sorted pool rows.
         reasons: ordered ``reason -> bool mask of rows it drops`` (or a count). A dropped
             row is attributed to the first reason whose mask contains it.
         notes: human-readable remarks (e.g. "source 'code' short by 12 samples").
@@ -152,8 +153,11 @@ class Operator:
             mask = _check_mask(cls.name, dec.keep, n)
             rows = _kept_rows(view, mask)
         elif cls.kind == "select":
-            mask = np.zeros(n, dtype=bool)
-            mask[_check_positions(cls.name, dec.keep, n)] = True
+            if dec.keep.dtype == np.bool_:
+                mask = _check_mask(cls.name, dec.keep, n)
+            else:
+                mask = np.zeros(n, dtype=bool)
+                mask[_check_positions(cls.name, dec.keep, n)] = True
             rows = _kept_rows(view, mask)
         else:
             rows = np.unique(np.asarray(dec.keep, dtype=np.int64))
@@ -177,9 +181,9 @@ def _kept_rows(view: SubsetView, mask: np.ndarray) -> np.ndarray:
     ``flatnonzero`` + ``take`` rather than ``indices[mask]``: boolean indexing with an
     irregular mask runs several times slower on large inputs.
     """
-    pos = np.flatnonzero(mask)
-    if len(pos) == len(mask):
+    if np.count_nonzero(mask) == len(mask):
         return view.indices  # nothing dropped: no copy
+    pos = np.flatnonzero(mask)
     return pos if view.is_whole else view.indices.take(pos)
 
 
@@ -208,14 +212,17 @@ def _attribute(
     if len(reasons) == 1:  # the common case needs no per-row attribution
         return {next(iter(reasons)): total}
     out: dict[str, int] = {}
-    left = ~kept
-    for reason, what in reasons.items():
+    left = ~kept  # dropped rows not yet attributed
+    hit = np.empty_like(left)
+    last = len(reasons) - 1
+    for j, (reason, what) in enumerate(reasons.items()):
         if isinstance(what, (int, np.integer)):
             count = int(what)
         else:
-            hit = left & np.asarray(what, dtype=bool)
+            np.logical_and(left, np.asarray(what, dtype=bool), out=hit)
             count = int(np.count_nonzero(hit))
-            left &= ~hit
+            if j < last:
+                left ^= hit  # hit is within left: xor removes it
         if count:
             out[reason] = count
     rest = total - sum(out.values())

@@ -105,6 +105,16 @@ class PoolColumns:
         return np.argsort(self.sample_ids, kind="stable")
 
     @cached_property
+    def all_rows(self) -> np.ndarray:
+        """``0..n-1`` (int64, read-only): the subset before the first step of every recipe.
+
+        Built once per pool rather than once per realization (8 bytes a row).
+        """
+        rows = np.arange(len(self), dtype=np.int64)
+        rows.setflags(write=False)
+        return rows
+
+    @cached_property
     def id_rank(self) -> np.ndarray | None:
         """Position of each row in sorted-id order, or ``None`` when that is the row order.
 

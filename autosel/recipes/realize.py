@@ -117,8 +117,28 @@ def subset_fingerprint(pool: PoolColumns, indices: np.ndarray) -> str:
 
 
 def step_rng(seed: int, recipe_hash: str, step: int) -> np.random.Generator:
-    """The generator of one step: independent streams per (seed, recipe, step)."""
-    return np.random.default_rng(np.random.SeedSequence([seed, int(recipe_hash[:16], 16), step]))
+    """The generator of one step: independent streams per (seed, recipe, step).
+
+    The stream of ``SeedSequence([seed, int(recipe_hash[:16], 16), step])``. The entropy
+    is handed over as the uint32 words numpy would split those ints into: the same pool
+    and the same draws, without numpy's per-int conversion (a third of the cost of a step
+    that draws nothing).
+    """
+    words = [*_uint32_words(seed), *_uint32_words(int(recipe_hash[:16], 16)), *_uint32_words(step)]
+    entropy = np.array(words, dtype=np.uint32)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
+def _uint32_words(n: int) -> list[int]:
+    """``n >= 0`` as 32-bit words, least significant first (0 is one word), as numpy splits it."""
+    if n < 0:
+        raise ValueError(f"expected a non-negative seed or step, got {n}")
+    words = [n & 0xFFFFFFFF]
+    n >>= 32
+    while n:
+        words.append(n & 0xFFFFFFFF)
+        n >>= 32
+    return words
 
 
 _POOLS: OrderedDict[str, PoolColumns] = OrderedDict()
@@ -264,7 +284,7 @@ def _realize(
             ).indices
         return np.asarray(target, dtype=np.int64)
 
-    idx = np.arange(len(cols), dtype=np.int64)
+    idx = cols.all_rows
     funnel: list[StepStats] = []
     reason = None
     for i, step in enumerate(recipe.steps):

@@ -92,8 +92,11 @@ def _sum(x: np.ndarray) -> float:
     same value bit for bit whatever order the float sum would have added them in.
     """
     if x.dtype.kind in "iu" and x.size:
-        lo, hi = int(x.min()), int(x.max())
-        if max(abs(lo), abs(hi)) * x.size < 2**53:
+        info = np.iinfo(x.dtype)
+        bound = max(-int(info.min), int(info.max))  # int32: no range pass below 4M rows
+        if bound * x.size >= 2**53:
+            bound = max(-int(x.min()), int(x.max()))
+        if bound * x.size < 2**53:
             return float(int(x.sum(dtype=np.int64)))
     return float(np.sum(x, dtype=np.float64))
 

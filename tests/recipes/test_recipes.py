@@ -23,6 +23,7 @@ from autosel.recipes import (  # noqa: E402
     dump_recipe,
     load_recipe,
     realize,
+    step_rng,
     subset_fingerprint,
     validate_recipe,
 )
@@ -169,6 +170,17 @@ def test_subset_fingerprint_paths_match_the_definition(ids: list[str]) -> None:
         assert subset_fingerprint(pool, rows) == expect.hexdigest()
         # unsorted rows and repeated rows name the same subset
         assert subset_fingerprint(pool, np.r_[rows[::-1], rows]) == expect.hexdigest()
+
+
+def test_step_rng_is_the_seed_sequence_stream() -> None:
+    for seed in (0, 7, 2**32 - 1, 2**32, 2**70 + 3):
+        for h in ("0" * 64, "00000000" + "f" * 56, FIVE.recipe_hash):
+            for step in (0, 4, 2**33):
+                ss = np.random.SeedSequence([seed, int(h[:16], 16), step])
+                expect = np.random.default_rng(ss).integers(0, 2**63, 8)
+                assert step_rng(seed, h, step).integers(0, 2**63, 8).tolist() == expect.tolist()
+    with pytest.raises(ValueError):
+        step_rng(-1, FIVE.recipe_hash, 0)
 
 
 def test_linear_quantiles_equal_numpy_bit_for_bit() -> None:
