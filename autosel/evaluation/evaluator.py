@@ -3,8 +3,9 @@
 The result always says what happened: per-benchmark metrics and the utility when it
 succeeded, or ``status="failed"`` with a ``failure_reason`` (``empty subset``,
 ``out of memory: ...``, ``diverged loss: ...``) — a failed evaluation never reads as a
-score of 0. Invalid *inputs* (a bad benchmark file, an unknown model) are not failures
-of the subset: they raise at once, before any training.
+score of 0 — or ``status="cancelled"`` when the caller's ``stop`` event ended it early.
+Invalid *inputs* (a bad benchmark file, an unknown model) are not failures of the
+subset: they raise at once, before any training.
 
 Artifacts under ``out_dir``: ``adapter/`` (LoRA) or ``model/`` (full FT), ``metrics.json``
 (this result plus the spec) and ``predictions/<benchmark>.jsonl`` (per item).
@@ -13,6 +14,7 @@ Artifacts under ``out_dir``: ``adapter/`` (LoRA) or ``model/`` (full FT), ``metr
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,7 +33,7 @@ METRICS_NAME = "metrics.json"
 class EvalResult:
     """The outcome of one evaluation (JSON-ready through :meth:`to_dict`)."""
 
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "cancelled"]
     failure_reason: str | None
     per_benchmark: dict[str, dict[str, float]]
     primary_metrics: dict[str, str]
@@ -134,17 +136,25 @@ def _setup_threads(spec: EvalSpec) -> None:
         torch.set_num_threads(spec.torch_threads)
 
 
-def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path) -> EvalResult:
+def evaluate(
+    rows: Sequence[dict[str, Any]],
+    spec: EvalSpec,
+    out_dir: str | Path,
+    *,
+    stop: threading.Event | None = None,
+) -> EvalResult:
     """Fine-tune ``spec.model`` on ``rows`` (canonical pool rows) and score ``spec.benchmarks``.
 
     Args:
         rows: the subset, as ``Pool.rows(indices)`` yields them (``prompt``, ``response``).
         spec: model, training and benchmark settings.
         out_dir: where the adapter/model, ``metrics.json`` and predictions are written.
+        stop: set by the caller to abandon the evaluation (a cancelled job): training ends
+            after its current step, nothing is scored and no weights are saved.
 
     Returns:
         An ``EvalResult``; ``status="failed"`` with a reason for an empty subset, an
-        out-of-memory error or a diverged loss.
+        out-of-memory error or a diverged loss; ``status="cancelled"`` once ``stop`` is set.
 
     Raises:
         InputError / ConfigError: a benchmark file or the model reference is invalid.
@@ -158,21 +168,34 @@ def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path
     device = pick_device(spec.device)
     benches = load_benchmarks(spec)  # fail on bad files before spending any training time
 
-    def failed(reason: str, tr: Any = None) -> EvalResult:
-        res = EvalResult(status="failed", failure_reason=reason, per_benchmark={},
-                         primary_metrics={}, utility=None,
-                         loss_curve=tr.loss_curve if tr else [],
-                         train_seconds=tr.seconds if tr else 0.0, eval_seconds=0.0,
-                         device=device, n_samples=len(rows),
-                         train_tokens=tr.train_tokens if tr else 0)
+    def unscored(
+        reason: str, tr: Any = None, status: Literal["failed", "cancelled"] = "failed"
+    ) -> EvalResult:
+        res = EvalResult(
+            status=status,
+            failure_reason=reason,
+            per_benchmark={},
+            primary_metrics={},
+            utility=None,
+            loss_curve=tr.loss_curve if tr else [],
+            train_seconds=tr.seconds if tr else 0.0,
+            eval_seconds=0.0,
+            device=device,
+            n_samples=len(rows),
+            train_tokens=tr.train_tokens if tr else 0,
+        )
         return _write(res, spec, out)
 
     if not rows:
-        return failed("empty subset")
+        return unscored("empty subset")
+    if stop is not None and stop.is_set():
+        return unscored("cancelled", status="cancelled")
     model, tok = sft.load_for_training(spec, device)
-    tr = sft.train(model, tok, rows, spec, out / "trainer", device)
+    tr = sft.train(model, tok, rows, spec, out / "trainer", device, stop=stop)
     if tr.failure_reason is not None:
-        return failed(tr.failure_reason, tr)
+        return unscored(tr.failure_reason, tr)
+    if tr.cancelled:
+        return unscored(f"cancelled after {tr.steps} training steps", tr, status="cancelled")
     weights_dir = out / ("adapter" if spec.method == "lora" else "model")
     model.save_pretrained(weights_dir)
     tok.save_pretrained(weights_dir)
@@ -181,7 +204,7 @@ def evaluate(rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: str | Path
     except Exception as exc:
         if not sft.is_oom(exc):
             raise
-        return failed(f"out of memory during evaluation: {str(exc).splitlines()[0][:200]}", tr)
+        return unscored(f"out of memory during evaluation: {str(exc).splitlines()[0][:200]}", tr)
     result = EvalResult(
         status="succeeded",
         failure_reason=None,

@@ -15,6 +15,7 @@ evaluation, no reporting, no dataloader workers, and no per-step entropy/accurac
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class TrainResult:
     steps: int
     failure_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    cancelled: bool = False  # stopped early on request (see stop_callback), not a failure
 
 
 class TrainingFailed(Exception):
@@ -187,6 +189,26 @@ def _watchdog(spec: EvalSpec, curve: list[tuple[int, float]], failure: list[str]
     return _Watch()
 
 
+def stop_callback(stop: threading.Event) -> Any:
+    """A ``TrainerCallback`` that ends training once ``stop`` is set.
+
+    The worker sets ``stop`` as soon as a heartbeat learns that the job's search was
+    cancelled or that its lease was lost: training then ends after the current batch
+    (an optimizer step, or one micro-batch under gradient accumulation) instead of
+    running to ``max_steps`` for a result nobody will use.
+    """
+    from transformers import TrainerCallback
+
+    class _StopOnEvent(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+            if stop.is_set():
+                control.should_training_stop = True
+
+        on_substep_end = on_step_end  # the Trainer checks the flag after micro-batches too
+
+    return _StopOnEvent()
+
+
 def is_oom(exc: BaseException) -> bool:
     """Whether ``exc`` is an out-of-memory error (CUDA, or a CPU allocator failure)."""
     import torch
@@ -224,19 +246,27 @@ def build_trainer(
 
 
 def train(
-    model: Any, tok: Any, rows: Sequence[dict[str, Any]], spec: EvalSpec, out_dir: Path, device: str
+    model: Any,
+    tok: Any,
+    rows: Sequence[dict[str, Any]],
+    spec: EvalSpec,
+    out_dir: Path,
+    device: str,
+    stop: threading.Event | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` in place on ``rows``; failures come back as ``failure_reason``.
 
     Failure reasons: ``"empty subset"``, ``"out of memory: ..."``, ``"diverged loss: ..."``.
+    When ``stop`` is set, training ends after the current step and ``cancelled`` is True.
     """
     if not rows:
         return TrainResult([], 0, 0.0, 0, failure_reason="empty subset")
     curve: list[tuple[int, float]] = []
     failure: list[str] = []
-    trainer = build_trainer(
-        model, tok, rows, spec, out_dir, device, [_watchdog(spec, curve, failure)]
-    )
+    callbacks = [_watchdog(spec, curve, failure)]
+    if stop is not None:
+        callbacks.append(stop_callback(stop))
+    trainer = build_trainer(model, tok, rows, spec, out_dir, device, callbacks)
     t0 = time.perf_counter()
     try:
         trainer.train()
@@ -252,4 +282,5 @@ def train(
         seconds,
         int(trainer.state.global_step),
         failure[0] if failure else None,
+        cancelled=not failure and stop is not None and stop.is_set(),
     )

@@ -2,8 +2,10 @@
 
 The worker knows nothing about searches: a job's payload names the pool, the subset
 fingerprint and the evaluation spec. A heartbeat thread renews the lease every third of
-its length; when the lease is lost (the job was requeued after this worker looked dead)
-or the search was cancelled, the result is not reported as a success.
+its length (at least every ``cancel_poll_seconds``); when the lease is lost (the job was
+requeued after this worker looked dead) or the search was cancelled, it sets the
+evaluation's stop event: training ends after its current step, and the job is reported
+cancelled (or, with the lease lost, not reported at all).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from autosel.settings import Settings, get_settings
 from autosel.store import JobResult, LeaseLostError
@@ -25,7 +26,13 @@ from autosel.worker.source import JobSource, Lease
 
 log = logging.getLogger("autosel.worker")
 
-EvaluateFn = Callable[[list[dict[str, Any]], Any, Path], Any]
+
+class EvaluateFn(Protocol):
+    """``(rows, EvalSpec, out_dir, *, stop) -> EvalResult``; ``stop`` is set to abandon it."""
+
+    def __call__(
+        self, rows: list[dict[str, Any]], spec: Any, out: Path, *, stop: threading.Event
+    ) -> Any: ...
 
 
 def default_worker_id() -> str:
@@ -63,21 +70,26 @@ class WorkerStats:
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, source: JobSource, worker_id: str, lease: Lease) -> None:
+    """Renews a lease; ``halt`` is set once the job was cancelled or the lease lost."""
+
+    def __init__(self, source: JobSource, worker_id: str, lease: Lease, interval: float) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{lease.job_id}")
         self.source, self.worker_id, self.lease = source, worker_id, lease
+        self.interval = interval
         self.stop = threading.Event()
         self.lost = threading.Event()
         self.cancelled = threading.Event()
+        self.halt = threading.Event()  # the evaluation's stop event
 
     def run(self) -> None:
-        interval = max(0.5, self.lease.lease_seconds / 3.0)
-        while not self.stop.wait(interval):
+        while not self.stop.wait(self.interval):
             try:
                 if self.source.heartbeat(self.worker_id, self.lease):
                     self.cancelled.set()
+                    self.halt.set()
             except LeaseLostError:
                 self.lost.set()
+                self.halt.set()
                 return
             except Exception as exc:  # noqa: BLE001 - keep beating through transient trouble
                 log.warning("heartbeat for job %s failed: %s", self.lease.job_id, exc)
@@ -91,7 +103,9 @@ class Worker:
         worker_id: unique id (default host-pid-random).
         device: what this worker trains on (``cpu``, ``cuda:0``, ...), recorded in the registry.
         lease_seconds: lease length asked for; renewed by heartbeats.
-        evaluate_fn: ``(rows, EvalSpec, out_dir) -> EvalResult`` (default: real SFT).
+        evaluate_fn: ``(rows, EvalSpec, out_dir, *, stop) -> EvalResult`` (default: real SFT).
+        cancel_poll_seconds: longest time between heartbeats, so a cancellation reaches
+            a running evaluation this quickly even under a long lease.
         settings: for the artifacts directory.
     """
 
@@ -104,6 +118,7 @@ class Worker:
         lease_seconds: float = 600.0,
         evaluate_fn: EvaluateFn | None = None,
         settings: Settings | None = None,
+        cancel_poll_seconds: float = 10.0,
     ) -> None:
         self.source = source
         self.worker_id = worker_id or default_worker_id()
@@ -111,6 +126,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.evaluate_fn = evaluate_fn
         self.settings = settings or get_settings()
+        self.cancel_poll_seconds = cancel_poll_seconds
         self.stats = WorkerStats()
 
     def register(self) -> None:
@@ -155,7 +171,8 @@ class Worker:
         """Evaluate one leased job and report it (never raises for an evaluation error)."""
         from autosel.evaluation import EvalSpec
 
-        hb = _Heartbeat(self.source, self.worker_id, lease)
+        interval = max(0.5, min(lease.lease_seconds / 3.0, self.cancel_poll_seconds))
+        hb = _Heartbeat(self.source, self.worker_id, lease, interval)
         try:
             self.source.start(lease)
         except LeaseLostError:
@@ -174,7 +191,7 @@ class Worker:
                 / f"job-{lease.job_id}"
             )
             evaluate = self.evaluate_fn or _real_evaluate
-            res = evaluate(rows, spec, out)
+            res = evaluate(rows, spec, out, stop=hb.halt)
         except Exception as exc:  # noqa: BLE001 - a crash is reported, and retried while attempts remain
             log.exception("job %s crashed", lease.job_id)
             hb.stop.set()
@@ -188,7 +205,10 @@ class Worker:
             self.stats.lost.append(lease.job_id)
             return
         if res.status != "succeeded" or hb.cancelled.is_set():
-            reason = "cancelled" if hb.cancelled.is_set() else str(res.failure_reason)
+            # Cancelled: the store ends the job as cancelled whatever the reason says.
+            reason = str(res.failure_reason)
+            if hb.cancelled.is_set() and res.status != "cancelled":
+                reason = "cancelled"
             self._report_failure(lease, reason, retry=False)
             return
         try:
@@ -205,7 +225,9 @@ class Worker:
             self.stats.lost.append(lease.job_id)
 
 
-def _real_evaluate(rows: list[dict[str, Any]], spec: Any, out: Path) -> Any:
+def _real_evaluate(
+    rows: list[dict[str, Any]], spec: Any, out: Path, *, stop: threading.Event
+) -> Any:
     from autosel.evaluation import evaluate
 
-    return evaluate(rows, spec, out)
+    return evaluate(rows, spec, out, stop=stop)

@@ -241,7 +241,7 @@ class SlowObjective:
 
         self.inner = LabelObjective(labels)
 
-    def __call__(self, rows: list[dict[str, Any]], spec: Any, out: Path) -> Any:
+    def __call__(self, rows: list[dict[str, Any]], spec: Any, out: Path, *, stop: Any) -> Any:
         time.sleep(1.5)
         return self.inner(rows, spec, out)
 

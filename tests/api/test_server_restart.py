@@ -56,7 +56,7 @@ def test_kill_and_restart_server_mid_search(demo_env: dict[str, Any], label_obje
     stop = threading.Event()
     objective = label_objective(demo_env["labels"])
 
-    def slow_objective(rows, spec, out):  # type: ignore[no-untyped-def]
+    def slow_objective(rows, spec, out, *, stop):  # type: ignore[no-untyped-def]
         time.sleep(0.4)  # long enough for the kill to land mid-search
         return objective(rows, spec, out)
 

@@ -43,7 +43,14 @@ class LabelObjective:
         self.crash_on = crash_on or set()
         self.lock = threading.Lock()
 
-    def __call__(self, rows: list[dict[str, Any]], spec: Any, out: Path) -> FakeEvalResult:
+    def __call__(
+        self,
+        rows: list[dict[str, Any]],
+        spec: Any,
+        out: Path,
+        *,
+        stop: threading.Event | None = None,
+    ) -> FakeEvalResult:
         ids = tuple(sorted(r["sample_id"] for r in rows))
         with self.lock:
             self.calls.append(ids)
