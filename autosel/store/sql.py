@@ -286,8 +286,15 @@ class SqlStore(SqlCatalog, Store):
             "last_seen_at": db_now(),
         }
         with self._write() as conn:
+            before = conn.execute(
+                select(WORKERS.c.hostname, WORKERS.c.device, WORKERS.c.meta).where(
+                    WORKERS.c.id == worker_id
+                )
+            ).first()
             conn.execute(self._upsert(WORKERS, values, "id"))
-            self._log(conn, "worker.registered", {"device": device}, worker_id=worker_id)
+            # Idle workers re-register every poll to stay "seen": log only what is news.
+            if before is None or tuple(before) != (hostname, device, values["meta"]):
+                self._log(conn, "worker.registered", {"device": device}, worker_id=worker_id)
             return self._worker(conn, worker_id)
 
     def get_worker(self, worker_id: str) -> WorkerRecord:

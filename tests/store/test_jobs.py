@@ -214,6 +214,20 @@ def test_workers_registry(store: SqlStore) -> None:
         store.get_worker("gpu-c")
 
 
+def test_re_registering_unchanged_logs_no_event(store: SqlStore) -> None:
+    # Idle workers re-register on every poll: only a new worker or a change is an event.
+    def registered() -> list[str]:
+        return [e.worker_id for e in store.events() if e.kind == "worker.registered"]
+
+    store.register_worker("w", hostname="h", device="cpu", meta={"threads": 2})
+    for _ in range(5):
+        store.register_worker("w", hostname="h", device="cpu", meta={"threads": 2})
+    assert registered() == ["w"]
+    store.register_worker("w", hostname="h", device="cuda:0", meta={"threads": 2})
+    assert registered() == ["w", "w"]
+    assert store.get_worker("w").device == "cuda:0"
+
+
 def test_unknown_ids_raise_not_found(store: SqlStore) -> None:
     with pytest.raises(NotFoundError):
         store.get_job(12345)
