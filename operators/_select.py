@@ -22,12 +22,13 @@ def top_k_mask(values: np.ndarray, k: int, *, largest: bool = True) -> np.ndarra
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     n = len(x)
-    nan = np.isnan(x)
-    n_nan = int(np.count_nonzero(nan))
+    # max propagates NaN: one reduction, no mask, for the usual column without NaN
+    nan = np.isnan(x) if n and np.isnan(x.max()) else None
+    n_nan = int(np.count_nonzero(nan)) if nan is not None else 0
     k = min(k, n - n_nan)
     if k <= 0:
         return np.zeros(n, dtype=bool)
-    if n_nan:  # NaN must lose on both sides; partition sorts it last
+    if nan is not None:  # NaN must lose on both sides; partition sorts it last
         x = np.where(nan, -np.inf if largest else np.inf, x)
     # partition sorts ascending: the k-th largest sits at n - k, the k-th smallest at k - 1.
     cut = n - k if largest else k - 1
@@ -87,7 +88,7 @@ def first_per_group(groups: np.ndarray, priority: np.ndarray | None = None) -> n
         pos = np.arange(n, dtype=small)
         first = np.full(int(groups.max()) + 1, n, dtype=small)
         np.minimum.at(first, groups, pos)
-        return first.take(groups) == pos
+        return first.take(groups, mode="clip") == pos  # groups <= max: no bounds check
     pos = np.arange(n, dtype=np.int64)
     if priority is None:
         order = np.argsort(groups, kind="stable")

@@ -161,6 +161,10 @@ class Operator:
             rows = _kept_rows(view, mask)
         else:
             rows = np.unique(np.asarray(dec.keep, dtype=np.int64))
+            if len(rows) and (rows[0] < 0 or rows[-1] >= view.n_pool):
+                raise ConfigError(
+                    f"operator '{cls.name}' returned pool rows outside 0..{view.n_pool - 1}"
+                )
             mask = np.isin(view.indices, rows, assume_unique=True)
         reasons = _attribute(cls.name, dec.reasons, mask, n - len(rows))
         stats = StepStats(
@@ -184,7 +188,7 @@ def _kept_rows(view: SubsetView, mask: np.ndarray) -> np.ndarray:
     if np.count_nonzero(mask) == len(mask):
         return view.indices  # nothing dropped: no copy
     pos = np.flatnonzero(mask)
-    return pos if view.is_whole else view.indices.take(pos)
+    return pos if view.is_whole else view.indices.take(pos, mode="clip")  # pos < len(view)
 
 
 def _check_mask(name: str, keep: np.ndarray, n: int) -> np.ndarray:

@@ -222,6 +222,8 @@ def _group_codes(groups: Sequence[str | None] | np.ndarray | None, n: int) -> np
 class SubsetView:
     """The current subset of a pool as seen by one operator application.
 
+    ``indices`` are sorted, distinct pool rows.
+
     Columns are sliced from the pool-wide arrays on first use and cached, so an operator
     that reads ``hes`` twice pays once. Positions ``0..len(view)-1`` index the subset;
     ``view.indices[pos]`` is the pool row.
@@ -235,6 +237,10 @@ class SubsetView:
         *,
         resolve_recipe: Callable[[str], np.ndarray] | None = None,
     ) -> None:
+        if len(indices) and (indices[0] < 0 or indices[-1] >= len(pool)):
+            raise ConfigError(
+                f"subset rows {indices[0]}..{indices[-1]} fall outside the pool of {len(pool)} rows"
+            )
         self.indices = indices
         self.pool = pool
         self.signals = signals
@@ -259,8 +265,11 @@ class SubsetView:
     def _sliced(self, key: tuple[Any, ...], full: Callable[[], np.ndarray]) -> np.ndarray:
         if key not in self._cache:
             col = np.asarray(full())
-            # The first step of a recipe sees the whole pool: no gather, no copy.
-            self._cache[key] = col if self._whole else np.take(col, self.indices, axis=0)
+            # The first step of a recipe sees the whole pool: no gather, no copy. Sorted rows
+            # checked at construction: "clip" skips numpy's per-element bounds check.
+            self._cache[key] = (
+                col if self._whole else np.take(col, self.indices, axis=0, mode="clip")
+            )
         return self._cache[key]
 
     def column(self, name: str) -> np.ndarray:

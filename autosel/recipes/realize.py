@@ -25,7 +25,7 @@ from autosel.ops.base import StepStats
 from autosel.ops.registry import get_operator
 from autosel.ops.view import PoolColumns, SignalSource, SubsetView, available_signals
 from autosel.recipes.model import Recipe
-from autosel.recipes.state import state_vector
+from autosel.recipes.state import state_from_inputs, state_inputs
 from autosel.recipes.validate import DEFAULT_MAX_STEPS, validate_recipe
 
 DEFAULT_MIN_SIZE = 1
@@ -95,21 +95,35 @@ def subset_fingerprint(pool: PoolColumns, indices: np.ndarray) -> str:
     Args:
         pool: the pool the rows index.
         indices: pool rows (`k`); duplicates count once.
+
+    Raises:
+        IndexError: a row outside the pool.
     """
     rows = np.asarray(indices, dtype=np.int64)
+    ordered = len(rows) < 2 or bool((rows[1:] > rows[:-1]).all())
+    if not ordered or (len(rows) and (rows[0] < 0 or rows[-1] >= len(pool))):
+        mask = np.zeros(len(pool), dtype=bool)
+        mask[rows] = True  # sorts, drops repeats, raises on rows outside the pool
+        rows = np.flatnonzero(mask)
+    return _sorted_fingerprint(pool, rows)
+
+
+def _sorted_fingerprint(pool: PoolColumns, rows: np.ndarray) -> str:
+    """:func:`subset_fingerprint` of sorted, distinct rows within the pool (`k`, int64)."""
     rank = pool.id_rank
-    if rank is None and (len(rows) < 2 or bool((rows[1:] > rows[:-1]).all())):
-        pos = rows  # sorted distinct rows of a pool whose row order is its id order
+    if rank is None:  # the pool's row order is its id order
+        pos = rows
     else:  # positions in id order, sorted by a scatter into a mask (no O(k log k) sort)
         mask = np.zeros(len(pool), dtype=bool)
-        mask[rows if rank is None else rank.take(rows)] = True
+        mask[rank.take(rows, mode="clip")] = True
         pos = np.flatnonzero(mask)
+    # pos is sorted and within the pool: "clip" skips numpy's per-element bounds check.
     blob = pool.id_blob
     if blob is None:
         return hashlib.sha256(
-            "\n".join(pool.sample_ids[pool.id_order.take(pos)].tolist()).encode()
+            "\n".join(pool.sample_ids[pool.id_order.take(pos, mode="clip")].tolist()).encode()
         ).hexdigest()
-    data = blob.take(pos).tobytes()
+    data = blob.take(pos, mode="clip").tobytes()
     if pool.id_blob_padded:
         data = data.replace(b"\x00", b"")
     # Every id ends with a newline; the joined form has none after the last one.
@@ -258,7 +272,8 @@ def _realize(
                 _CACHE.move_to_end(key)
                 return hit
     t0 = time.perf_counter()
-    validate_recipe(recipe, available_signals(signals), max_steps=max_steps)
+    available = available_signals(signals)
+    validate_recipe(recipe, available, max_steps=max_steps)
 
     def resolve(ref: str) -> np.ndarray:
         # ``stack`` holds this recipe's hash and every hash being resolved above it.
@@ -284,14 +299,21 @@ def _realize(
             ).indices
         return np.asarray(target, dtype=np.int64)
 
+    # Operators, params and generators first, in one go: Python object work runs several
+    # times slower between array steps, whose data has pushed it out of the CPU caches.
+    ops = [get_operator(step.operator) for step in recipe.steps]
+    plan = [
+        (cls, cls.parse(step.params), step_rng(seed, h, i))
+        for i, (cls, step) in enumerate(zip(ops, recipe.steps, strict=True))
+    ]
+    state_in = state_inputs(cols, signals, mix, available=available)
     idx = cols.all_rows
     funnel: list[StepStats] = []
     reason = None
-    for i, step in enumerate(recipe.steps):
-        cls = get_operator(step.operator)
+    for i, (step, (cls, params, rng)) in enumerate(zip(recipe.steps, plan, strict=True)):
         view = SubsetView(idx, cols, signals, resolve_recipe=resolve)
         try:
-            idx, stats = cls.apply(view, cls.parse(step.params), step_rng(seed, h, i))
+            idx, stats = cls.apply(view, params, rng)
         except ConfigError as err:
             raise ConfigError(f"steps[{i}] ({step.operator}): {err}") from err
         funnel.append(stats)
@@ -305,9 +327,9 @@ def _realize(
     result = Realization(
         h,
         idx,
-        subset_fingerprint(cols, idx),
+        _sorted_fingerprint(cols, idx),
         tuple(funnel),
-        state_vector(idx, cols, signals, mix),
+        state_from_inputs(state_in, idx),
         reason is None,
         reason,
         time.perf_counter() - t0,

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from autosel.errors import ConfigError
 from autosel.ops.view import (
     EXACT_GROUPS,
     MINHASH,
@@ -143,25 +145,79 @@ def _duplicate_groups(signals: SignalSource, names: set[str]) -> np.ndarray | No
     return None
 
 
-def state_vector(
-    indices: np.ndarray,
+@dataclass(frozen=True)
+class StateInputs:
+    """What the state of any subset of one pool reads: its columns and pool-wide constants.
+
+    Gathered once per realization before the steps run (:func:`state_inputs`), so the
+    Python work of finding signals is not interleaved with the array work of the steps.
+    """
+
+    names: tuple[str, ...]
+    n_pool: int
+    tokens: np.ndarray | None
+    token_total: float
+    hes: np.ndarray | None
+    groups: np.ndarray | None
+    codes: np.ndarray
+    pool_mix: np.ndarray
+    target_mix: np.ndarray
+    difficulty: np.ndarray | None
+    relevance: tuple[tuple[str, np.ndarray], ...]
+
+
+def state_inputs(
     pool: PoolColumns,
     signals: SignalSource,
     target_mix: Mapping[str, float] | None = None,
-) -> dict[str, float]:
-    """The state of the subset ``indices`` (sorted pool rows) as an ordered dict."""
-    names = set(available_signals(signals))
-    n_pool, n = len(pool), len(indices)
-    out = dict.fromkeys(state_feature_names(signals), 0.0)
-    out["retain_ratio"] = n / n_pool if n_pool else 0.0
-    if "resp_tokens" in names:
-        tok = np.asarray(signals.column("resp_tokens"))
-        total = _sum(tok)
-        sub = _sum(tok.take(indices))
+    *,
+    available: Sequence[str] | None = None,
+) -> StateInputs:
+    """The columns and constants :func:`state_from_inputs` needs for ``pool`` and ``signals``.
+
+    ``available``: :func:`~autosel.ops.view.available_signals` of ``signals`` if known.
+    """
+    names = set(available if available is not None else available_signals(signals))
+    features = tuple(state_feature_names(signals))
+    tokens = np.asarray(signals.column("resp_tokens")) if "resp_tokens" in names else None
+    pool_mix = pool.source_counts.astype(np.float64)
+    return StateInputs(
+        names=features,
+        n_pool=len(pool),
+        tokens=tokens,
+        token_total=_sum(tokens) if tokens is not None else 0.0,
+        hes=np.asarray(signals.column("hes")) if "hes" in names else None,
+        groups=_duplicate_groups(signals, names),
+        codes=pool.source_codes,
+        pool_mix=pool_mix,
+        target_mix=pool_mix
+        if not target_mix
+        else np.array([float(target_mix.get(s, 0.0)) for s in pool.source_names]),
+        difficulty=np.asarray(signals.column("difficulty")) if "difficulty" in names else None,
+        relevance=tuple(
+            (name, np.asarray(signals.column(name))) for name in features[len(BASE_FEATURES) :]
+        ),
+    )
+
+
+def state_from_inputs(inputs: StateInputs, indices: np.ndarray) -> dict[str, float]:
+    """The state of the subset ``indices`` (sorted pool rows) as an ordered dict.
+
+    Raises:
+        ConfigError: the rows fall outside the pool.
+    """
+    n = len(indices)
+    if n and (indices[0] < 0 or indices[-1] >= inputs.n_pool):
+        raise ConfigError(f"subset rows fall outside the pool of {inputs.n_pool} rows")
+    out = dict.fromkeys(inputs.names, 0.0)
+    out["retain_ratio"] = n / inputs.n_pool if inputs.n_pool else 0.0
+    if inputs.tokens is not None:
+        total = inputs.token_total
+        sub = _sum(inputs.tokens.take(indices, mode="clip"))
         out["token_ratio"] = sub / total if total > 0 else 0.0
         out["length_mean"] = sub / n if n else 0.0
-    if "hes" in names and n:
-        h = np.asarray(signals.column("hes")).take(indices)
+    if inputs.hes is not None and n:
+        h = inputs.hes.take(indices, mode="clip")
         out["hes_mean"] = _mean(h)
         # Sorted in the column's own dtype (float32 sorts faster); NaN sorts last.
         ordered = np.sort(h)
@@ -170,22 +226,25 @@ def state_vector(
             out["hes_q10"], out["hes_q50"], out["hes_q90"] = linear_quantiles(
                 ordered[:finite], HES_QUANTILES
             )
-    groups = _duplicate_groups(signals, names)
-    if groups is not None and n:
-        out["duplicate_rate"] = float(1.0 - _distinct(groups.take(indices)) / n)
-    k = len(pool.source_names)
-    pool_mix = pool.source_counts.astype(np.float64)
-    sub_mix = np.bincount(pool.source_codes.take(indices), minlength=k).astype(np.float64)
-    target = (
-        pool_mix
-        if not target_mix
-        else np.array([float(target_mix.get(s, 0.0)) for s in pool.source_names])
-    )
-    out["source_js_pool"] = js_divergence(sub_mix, pool_mix)
-    out["source_js_target"] = js_divergence(sub_mix, target)
-    if "difficulty" in names and n:
-        out["difficulty_mean"] = _mean(np.asarray(signals.column("difficulty")).take(indices))
-    for name in state_feature_names(signals)[len(BASE_FEATURES) :]:
+    if inputs.groups is not None and n:
+        out["duplicate_rate"] = float(1.0 - _distinct(inputs.groups.take(indices, mode="clip")) / n)
+    k = len(inputs.pool_mix)
+    sub_mix = np.bincount(inputs.codes.take(indices, mode="clip"), minlength=k).astype(np.float64)
+    out["source_js_pool"] = js_divergence(sub_mix, inputs.pool_mix)
+    out["source_js_target"] = js_divergence(sub_mix, inputs.target_mix)
+    if inputs.difficulty is not None and n:
+        out["difficulty_mean"] = _mean(inputs.difficulty.take(indices, mode="clip"))
+    for name, col in inputs.relevance:
         if n:
-            out[name] = _mean(np.asarray(signals.column(name)).take(indices))
+            out[name] = _mean(col.take(indices, mode="clip"))
     return out
+
+
+def state_vector(
+    indices: np.ndarray,
+    pool: PoolColumns,
+    signals: SignalSource,
+    target_mix: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """The state of the subset ``indices`` (sorted pool rows) as an ordered dict."""
+    return state_from_inputs(state_inputs(pool, signals, target_mix), indices)

@@ -170,6 +170,8 @@ def test_subset_fingerprint_paths_match_the_definition(ids: list[str]) -> None:
         assert subset_fingerprint(pool, rows) == expect.hexdigest()
         # unsorted rows and repeated rows name the same subset
         assert subset_fingerprint(pool, np.r_[rows[::-1], rows]) == expect.hexdigest()
+    with pytest.raises(IndexError):
+        subset_fingerprint(pool, np.array([len(ids)]))
 
 
 def test_step_rng_is_the_seed_sequence_stream() -> None:
