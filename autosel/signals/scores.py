@@ -51,28 +51,53 @@ def top_k_count(lengths: np.ndarray, p: float) -> np.ndarray:
     return np.where(lengths > 0, k, 0)
 
 
+def segment_sorted_desc(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each sample's values in descending order (same dtype, same offsets).
+
+    The one sort behind every top-k sum: computed once, it serves HES at any ``p``.
+    """
+    seg = segment_ids(offsets)
+    order = np.lexsort((-np.asarray(values, dtype=np.float64), seg))
+    return np.asarray(values)[order]
+
+
+def top_k_sum_sorted(sorted_desc: np.ndarray, offsets: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Per-sample sum (float64) of the first ``k[i]`` values of sample ``i`` of ``sorted_desc``.
+
+    Reads only the ``sum(k)`` kept values, summed largest first (as
+    :func:`segment_top_k_sum` adds them, so both give the same floats).
+    """
+    starts = np.asarray(offsets[:-1], dtype=np.int64)
+    k = np.minimum(np.asarray(k, dtype=np.int64), np.diff(offsets))
+    n, total = len(starts), int(k.sum())
+    pos = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(k) - k), k)
+    weights = np.asarray(sorted_desc[pos], dtype=np.float64)
+    return np.bincount(np.repeat(np.arange(n, dtype=np.int64), k), weights=weights, minlength=n)
+
+
 def segment_top_k_sum(values: np.ndarray, offsets: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Per-sample sum of the ``k[i]`` largest values of sample ``i``."""
-    seg = segment_ids(offsets)
-    v = np.asarray(values, dtype=np.float64)
-    # Sort by (sample, value descending); then each value's rank within its sample.
-    order = np.lexsort((-v, seg))
-    rank = np.arange(len(v), dtype=np.int64) - np.asarray(offsets[:-1], dtype=np.int64)[seg]
-    keep = rank < k[seg]
-    n = len(offsets) - 1
-    return np.bincount(seg[keep], weights=v[order][keep], minlength=n)
+    return top_k_sum_sorted(segment_sorted_desc(values, offsets), offsets, k)
 
 
 def hes(
-    values: np.ndarray, offsets: np.ndarray, p: float = 0.005, factor: float = 1.0
+    values: np.ndarray,
+    offsets: np.ndarray,
+    p: float = 0.005,
+    factor: float = 1.0,
+    *,
+    sorted_desc: np.ndarray | None = None,
 ) -> np.ndarray:
     """Relative High-Entropy Sum: sum of the ``max(1, ceil(p*N))`` largest token entropies.
 
     ``factor`` converts stored units (nats) to the reported unit; the same k tokens are
-    chosen in any unit, so HES in bits is exactly HES in nats / ln 2.
+    chosen in any unit, so HES in bits is exactly HES in nats / ln 2. ``sorted_desc``:
+    :func:`segment_sorted_desc` of ``values``, if kept from an earlier call.
     """
     k = top_k_count(np.diff(offsets), p)
-    return segment_top_k_sum(values, offsets, k) * factor
+    if sorted_desc is None:
+        sorted_desc = segment_sorted_desc(values, offsets)
+    return top_k_sum_sorted(sorted_desc, offsets, k) * factor
 
 
 def hes_abs(
@@ -85,11 +110,18 @@ def hes_abs(
 
 
 def avg_he(
-    values: np.ndarray, offsets: np.ndarray, p: float = 0.005, factor: float = 1.0
+    values: np.ndarray,
+    offsets: np.ndarray,
+    p: float = 0.005,
+    factor: float = 1.0,
+    *,
+    sorted_desc: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean entropy of the high-entropy tokens: ``HES / k`` (0 for empty samples)."""
     k = top_k_count(np.diff(offsets), p)
-    total = segment_top_k_sum(values, offsets, k) * factor
+    if sorted_desc is None:
+        sorted_desc = segment_sorted_desc(values, offsets)
+    total = top_k_sum_sorted(sorted_desc, offsets, k) * factor
     return np.divide(total, k, out=np.zeros_like(total), where=k > 0)
 
 

@@ -3,10 +3,17 @@
 Columns are derived on read from stored arrays (memory-mapped), so HES at any ``p`` or
 ``tau`` needs no model pass. Entropy-valued columns use the set's ``unit`` (bits by
 default); NLL and perplexity are always in nats (``ppl = exp(nll_mean)``).
+
+Derived values are kept once computed: named columns, MinHash levels and clusters, exact
+groups, and the last few HES variants by ``(p or tau, unit)``. ``realize()`` asks for them
+on every recipe a search tries, and recomputing HES re-sorts every token of the pool.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,7 @@ from autosel.signals.params import unit_factor
 RELEVANCE_PREFIX = "relevance:"
 HES_P = 0.005
 HES_TAU = 1.6
+DERIVED_KEPT = 8  # HES variants kept per signal set (a search perturbs p and tau)
 
 
 class SignalSet:
@@ -41,6 +49,32 @@ class SignalSet:
         self._bench = dict(sorted(bench.items()))
         self._pool_difficulty = pool_difficulty
         self._cache: dict[str, np.ndarray] = {}
+        self._structures: dict[tuple[Any, ...], np.ndarray] = {}
+        self._variants: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _kept(
+        self, key: tuple[Any, ...], compute: Callable[[], np.ndarray], *, variant: bool = False
+    ) -> np.ndarray:
+        """``compute()`` once per ``key``, read-only from then on.
+
+        ``variant``: one of many parameterisations (HES at some ``p``): only the last
+        :data:`DERIVED_KEPT` are kept. Other keys (MinHash levels, exact groups) are few.
+        """
+        store = self._variants if variant else self._structures
+        with self._lock:
+            hit = store.get(key)
+            if hit is not None:
+                if variant:
+                    self._variants.move_to_end(key)
+                return hit
+        value = np.asarray(compute())
+        value.setflags(write=False)  # shared by every caller from now on
+        with self._lock:
+            store[key] = value
+            while len(self._variants) > DERIVED_KEPT:
+                self._variants.popitem(last=False)
+        return value
 
     # ------------------------------------------------------------------ listing
     def _has(self, group: str) -> bool:
@@ -132,18 +166,41 @@ class SignalSet:
         return self._arr("model", name), self._arr("model", "offsets")
 
     def hes(self, p: float = HES_P, unit: str = "bits") -> np.ndarray:
-        """Relative HES: sum of the ``max(1, ceil(p*N))`` highest token entropies."""
-        v, off = self.ragged("token_entropy")
-        return scores.hes(v, off, p, unit_factor(unit))
+        """Relative HES: sum of the ``max(1, ceil(p*N))`` highest token entropies (read-only)."""
+        factor = unit_factor(unit)
+        return self._kept(
+            ("hes", float(p), unit),
+            lambda: scores.hes(
+                *self.ragged("token_entropy"), p, factor, sorted_desc=self._entropy_desc()
+            ),
+            variant=True,
+        )
 
     def hes_abs(self, tau: float = HES_TAU, unit: str = "bits") -> np.ndarray:
-        """Absolute HES: sum of token entropies above ``tau`` (in ``unit``)."""
-        v, off = self.ragged("token_entropy")
-        return scores.hes_abs(v, off, tau, unit_factor(unit))
+        """Absolute HES: sum of token entropies above ``tau`` (in ``unit``; read-only)."""
+        factor = unit_factor(unit)
+        return self._kept(
+            ("hes_abs", float(tau), unit),
+            lambda: scores.hes_abs(*self.ragged("token_entropy"), tau, factor),
+            variant=True,
+        )
 
     def avg_he(self, p: float = HES_P, unit: str = "bits") -> np.ndarray:
-        v, off = self.ragged("token_entropy")
-        return scores.avg_he(v, off, p, unit_factor(unit))
+        factor = unit_factor(unit)
+        return self._kept(
+            ("avg_he", float(p), unit),
+            lambda: scores.avg_he(
+                *self.ragged("token_entropy"), p, factor, sorted_desc=self._entropy_desc()
+            ),
+            variant=True,
+        )
+
+    def _entropy_desc(self) -> np.ndarray:
+        """Token entropies sorted descending within each sample (2 bytes a token, kept):
+        HES at a new ``p`` then reads only its top tokens instead of sorting them all."""
+        return self._kept(
+            ("entropy_desc",), lambda: scores.segment_sorted_desc(*self.ragged("token_entropy"))
+        )
 
     def _nll_mean(self) -> np.ndarray:
         v, off = self.ragged("token_logprob")
@@ -183,9 +240,14 @@ class SignalSet:
     # ------------------------------------------------------------------ structures
     @property
     def minhash_thresholds(self) -> list[float]:
+        return list(self._minhash_levels)
+
+    @cached_property
+    def _minhash_levels(self) -> tuple[float, ...]:
         if not self._has("minhash"):
-            return []
-        return [float(t) for t in read_manifest(self._groups["minhash"])["params"]["thresholds"]]
+            return ()
+        params = read_manifest(self._groups["minhash"])["params"]
+        return tuple(float(t) for t in params["thresholds"])
 
     def minhash_clusters(self, threshold: float) -> np.ndarray:
         """Near-duplicate cluster id per row (= smallest row index of its cluster)."""
@@ -196,7 +258,10 @@ class SignalSet:
                 f"MinHash threshold {threshold} was not precomputed; "
                 f"available: {', '.join(map(str, levels)) or 'none'}"
             )
-        return np.asarray(self._arr("minhash", "clusters")[match[0]], dtype=np.int64)
+        return self._kept(
+            ("minhash", match[0]),
+            lambda: np.asarray(self._arr("minhash", "clusters")[match[0]], dtype=np.int64),
+        )
 
     def minhash_signatures(self) -> np.ndarray:
         return self._arr("minhash", "signatures")
@@ -205,7 +270,9 @@ class SignalSet:
         """Exact-duplicate group per row (= smallest row index with identical content)."""
         if not self._has("text"):
             raise ConfigError("exact groups need the text signals: run `autosel signals compute`")
-        return np.asarray(self._arr("text", "exact_groups"), dtype=np.int64)
+        return self._kept(
+            ("exact_groups",), lambda: np.asarray(self._arr("text", "exact_groups"), dtype=np.int64)
+        )
 
     @cached_property
     def manifest(self) -> dict[str, Any]:

@@ -107,6 +107,23 @@ def test_second_call_is_a_cache_hit(
     assert loaded.names == computed.names
 
 
+def test_derived_values_are_kept_read_only_and_unchanged(computed) -> None:
+    from autosel.signals import scores
+    from autosel.signals.signalset import DERIVED_KEPT
+
+    sig = computed
+    values, offsets = sig.ragged("token_entropy")
+    first = sig.hes(p=0.2)
+    assert sig.hes(p=0.2) is first and not first.flags.writeable
+    assert first.tobytes() == scores.hes(values, offsets, 0.2, 1 / LN2).tobytes()
+    for i in range(DERIVED_KEPT):  # other variants push the oldest out; values stay the same
+        sig.hes(p=0.01 + i / 100)
+    assert sig.hes(p=0.2) is not first and sig.hes(p=0.2).tobytes() == first.tobytes()
+    level = sig.minhash_thresholds[0]
+    assert sig.minhash_clusters(level) is sig.minhash_clusters(level)
+    assert sig.exact_groups() is sig.exact_groups()
+
+
 def test_not_found_before_compute(tmp_path: Path, small_pool) -> None:
     from autosel.settings import Settings
 

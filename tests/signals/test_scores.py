@@ -57,3 +57,24 @@ def test_bad_p_and_unit() -> None:
         scores.top_k_count(np.array([3]), 0.0)
     with pytest.raises(ConfigError, match="bits, nats"):
         unit_factor("bans")
+
+
+def test_top_k_sums_match_a_per_sample_sort_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        lengths = rng.integers(0, 300, int(rng.integers(0, 30)))
+        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        values = rng.gamma(1.0, 0.8, int(offsets[-1])).astype(np.float16)
+        if trial % 2:
+            values = (np.round(values * 2) / 2).astype(np.float16)  # many ties
+        ranked = scores.segment_sorted_desc(values, offsets)
+        for p in (0.001, 0.005, 0.05, 1.0):
+            k = scores.top_k_count(np.diff(offsets), p)
+            expect = []
+            for i in range(len(lengths)):
+                acc = 0.0  # largest first, one float64 addition at a time
+                for x in sorted(values[offsets[i] : offsets[i + 1]].tolist(), reverse=True)[: k[i]]:
+                    acc += x
+                expect.append(acc)
+            assert scores.segment_top_k_sum(values, offsets, k).tolist() == expect
+            assert scores.hes(values, offsets, p, sorted_desc=ranked).tolist() == expect
