@@ -92,7 +92,10 @@ def score_benchmark(
 
     Metrics: ``n``; ``nll`` (mean per-token NLL of the reference answer, teacher-forced) and
     ``neg_nll``; for multiple-choice items ``mc_accuracy`` and ``mc_accuracy_norm``
-    (log-likelihood per byte, like lm-eval's ``acc_norm``); with ``spec.generate``,
+    (log-likelihood per byte, like lm-eval's ``acc_norm``) and ``mc_margin`` (mean of the
+    gold choice's log-likelihood minus the best other choice's, in nats: a continuous
+    accuracy that moves before any argmax flips — the metric for small, noisy
+    evaluations and the demo's reasoning-check sets); with ``spec.generate``,
     ``exact_match`` of the greedy answer.
     """
     items = bench.items
@@ -123,7 +126,7 @@ def score_benchmark(
                 max_length=max_length,
             )
         )
-        hits, hits_norm = [], []
+        hits, hits_norm, margins = [], [], []
         for i in mc_items:
             it = items[i]
             lps = [next(res) for _ in it.choices or ()]
@@ -131,9 +134,12 @@ def score_benchmark(
             norm = raw / np.array([max(1, len(c.encode())) for c in it.choices or ()])
             hits.append(int(raw.argmax()) == it.gold)
             hits_norm.append(int(norm.argmax()) == it.gold)
+            others = np.delete(raw, it.gold)
+            margins.append(float(raw[it.gold] - others.max()) if others.size else 0.0)
             records[i].update(choice_logprobs=raw.round(4).tolist(), pred=int(raw.argmax()))
         metrics["mc_accuracy"] = float(np.mean(hits))
         metrics["mc_accuracy_norm"] = float(np.mean(hits_norm))
+        metrics["mc_margin"] = float(np.mean(margins))
     if spec.generate:
         prompts = [
             render_prompt(tokenizer, item_messages(it, spec.n_fewshot, with_choices=True))

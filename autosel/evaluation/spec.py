@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from autosel.errors import ConfigError
 
-PrimaryMetric = Literal["auto", "mc_accuracy", "mc_accuracy_norm", "exact_match", "neg_nll"]
+PrimaryMetric = Literal[
+    "auto", "mc_accuracy", "mc_accuracy_norm", "mc_margin", "exact_match", "neg_nll"
+]
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 

@@ -40,7 +40,15 @@ def test_score_benchmark_metrics(model_and_tok: tuple[Any, Any], demo_dir: Path)
     bench = load_benchmark(demo_dir / "bench" / "boolean.jsonl", name="boolean", limit=6)
     spec = BenchmarkSpec(name="boolean", path=bench.path, max_new_tokens=8)
     metrics, records = score_benchmark(model, tok, bench, spec, batch_size=4)
-    assert set(metrics) == {"n", "nll", "neg_nll", "mc_accuracy", "mc_accuracy_norm", "exact_match"}
+    assert set(metrics) == {
+        "n",
+        "nll",
+        "neg_nll",
+        "mc_accuracy",
+        "mc_accuracy_norm",
+        "mc_margin",
+        "exact_match",
+    }
     assert metrics["n"] == 6 and metrics["nll"] > 0 and metrics["neg_nll"] == -metrics["nll"]
     for k in ("mc_accuracy", "mc_accuracy_norm", "exact_match"):
         assert 0.0 <= metrics[k] <= 1.0
@@ -52,6 +60,16 @@ def test_score_benchmark_metrics(model_and_tok: tuple[Any, Any], demo_dir: Path)
         for r, it in zip(records, bench.items, strict=True)
     )
     assert metrics["mc_accuracy"] == acc / 6
+    # mc_margin: gold minus the other choice (two choices here), from the stored logprobs.
+    margins = [
+        r["choice_logprobs"][g] - r["choice_logprobs"][1 - g]
+        for r, g in (
+            (r, list(it.choices).index(it.answer))
+            for r, it in zip(records, bench.items, strict=True)
+        )
+    ]
+    assert metrics["mc_margin"] == pytest.approx(sum(margins) / 6, abs=1e-3)
+    assert (metrics["mc_margin"] > 0) == (sum(margins) > 0)
     assert resolve_primary(spec, bench) == "mc_accuracy"
     json.dumps(records)  # predictions.jsonl must be serialisable
 

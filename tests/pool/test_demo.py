@@ -83,6 +83,8 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_differs(tmp_path:
     files_a, files_b, files_c = _files(a.out_dir), _files(b.out_dir), _files(c.out_dir)
     assert sorted(files_a) == [
         "bench/arithmetic.jsonl", "bench/boolean.jsonl", "bench/dates.jsonl", "bench/graphs.jsonl",
+        "bench_reasoning/arithmetic.jsonl", "bench_reasoning/boolean.jsonl",
+        "bench_reasoning/dates.jsonl", "bench_reasoning/graphs.jsonl",
         "demo_manifest.json", "labels.jsonl", "pool.jsonl",
     ]
     assert files_a == files_b
@@ -310,6 +312,34 @@ def test_benchmarks_are_well_formed_and_disjoint_from_the_pool(demo: dict[str, A
             assert len(item["choices"]) == (2 if yes_no else 4), item
             assert item["metadata"]["domain"] == path.stem
             assert 0.0 <= item["metadata"]["difficulty"] <= 1.0
+
+
+def test_reasoning_check_sets_pair_a_correct_and_a_flawed_solution(demo: dict[str, Any]) -> None:
+    pool_prompts = {_user(r) for r in demo["pool"]}
+    paths = demo["res"].reasoning_bench_paths
+    assert [p.stem for p in paths] == list(DOMAINS)
+    assert all(p.parent.name == "bench_reasoning" for p in paths)
+    manifest = json.loads(demo["res"].manifest_path.read_text())
+    assert manifest["files"]["bench_reasoning"] == {
+        d: f"bench_reasoning/{d}.jsonl" for d in DOMAINS
+    }
+    first_slots = []
+    for path in paths:
+        domain, items = DOMAINS[path.stem], _jsonl(path)
+        assert len(items) == 60 and len({i["question"] for i in items}) == 60
+        for item in items:
+            assert item["question"] not in pool_prompts
+            good = item["answer"]
+            assert len(item["choices"]) == 2 and good in item["choices"]
+            flawed = next(c for c in item["choices"] if c != good)
+            # Checked with the domain's independent solver, not the generator's answer.
+            truth = domain.solve(item["question"])
+            assert _last_line(good) == FINAL + truth
+            assert _last_line(flawed).startswith(FINAL) and _last_line(flawed) != FINAL + truth
+            assert item["metadata"]["kind"] == "reasoning_check"
+            assert item["metadata"]["flawed_answer"] == _last_line(flawed)[len(FINAL):]
+            first_slots.append(item["choices"].index(good))
+    assert 0.3 < sum(first_slots) / len(first_slots) < 0.7  # the correct one moves around
 
 
 def test_numeric_distractors_are_neighbouring_values(demo: dict[str, Any]) -> None:

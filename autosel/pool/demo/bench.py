@@ -9,18 +9,28 @@ Item format (the contract the evaluation code reads)::
 ``answer`` is the short final answer and the exact text of one choice; choices are four
 (answer plus plausible neighbours) or two for yes/no and true/false questions. Items come
 from a random stream of their own, and any question also in the pool is rejected.
+
+**Reasoning-check sets** (``write_reasoning_bench``, one more JSONL file per domain) ask a
+different question of the model: given a held-out problem, does it assign the higher
+likelihood to the correct worked solution or to a flawed one (the same kind of mid-way
+slip the pool's ``wrong_answer`` samples carry)? Each item has ``answer`` = the correct
+solution text and ``choices`` = [correct, flawed] in random order, so the ordinary
+multiple-choice log-likelihood metric scores it. The short-answer sets above cannot see
+the effect of wrong training answers on a small model, which cannot compute the answer
+without writing the reasoning out; this set looks where those answers differ.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from autosel.pool.demo.base import Domain, Problem
+from autosel.pool.demo.base import Domain, Problem, render
 from autosel.pool.demo.config import stream
 
 MAX_REJECTIONS = 10_000
@@ -75,3 +85,43 @@ def _item(domain: Domain, p: Problem, i: int, fewshot: list[dict[str, str]],
         item["fewshot"] = fewshot
     item["metadata"] = {"domain": domain.name, "task": p.task, "difficulty": p.difficulty}
     return item
+
+
+def write_reasoning_bench(bench_dir: Path, domains: Sequence[Domain], n_items: int, seed: int,
+                          pool_keys: set[bytes]) -> dict[str, Path]:
+    """Write ``bench_dir/<domain>.jsonl`` reasoning-check items (see the module docstring).
+
+    The flawed solution of an item comes from the domain's ``wrong_reasoning`` and is
+    always a different text with a different final answer; both are rendered with the
+    same phrasing seed, so they mostly differ where the slip is. ``pool_keys`` holds the
+    question keys of every pool prompt; it is not modified.
+    """
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for domain in domains:
+        rng = stream(seed, "bench-reasoning", domain.name)
+        taken = set(pool_keys)
+        path = bench_dir / f"{domain.name}.jsonl"
+        tmp = path.with_suffix(".jsonl.tmp")
+        with open(tmp, "wb") as f:
+            for i in range(n_items):
+                p = _fresh(domain, rng, taken)
+                phrasing = rng.randrange(1 << 32)
+                good = render(domain.reasoning(p.spec, random.Random(phrasing)),
+                              random.Random(phrasing))
+                bad = domain.wrong_reasoning(p.spec, random.Random(phrasing))
+                flawed = render(bad, random.Random(phrasing))
+                if bad.answer == p.answer or flawed == good:  # the domains promise otherwise
+                    raise RuntimeError(f"{domain.name}: wrong_reasoning kept the answer of "
+                                       f"{p.question[:60]!r}")
+                choices = [good, flawed]
+                rng.shuffle(choices)
+                item = {"id": f"{domain.name}-reasoning-{i:05d}", "question": p.question,
+                        "answer": good, "choices": choices,
+                        "metadata": {"domain": domain.name, "task": p.task,
+                                     "difficulty": p.difficulty, "kind": "reasoning_check",
+                                     "flawed_answer": bad.answer}}
+                f.write(orjson.dumps(item) + b"\n")
+        tmp.replace(path)
+        paths[domain.name] = path
+    return paths

@@ -19,7 +19,12 @@ import orjson
 
 from autosel.pool.demo.arithmetic import Arithmetic
 from autosel.pool.demo.base import Domain, Problem, final_answer, render
-from autosel.pool.demo.bench import MAX_REJECTIONS, question_key, write_bench
+from autosel.pool.demo.bench import (
+    MAX_REJECTIONS,
+    question_key,
+    write_bench,
+    write_reasoning_bench,
+)
 from autosel.pool.demo.boolean import Boolean
 from autosel.pool.demo.config import BENCH_SIZES, DEFECTS, SIZES, DemoConfig, make_config, stream
 from autosel.pool.demo.dates import Dates
@@ -30,6 +35,7 @@ from autosel.pool.demo.plan import Plan, Unit, make_plan
 DOMAINS: dict[str, Domain] = {d.name: d for d in (Arithmetic(), Graphs(), Boolean(), Dates())}
 POOL_NAME, LABELS_NAME, MANIFEST_NAME = "pool.jsonl", "labels.jsonl", "demo_manifest.json"
 BENCH_DIR = "bench"
+REASONING_BENCH_DIR = "bench_reasoning"  # correct-vs-flawed solution sets
 SYSTEM_PROMPTS = (
     "You are a careful assistant. Reason step by step and end with the final answer.",
     "You are a helpful tutor who shows the working.",
@@ -55,6 +61,7 @@ class DemoPool:
     defect_counts: dict[str, int]
     source_counts: dict[str, int]
     bench_sizes: dict[str, int]
+    reasoning_bench_paths: tuple[Path, ...] = ()
     seconds: float = field(default=0.0, compare=False)
 
 
@@ -204,11 +211,14 @@ def generate_demo_pool(out_dir: str | os.PathLike[str], size: str = "small", see
     n_bench = config.bench_size or BENCH_SIZES[size]
     bench = write_bench(out / BENCH_DIR, list(DOMAINS.values()), n_bench, config.bench_fewshot,
                         seed, writer.keys)
+    reasoning = write_reasoning_bench(out / REASONING_BENCH_DIR, list(DOMAINS.values()), n_bench,
+                                      seed, writer.keys)
     manifest = _manifest(size, seed, config, plan, writer, {d: n_bench for d in bench})
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
     return DemoPool(
         out_dir=out, pool_path=out / POOL_NAME, labels_path=out / LABELS_NAME,
         manifest_path=out / MANIFEST_NAME, bench_paths=tuple(bench.values()), size=size, seed=seed,
+        reasoning_bench_paths=tuple(reasoning.values()),
         n_samples=writer.n, defect_counts=manifest["defect_counts"],
         source_counts=manifest["source_counts"], bench_sizes=manifest["bench_sizes"],
         seconds=time.perf_counter() - t0,
@@ -252,5 +262,6 @@ def _manifest(size: str, seed: int, config: DemoConfig, plan: Plan, writer: _Wri
                    "wrong_answers": plan.wrong_in_groups},
         "bench_sizes": bench_sizes,
         "files": {"pool": POOL_NAME, "labels": LABELS_NAME,
-                  "bench": {d: f"{BENCH_DIR}/{d}.jsonl" for d in bench_sizes}},
+                  "bench": {d: f"{BENCH_DIR}/{d}.jsonl" for d in bench_sizes},
+                  "bench_reasoning": {d: f"{REASONING_BENCH_DIR}/{d}.jsonl" for d in bench_sizes}},
     }
