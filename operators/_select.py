@@ -32,11 +32,13 @@ def top_k_mask(values: np.ndarray, k: int, *, largest: bool = True) -> np.ndarra
         x = np.where(nan, -np.inf if largest else np.inf, x)
     # partition sorts ascending: the k-th largest sits at n - k, the k-th smallest at k - 1.
     cut = n - k if largest else k - 1
-    kth = np.partition(x, cut)[cut]
+    part = x.copy()
+    part.partition(cut)
+    kth = part[cut]
     mask = x >= kth if largest else x <= kth
     extra = int(np.count_nonzero(mask)) - k
     if extra > 0:  # ties at the cut: the earliest tied rows stay, the last `extra` go
-        mask[np.flatnonzero(x == kth)[-extra:]] = False
+        mask[(x == kth).nonzero()[0][-extra:]] = False
     return mask
 
 
@@ -86,7 +88,8 @@ def first_per_group(groups: np.ndarray, priority: np.ndarray | None = None) -> n
         # positions when they fit: the scatter then runs about twice as fast.
         small = np.int32 if n < 2**31 else np.int64
         pos = np.arange(n, dtype=small)
-        first = np.full(int(groups.max()) + 1, n, dtype=small)
+        first = np.empty(int(groups.max()) + 1, dtype=small)
+        first.fill(n)
         np.minimum.at(first, groups, pos)
         return first.take(groups, mode="clip") == pos  # groups <= max: no bounds check
     pos = np.arange(n, dtype=np.int64)

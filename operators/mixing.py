@@ -25,7 +25,7 @@ def source_positions(codes: np.ndarray, k: int) -> list[np.ndarray]:
     copy as ``np.bincount`` makes); one stable sort for many sources.
     """
     if k <= 16:
-        return [np.flatnonzero(codes == c) for c in range(k)]
+        return [(codes == c).nonzero()[0] for c in range(k)]
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(k + 1))
     return [order[bounds[c] : bounds[c + 1]] for c in range(k)]

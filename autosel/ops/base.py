@@ -187,7 +187,7 @@ def _kept_rows(view: SubsetView, mask: np.ndarray) -> np.ndarray:
     """
     if np.count_nonzero(mask) == len(mask):
         return view.indices  # nothing dropped: no copy
-    pos = np.flatnonzero(mask)
+    pos = mask.nonzero()[0]  # the method: np.flatnonzero adds three Python-level calls
     return pos if view.is_whole else view.indices.take(pos, mode="clip")  # pos < len(view)
 
 

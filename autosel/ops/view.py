@@ -267,9 +267,7 @@ class SubsetView:
             col = np.asarray(full())
             # The first step of a recipe sees the whole pool: no gather, no copy. Sorted rows
             # checked at construction: "clip" skips numpy's per-element bounds check.
-            self._cache[key] = (
-                col if self._whole else np.take(col, self.indices, axis=0, mode="clip")
-            )
+            self._cache[key] = col if self._whole else col.take(self.indices, axis=0, mode="clip")
         return self._cache[key]
 
     def column(self, name: str) -> np.ndarray:

@@ -104,7 +104,7 @@ def subset_fingerprint(pool: PoolColumns, indices: np.ndarray) -> str:
     if not ordered or (len(rows) and (rows[0] < 0 or rows[-1] >= len(pool))):
         mask = np.zeros(len(pool), dtype=bool)
         mask[rows] = True  # sorts, drops repeats, raises on rows outside the pool
-        rows = np.flatnonzero(mask)
+        rows = mask.nonzero()[0]
     return _sorted_fingerprint(pool, rows)
 
 
@@ -116,16 +116,16 @@ def _sorted_fingerprint(pool: PoolColumns, rows: np.ndarray) -> str:
     else:  # positions in id order, sorted by a scatter into a mask (no O(k log k) sort)
         mask = np.zeros(len(pool), dtype=bool)
         mask[rank.take(rows, mode="clip")] = True
-        pos = np.flatnonzero(mask)
+        pos = mask.nonzero()[0]
     # pos is sorted and within the pool: "clip" skips numpy's per-element bounds check.
     blob = pool.id_blob
     if blob is None:
         return hashlib.sha256(
             "\n".join(pool.sample_ids[pool.id_order.take(pos, mode="clip")].tolist()).encode()
         ).hexdigest()
-    data = blob.take(pos, mode="clip").tobytes()
-    if pool.id_blob_padded:
-        data = data.replace(b"\x00", b"")
+    ids = blob.take(pos, mode="clip")
+    # Fixed-width ids hash straight from the array; padded ones lose their NULs first.
+    data = ids.tobytes().replace(b"\x00", b"") if pool.id_blob_padded else ids.data.cast("B")
     # Every id ends with a newline; the joined form has none after the last one.
     return hashlib.sha256(memoryview(data)[:-1]).hexdigest()
 

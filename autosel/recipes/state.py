@@ -126,6 +126,13 @@ def linear_quantiles(ordered: np.ndarray, qs: Sequence[float]) -> list[float]:
     return out
 
 
+def _code_counts(codes: np.ndarray, k: int) -> np.ndarray:
+    """Rows per code ``0..k-1`` as float64 (``np.bincount``, without its int64 copy)."""
+    if k > 16:
+        return np.bincount(codes, minlength=k).astype(np.float64)
+    return np.array([np.count_nonzero(codes == c) for c in range(k)], dtype=np.float64)
+
+
 def _distinct(groups: np.ndarray) -> int:
     """Number of distinct values among non-negative integer ids."""
     if groups.min() < 0:  # bincount says what is wrong with negative ids
@@ -217,19 +224,23 @@ def state_from_inputs(inputs: StateInputs, indices: np.ndarray) -> dict[str, flo
         out["token_ratio"] = sub / total if total > 0 else 0.0
         out["length_mean"] = sub / n if n else 0.0
     if inputs.hes is not None and n:
-        h = inputs.hes.take(indices, mode="clip")
-        out["hes_mean"] = _mean(h)
-        # Sorted in the column's own dtype (float32 sorts faster); NaN sorts last.
-        ordered = np.sort(h)
-        finite = n if not np.isnan(ordered[-1]) else int(np.count_nonzero(~np.isnan(ordered)))
+        ordered = inputs.hes.take(indices, mode="clip")
+        h = ordered.astype(np.float64)  # a copy: the mean adds in row order
+        # Sorted in place in the column's own dtype (float32 sorts faster); NaN sorts last.
+        ordered.sort()
+        if np.isnan(ordered[-1]):
+            out["hes_mean"] = _mean(h)
+            finite = int(np.count_nonzero(~np.isnan(ordered)))
+        else:  # no NaN: the mean of all rows, without the NaN mask _mean builds
+            out["hes_mean"] = float(h.mean())
+            finite = n
         if finite:
             out["hes_q10"], out["hes_q50"], out["hes_q90"] = linear_quantiles(
                 ordered[:finite], HES_QUANTILES
             )
     if inputs.groups is not None and n:
         out["duplicate_rate"] = float(1.0 - _distinct(inputs.groups.take(indices, mode="clip")) / n)
-    k = len(inputs.pool_mix)
-    sub_mix = np.bincount(inputs.codes.take(indices, mode="clip"), minlength=k).astype(np.float64)
+    sub_mix = _code_counts(inputs.codes.take(indices, mode="clip"), len(inputs.pool_mix))
     out["source_js_pool"] = js_divergence(sub_mix, inputs.pool_mix)
     out["source_js_target"] = js_divergence(sub_mix, inputs.target_mix)
     if inputs.difficulty is not None and n:
