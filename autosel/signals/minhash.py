@@ -19,35 +19,25 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-import xxhash
 
 from autosel.signals.params import MinHashParams
+from autosel.signals.wordhash import word_hashes
 
 EMPTY = np.uint32(0xFFFFFFFF)
-CHUNK_SHINGLES = 1 << 13  # rows of the (shingles x num_perm) work matrix per step
-VERIFY_CHUNK = 1 << 16
+CHUNK_SHINGLES = 1 << 12  # columns of the (num_perm x shingles) work matrix per step
+KEY_ROWS = 1 << 12  # signature rows turned into uint64 band keys at once
+VERIFY_CHUNK = 1 << 12  # candidate pairs compared at once (two 2 MB gathers at 128 perms)
 FOLD = np.uint32(0x01000193)  # FNV-1 prime: odd, so the fold is a bijection per step
 TEXT_CHUNK = 4096  # texts per shingling step (bounds the list of word strings)
 
 
-# Words for shingling: lower-cased, ASCII punctuation removed, split on whitespace. str
-# methods run in C at ~30 ns a word, several times faster than a \\w+ regex, and this loop
-# is most of the cost of a signature.
-_PUNCT_TO_SPACE = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~"})
-
-
 def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``xxh32`` of every lower-cased word of ``texts`` (flat) and the word count per text."""
-    words: list[str] = []
-    counts = np.empty(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        w = text.lower().translate(_PUNCT_TO_SPACE).split()
-        words.extend(w)
-        counts[i] = len(w)
-    # Hash each distinct word once; per occurrence only a dict lookup (C level).
-    h32 = xxhash.xxh32_intdigest
-    table = {w: h32(w.encode()) for w in set(words)}
-    return np.fromiter(map(table.__getitem__, words), dtype=np.uint32, count=len(words)), counts
+    """``xxh32`` of every lower-cased word of ``texts`` (flat) and the word count per text.
+
+    Words: ``text.lower().translate(ASCII punctuation -> " ").split()``; see
+    :mod:`autosel.signals.wordhash` (vectorised; same values as hashing word by word).
+    """
+    return word_hashes(texts)
 
 
 def _char_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,12 +62,17 @@ def shingle_values(texts: Sequence[str], params: MinHashParams) -> tuple[np.ndar
     n_sh = np.where(n_units > 0, np.maximum(n_units - k + 1, 1), 0)
     unit_start = np.concatenate([[0], np.cumsum(n_units)[:-1]]).astype(np.int64)
     win_start = _ranges(unit_start, n_sh)
-    win_len = np.repeat(np.minimum(n_units, k), n_sh)
-    vals = np.zeros(len(win_start), dtype=np.uint32)
-    last = max(len(units) - 1, 0)
-    for j in range(k):
-        take = units[np.minimum(win_start + j, last)] if len(units) else vals
-        vals = np.where(j < win_len, vals * FOLD + take, vals)
+    if len(win_start) == 0:
+        return np.zeros(0, dtype=np.uint32), n_sh
+    vals = units.take(win_start)  # the first fold step from 0: 0 * FOLD + unit
+    short = np.repeat(n_units < k, n_sh)  # texts shorter than a shingle: one short window
+    win_len = np.repeat(np.minimum(n_units, k), n_sh) if short.any() else None
+    for j in range(1, k):
+        step = vals * FOLD + units.take(win_start + j, mode="clip")
+        if win_len is None:
+            vals = step
+        else:
+            np.copyto(vals, step, where=j < win_len)
     return vals, n_sh
 
 
@@ -120,10 +115,13 @@ def signatures_from_values(
 ) -> np.ndarray:
     """Signatures from flat shingle values (see :func:`shingle_values`)."""
     a, b = permutations(params.num_perm, params.seed)
+    a, b = a[:, None], b[:, None]
     hv = _fmix32(np.asarray(values, dtype=np.uint32))
     n = len(counts)
     out = np.full((n, params.num_perm), EMPTY, dtype=np.uint32)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    # One work matrix for every chunk (no allocation per chunk; it stays in the L2 cache).
+    work = np.empty((params.num_perm, CHUNK_SHINGLES), dtype=np.uint32)
     row = 0
     while row < n:
         # Take whole samples until the chunk holds about CHUNK_SHINGLES shingles.
@@ -133,8 +131,9 @@ def signatures_from_values(
         if hi > lo:
             # Permutations along rows, shingles along columns: the per-sample minimum is
             # then a contiguous reduceat, several times faster than the transposed layout.
-            phv = np.multiply.outer(a, hv[lo:hi])  # uint32 wrap-around = mod 2**32
-            phv += b[:, None]
+            phv = work[:, : hi - lo] if hi - lo <= CHUNK_SHINGLES else None
+            phv = np.multiply(a, hv[lo:hi], out=phv)  # uint32 wrap-around = mod 2**32
+            phv += b
             nonempty = np.flatnonzero(counts[row:end] > 0)
             red = np.minimum.reduceat(phv, (starts[row:end] - lo)[nonempty], axis=1)
             out[row + nonempty] = red.T
@@ -142,24 +141,87 @@ def signatures_from_values(
     return out
 
 
-def _mixed(sig: np.ndarray) -> np.ndarray:
-    """Each signature entry mixed to 64 bits (splitmix64 of value and column), ``n x P``.
-
-    A band's key is then the wrapping sum of its columns: equal bands always get equal
-    keys; distinct bands collide with probability ~2**-64, and :func:`_band_pairs`
-    re-checks band equality for every candidate pair, so a collision never adds an edge.
-    """
-    x = sig.astype(np.uint64) + (np.arange(sig.shape[1], dtype=np.uint64) << np.uint64(32))
-    x += np.uint64(0x9E3779B97F4A7C15)
+@lru_cache(maxsize=8)
+def _column_weights(num_perm: int) -> np.ndarray:
+    """An odd 64-bit multiplier per signature column (splitmix64 of the column number)."""
+    x = np.arange(1, num_perm + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    return (x ^ (x >> np.uint64(31))) | np.uint64(1)
+
+
+def _band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """A 64-bit key per band and row, ``bands x n``: the wrapping sum of column * weight.
+
+    Equal bands always get equal keys; distinct bands collide with probability ~2**-64,
+    and every candidate pair is re-checked on the signatures themselves, so a collision
+    never adds an edge. Computed in row blocks, so the uint64 copy stays small.
+    """
+    n = len(sig)
+    w = _column_weights(sig.shape[1])[: bands * rows]
+    keys = np.empty((bands, n), dtype=np.uint64)
+    for s in range(0, n, KEY_ROWS):
+        block = sig[s : s + KEY_ROWS, : bands * rows].astype(np.uint64)
+        block *= w
+        keys[:, s : s + KEY_ROWS] = block.reshape(len(block), bands, rows).sum(axis=2).T
+    return keys
+
+
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique(x)`` for integers by sort and compare (numpy 2.4's is ~40x slower here)."""
+    x = np.sort(x)
+    keep = np.empty(len(x), dtype=bool)
+    keep[:1] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+def _identical_rows(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Classes of identical signature rows: ``(reps, row_node)``.
+
+    ``reps``: the smallest row of each class, sorted (`c`); ``row_node``: the class of
+    each row as an index into ``reps`` (`n`). Rows are grouped by a 64-bit key of the
+    whole row, and every grouped row is compared with its group's first; a key collision
+    (never seen) falls back to ``np.unique`` on the raw rows.
+    """
+    n = len(sig)
+    key = _band_keys(sig, 1, sig.shape[1])[0]
+    order = np.argsort(key, kind="stable")  # within a key, rows stay in ascending order
+    sk = key.take(order)
+    start = np.empty(n, dtype=bool)
+    start[:1] = True
+    np.not_equal(sk[1:], sk[:-1], out=start[1:])
+    run = np.cumsum(start) - 1
+    firsts = order[start]  # smallest row of each run
+    later = ~start
+    if later.any():
+        rows, first_rows = order[later], firsts[run[later]]
+        if not (sig.take(rows, axis=0) == sig.take(first_rows, axis=0)).all():
+            return _identical_rows_by_sort(sig)
+    reps = np.sort(firsts)
+    row_node = np.empty(n, dtype=np.int64)
+    row_node[order] = np.searchsorted(reps, firsts)[run]
+    return reps, row_node
+
+
+def _identical_rows_by_sort(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_identical_rows` by sorting the raw rows (exact whatever the keys)."""
+    n, num_perm = sig.shape
+    void = np.ascontiguousarray(sig).view(np.dtype((np.void, 4 * num_perm))).ravel()
+    _, cls = np.unique(void, return_inverse=True)
+    cls = cls.ravel()
+    first = np.full(cls.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, cls, np.arange(n, dtype=np.int64))
+    reps = np.sort(first)
+    return reps, np.searchsorted(reps, first)[cls]
 
 
 def _bucket_pairs(keys: np.ndarray) -> np.ndarray:
-    """All pairs ``(i, j)``, ``i < j``, of rows sharing a key, as ``p x 2`` int64."""
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
+    """All pairs ``(i, j)``, ``i < j``, of rows sharing a key, as ``p x 2`` int64 (any order)."""
+    # Any sort will do: pairs are normalised to (min, max) and deduplicated by the caller,
+    # and the default (SIMD) sort is several times faster than a stable one.
+    order = np.argsort(keys)
+    sk = keys.take(order)
     boundaries = np.flatnonzero(np.diff(sk)) + 1
     starts = np.concatenate([[0], boundaries])
     sizes = np.diff(np.concatenate([starts, [len(sk)]]))
@@ -215,18 +277,11 @@ def lsh_clusters_all(sig: np.ndarray, thresholds: Sequence[float]) -> dict[float
     if n == 0:
         return {float(t): np.empty(0, dtype=np.int64) for t in thresholds}
     # Rows with identical signatures are one node: they share every band and estimate 1.0.
-    void = np.ascontiguousarray(sig).view(np.dtype((np.void, 4 * num_perm))).ravel()
-    _, cls = np.unique(void, return_inverse=True)
-    cls = cls.ravel()
-    first = np.full(cls.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, cls, np.arange(n, dtype=np.int64))
-    reps = np.sort(first)
-    row_node = np.searchsorted(reps, first)[cls]
+    reps, row_node = _identical_rows(np.ascontiguousarray(sig))
     uniq = np.ascontiguousarray(sig[reps])
-    mixed = _mixed(uniq)
     out = {}
     for t in thresholds:
-        pairs = _band_pairs(uniq, mixed, float(t))
+        pairs = _band_pairs(uniq, float(t))
         node_cluster = _components_min_index(len(reps), pairs)
         # Nodes are numbered in the order of their representative (smallest) rows, so the
         # smallest node of a component maps to the smallest row of the cluster.
@@ -234,27 +289,30 @@ def lsh_clusters_all(sig: np.ndarray, thresholds: Sequence[float]) -> dict[float
     return out
 
 
-def _band_pairs(uniq: np.ndarray, mixed: np.ndarray, threshold: float) -> np.ndarray:
-    """Verified candidate pairs (node indices) at ``threshold``: shared band, estimate >= t."""
+def _band_pairs(uniq: np.ndarray, threshold: float) -> np.ndarray:
+    """Verified candidate pairs (node indices) at ``threshold``: shared band, estimate >= t.
+
+    Candidates are rows with equal band keys in some band; one comparison of their full
+    signatures then gives both the estimate and the proof that some band is really equal
+    (keys could, with probability ~2**-64, collide).
+    """
     m, num_perm = uniq.shape
     bands, rows = lsh_bands(threshold, num_perm)
-    keys = mixed[:, : bands * rows].reshape(m, bands, rows).sum(axis=2)
-    cand = []
-    for k in range(bands):
-        p = _bucket_pairs(keys[:, k])
-        band = uniq[:, k * rows : (k + 1) * rows]
-        cand.append(p[(band[p[:, 0]] == band[p[:, 1]]).all(axis=1)])
-    pairs = np.concatenate(cand)
+    keys = _band_keys(uniq, bands, rows)
+    pairs = np.concatenate([_bucket_pairs(keys[k]) for k in range(bands)])
     if not len(pairs):
         return pairs
-    pairs = np.unique(pairs[:, 0] * m + pairs[:, 1])
+    pairs = _sorted_unique(pairs[:, 0] * m + pairs[:, 1])
     pairs = np.stack([pairs // m, pairs % m], axis=1)
     keep = np.zeros(len(pairs), dtype=bool)
     for s in range(0, len(pairs), VERIFY_CHUNK):
         p = pairs[s : s + VERIFY_CHUNK]
-        eq = np.count_nonzero(uniq[p[:, 0]] == uniq[p[:, 1]], axis=1)
+        equal = uniq.take(p[:, 0], axis=0) == uniq.take(p[:, 1], axis=0)
         # Same float expression as datasketch's MinHash.jaccard, so ties agree.
-        keep[s : s + VERIFY_CHUNK] = eq.astype(np.float64) / float(num_perm) >= threshold
+        eq = equal.view(np.uint8).sum(axis=1, dtype=np.uint16)  # 2x count_nonzero(axis=1)
+        ok = eq.astype(np.float64) / float(num_perm) >= threshold
+        share = equal[ok, : bands * rows].reshape(-1, bands, rows).all(axis=2).any(axis=1)
+        keep[s + np.flatnonzero(ok)[share]] = True
     return pairs[keep]
 
 
