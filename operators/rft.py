@@ -38,7 +38,7 @@ class PerPromptTopK(Operator):
         wrong = (view.correct() == 0) if params.require_correct else np.zeros(n, dtype=bool)
         eligible = ~wrong
         if params.scope == "global":
-            n_prompts = len(np.unique(groups[eligible]))
+            n_prompts = int(np.count_nonzero(np.bincount(groups[eligible])))  # codes >= 0
             keep = top_k_mask(np.where(eligible, hes, np.nan), params.k * n_prompts)
         else:
             keep = np.zeros(n, dtype=bool)

@@ -160,7 +160,7 @@ class Operator:
                 mask[_check_positions(cls.name, dec.keep, n)] = True
             rows = _kept_rows(view, mask)
         else:
-            rows = np.unique(np.asarray(dec.keep, dtype=np.int64))
+            rows = _sorted_unique(np.asarray(dec.keep, dtype=np.int64))
             if len(rows) and (rows[0] < 0 or rows[-1] >= view.n_pool):
                 raise ConfigError(
                     f"operator '{cls.name}' returned pool rows outside 0..{view.n_pool - 1}"
@@ -177,6 +177,16 @@ class Operator:
             time.perf_counter() - t0,
         )
         return rows, stats
+
+
+def _sorted_unique(rows: np.ndarray) -> np.ndarray:
+    """``np.unique(rows)`` by sort and compare: numpy 2.4's ``np.unique`` takes a hashing
+    path that is ~40 times slower on a million pool rows."""
+    rows = np.sort(rows)
+    keep = np.empty(len(rows), dtype=bool)
+    keep[:1] = True
+    np.not_equal(rows[1:], rows[:-1], out=keep[1:])
+    return rows[keep]
 
 
 def _kept_rows(view: SubsetView, mask: np.ndarray) -> np.ndarray:
