@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from autosel.evaluation.bench import BenchItem, Benchmark, item_messages
+from autosel.evaluation.bench import Benchmark, item_messages
 from autosel.evaluation.extract import exact_match, extract_answer
 from autosel.evaluation.loglik import score_loglik
 from autosel.evaluation.spec import BenchmarkSpec
@@ -71,14 +71,6 @@ def resolve_primary(spec: BenchmarkSpec, bench: Benchmark) -> str:
     return "mc_accuracy" if bench.is_multiple_choice else "exact_match"
 
 
-def _mc_requests(
-    items: Sequence[BenchItem], ctxs: Sequence[str], prefix: str
-) -> list[tuple[str, str]]:
-    return [
-        (ctx, prefix + c) for it, ctx in zip(items, ctxs, strict=True) for c in it.choices or ()
-    ]
-
-
 def score_benchmark(
     model: Any,
     tokenizer: Any,
@@ -101,42 +93,34 @@ def score_benchmark(
     items = bench.items
     ctxs = [render_prompt(tokenizer, item_messages(it, spec.n_fewshot)) for it in items]
     prefix = spec.answer_prefix
-    nll_res = score_loglik(
-        model,
-        tokenizer,
-        [(c, prefix + it.answer) for c, it in zip(ctxs, items, strict=True)],
-        batch_size=batch_size,
-        max_length=max_length,
-    )
-    per_tok = np.array([-r.logprob / r.n_tokens for r in nll_res])
-    metrics: dict[str, float] = {"n": float(len(items)), "nll": float(per_tok.mean())}
-    metrics["neg_nll"] = -metrics["nll"]
-    records: list[dict[str, Any]] = [
-        {"id": it.id, "answer": it.answer, "nll": float(v)}
-        for it, v in zip(items, per_tok, strict=True)
-    ]
-    mc_items = [i for i, it in enumerate(items) if it.choices]
-    if mc_items:
-        res = iter(
-            score_loglik(
-                model,
-                tokenizer,
-                _mc_requests([items[i] for i in mc_items], [ctxs[i] for i in mc_items], prefix),
-                batch_size=batch_size,
-                max_length=max_length,
-            )
-        )
-        hits, hits_norm, margins = [], [], []
-        for i in mc_items:
-            it = items[i]
-            lps = [next(res) for _ in it.choices or ()]
+    # One request per choice (or per answer when there are none); the reference answer of a
+    # multiple-choice item *is* its gold choice, so its NLL needs no request of its own.
+    requests: list[tuple[str, str]] = []
+    starts: list[int] = []
+    for it, ctx in zip(items, ctxs, strict=True):
+        starts.append(len(requests))
+        requests += [(ctx, prefix + c) for c in (it.choices or (it.answer,))]
+    res = score_loglik(model, tokenizer, requests, batch_size=batch_size, max_length=max_length)
+    records: list[dict[str, Any]] = []
+    per_tok = np.empty(len(items))
+    hits, hits_norm, margins = [], [], []
+    for i, (it, s) in enumerate(zip(items, starts, strict=True)):
+        lps = res[s : s + len(it.choices or (it.answer,))]
+        gold = lps[it.gold] if it.choices else lps[0]
+        per_tok[i] = -gold.logprob / gold.n_tokens
+        rec: dict[str, Any] = {"id": it.id, "answer": it.answer, "nll": float(per_tok[i])}
+        if it.choices:
             raw = np.array([r.logprob for r in lps])
-            norm = raw / np.array([max(1, len(c.encode())) for c in it.choices or ()])
+            norm = raw / np.array([max(1, len(c.encode())) for c in it.choices])
             hits.append(int(raw.argmax()) == it.gold)
             hits_norm.append(int(norm.argmax()) == it.gold)
             others = np.delete(raw, it.gold)
             margins.append(float(raw[it.gold] - others.max()) if others.size else 0.0)
-            records[i].update(choice_logprobs=raw.round(4).tolist(), pred=int(raw.argmax()))
+            rec.update(choice_logprobs=raw.round(4).tolist(), pred=int(raw.argmax()))
+        records.append(rec)
+    metrics: dict[str, float] = {"n": float(len(items)), "nll": float(per_tok.mean())}
+    metrics["neg_nll"] = -metrics["nll"]
+    if hits:
         metrics["mc_accuracy"] = float(np.mean(hits))
         metrics["mc_accuracy_norm"] = float(np.mean(hits_norm))
         metrics["mc_margin"] = float(np.mean(margins))
