@@ -3,7 +3,7 @@
 Usage: ``python benchmarks/signals.py [--quick] [--minhash-only] [--baseline-n N]``. Every
 ratio compares variants measured in this run on this machine. Each model variant runs in
 its own subprocess so its peak RSS is its own (``ru_maxrss``); the timed part is the pass
-over already tokenised samples. ``--quick``: 32 samples for the model, the medium demo pool
+over already tokenised samples. ``--quick``: 12 samples for the model, the medium demo pool
 (10k samples) for MinHash; otherwise 400 and the large demo pool (100k samples).
 
 Variants (same samples of the demo pool, same response tokens):
@@ -241,7 +241,7 @@ def main() -> None:
         print(json.dumps(run_variant(args.variant, args.n, args.workdir)))
         return
     workdir = Path(tempfile.mkdtemp(prefix="autosel-bench-signals-"))
-    n = 32 if args.quick else 400
+    n = 12 if args.quick else 400  # quick: the fp32 naive pass takes ~5 s a sample here
     size = "medium" if args.quick else "large"
     lines = []
     if not args.minhash_only:
