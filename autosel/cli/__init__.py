@@ -64,8 +64,25 @@ def _usage_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def _quiet_libraries() -> None:
+    """Keep the console to autosel's own progress: no per-load bars or deprecation noise.
+
+    Hugging Face's "Loading weights" / dataset-map bars repeat on every evaluation and
+    bury the search's progress lines; transformers' FutureWarnings are about its own
+    API churn, not the user's data. Set the variables yourself to get the bars back
+    (``HF_HUB_DISABLE_PROGRESS_BARS=0``).
+    """
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers reads this
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\.|$)")
+
+
 def main() -> None:
     """Console-script entry point: runs the app and maps errors to documented exit codes."""
+    _quiet_libraries()
     usage_errors = _usage_error_types()
     try:
         rc = app(standalone_mode=False)
