@@ -26,7 +26,7 @@ from autosel.ops.registry import get_operator
 from autosel.ops.view import PoolColumns, SignalSource, SubsetView, available_signals
 from autosel.recipes.model import Recipe
 from autosel.recipes.state import state_from_inputs, state_inputs
-from autosel.recipes.validate import DEFAULT_MAX_STEPS, validate_recipe
+from autosel.recipes.validate import DEFAULT_MAX_STEPS, validated_params
 
 DEFAULT_MIN_SIZE = 1
 CACHE_SIZE = 256
@@ -273,7 +273,7 @@ def _realize(
                 return hit
     t0 = time.perf_counter()
     available = available_signals(signals)
-    validate_recipe(recipe, available, max_steps=max_steps)
+    parsed = validated_params(recipe, available, max_steps=max_steps)
 
     def resolve(ref: str) -> np.ndarray:
         # ``stack`` holds this recipe's hash and every hash being resolved above it.
@@ -301,10 +301,9 @@ def _realize(
 
     # Operators, params and generators first, in one go: Python object work runs several
     # times slower between array steps, whose data has pushed it out of the CPU caches.
-    ops = [get_operator(step.operator) for step in recipe.steps]
     plan = [
-        (cls, cls.parse(step.params), step_rng(seed, h, i))
-        for i, (cls, step) in enumerate(zip(ops, recipe.steps, strict=True))
+        (get_operator(step.operator), p, step_rng(seed, h, i))
+        for i, (step, p) in enumerate(zip(recipe.steps, parsed, strict=True))
     ]
     state_in = state_inputs(cols, signals, mix, available=available)
     idx = cols.all_rows

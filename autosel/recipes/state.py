@@ -67,14 +67,16 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen-Shannon divergence in nats; 0.0 when either distribution is empty."""
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
-    if p.sum() <= 0 or q.sum() <= 0:
+    p_sum, q_sum = p.sum(), q.sum()
+    if p_sum <= 0 or q_sum <= 0:
         return 0.0
-    p, q = p / p.sum(), q / q.sum()
+    p, q = p / p_sum, q / q_sum
     m = (p + q) / 2
 
     def kl(a: np.ndarray) -> float:
         nz = a > 0
-        return float(np.sum(a[nz] * np.log(a[nz] / m[nz])))
+        a = a[nz]
+        return float((a * np.log(a / m[nz])).sum())
 
     return max(0.5 * kl(p) + 0.5 * kl(q), 0.0)
 

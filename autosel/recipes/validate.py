@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from autosel.errors import ConfigError
-from autosel.ops.base import format_validation_error
+from autosel.ops.base import OpParams, format_validation_error
 from autosel.ops.registry import get_operator, list_operators
 from autosel.recipes.model import Recipe
 
@@ -108,6 +108,17 @@ def check_recipe(
             the reference and cycle checks (an empty hash is still reported).
         max_steps: longest accepted recipe.
     """
+    return _check(recipe, signal_names, known_recipes, max_steps, [])
+
+
+def _check(
+    recipe: Recipe,
+    signal_names: Iterable[str] | None,
+    known_recipes: Mapping[str, Recipe] | None,
+    max_steps: int,
+    parsed: list[OpParams],
+) -> list[RecipeIssue]:
+    """:func:`check_recipe`, appending each step's parsed params to ``parsed`` as it goes."""
     issues: list[RecipeIssue] = []
     if len(recipe.steps) > max_steps:
         issues.append(
@@ -116,21 +127,22 @@ def check_recipe(
             )
         )
     available = set(signal_names) if signal_names is not None else None
+    known_ops = list_operators()
     for i, step in enumerate(recipe.steps):
-        if step.operator not in list_operators():
+        if step.operator not in known_ops:
             issues.append(
                 RecipeIssue(
                     i,
                     step.operator,
                     "operator",
-                    f"unknown operator '{step.operator}'; known operators: "
-                    + ", ".join(list_operators()),
+                    f"unknown operator '{step.operator}'; known operators: " + ", ".join(known_ops),
                 )
             )
             continue
         cls = get_operator(step.operator)
         try:
             params = cls.parse(step.params)
+            parsed.append(params)
         except ValidationError as err:
             issues += [
                 RecipeIssue(i, step.operator, f"params.{f}", msg)
@@ -192,7 +204,24 @@ def validate_recipe(
     Raises:
         RecipeValidationError: every problem :func:`check_recipe` found.
     """
-    issues = check_recipe(recipe, signal_names, known_recipes=known_recipes, max_steps=max_steps)
+    validated_params(recipe, signal_names, known_recipes=known_recipes, max_steps=max_steps)
+    return recipe
+
+
+def validated_params(
+    recipe: Recipe,
+    signal_names: Iterable[str] | None = None,
+    *,
+    known_recipes: Mapping[str, Recipe] | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> list[OpParams]:
+    """The parsed params of every step of ``recipe``, if it is valid (one parse per step).
+
+    Raises:
+        RecipeValidationError: every problem :func:`check_recipe` finds.
+    """
+    parsed: list[OpParams] = []
+    issues = _check(recipe, signal_names, known_recipes, max_steps, parsed)
     if issues:
         raise RecipeValidationError(issues, recipe.name)
-    return recipe
+    return parsed
