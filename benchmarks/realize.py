@@ -10,8 +10,8 @@ and checks both select exactly the same rows. Also reports peak traced memory of
 
 Memory target (<= 4x): realize holds the row-index array (int64, 8 B/row) of the current
 subset, per step one sliced copy of each column it reads and a keep-mask, plus the
-fingerprint's id strings; four times the columns read leaves room for those and
-nothing like a per-row Python object.
+subset's id bytes the fingerprint hashes; four times the columns read leaves room for
+those and nothing like a per-row Python object.
 """
 
 from __future__ import annotations
