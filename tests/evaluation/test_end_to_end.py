@@ -18,7 +18,7 @@ from autosel.evaluation import BenchmarkSpec, EvalSpec, baseline_subsets, evalua
 
 DOMAINS = ("arithmetic", "boolean", "dates", "graphs")
 # Wrong-vs-clean sizes: see the measurements in the test's docstring.
-WVC_N, WVC_EPOCHS, WVC_LIMIT, WVC_PREFIX, WVC_MARGIN = 48, 2.0, 20, "Final answer: ", 0.02
+WVC_PER_DOMAIN, WVC_EPOCHS, WVC_LR, WVC_LIMIT = 16, 2.0, 2e-4, 24
 
 
 def _bench_specs(
@@ -88,65 +88,131 @@ def test_200_sample_evaluation_reloads_and_reproduces(
     )
 
 
-def _wrong_and_clean(
-    demo_pool: Any, labels: dict[str, str], n: int, n_clean_in_wrong: int
+def _paired_wrong_and_clean(
+    pool_path: Path, labels: dict[str, str], per_domain: int, clean_share: float
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A mostly-wrong subset and a clean one of the same size and the same domain mix."""
-    rows = list(demo_pool.rows())
-    wrong = [r for r in rows if labels[r["sample_id"]] == "wrong_answer"][: n - n_clean_in_wrong]
-    clean_by_source: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        if labels[r["sample_id"]] == "clean":
-            clean_by_source.setdefault(r["source"], []).append(r)
-    # The clean subset mirrors the wrong one's domains, so only correctness differs.
-    clean = [clean_by_source[r["source"]].pop(0) for r in wrong]
-    sources = sorted(clean_by_source)
-    filler = [clean_by_source[sources[i % len(sources)]].pop(0) for i in range(n_clean_in_wrong)]
-    extra = [clean_by_source[sources[i % len(sources)]].pop(0) for i in range(n_clean_in_wrong)]
-    return wrong + filler, clean + extra
+    """A mostly-wrong subset and a clean one over the *same prompts*.
+
+    The demo pool has prompts with several responses (``group``); where a group holds a
+    wrong and a clean response, the wrong subset takes the wrong one and the clean subset
+    the clean one, so the two subsets differ only in the correctness of the answers (same
+    questions, same domains, same lengths give or take a line). ``clean_share`` of the
+    prompts keep their clean response in both subsets ("mostly" wrong).
+    """
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    with open(pool_path, "rb") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("group") and labels[rec["id"]] in ("clean", "wrong_answer"):
+                groups.setdefault(rec["group"], {})[labels[rec["id"]]] = rec
+    wrong: list[dict[str, Any]] = []
+    clean: list[dict[str, Any]] = []
+    taken: dict[str, int] = {}
+    for g in groups.values():
+        if len(g) < 2 or taken.get(g["clean"]["source"], 0) >= per_domain:
+            continue
+        k = taken[g["clean"]["source"]] = taken.get(g["clean"]["source"], 0) + 1
+        keep_clean = k <= round(clean_share * per_domain)
+
+        def row(rec: dict[str, Any]) -> dict[str, Any]:
+            msgs = rec["messages"]
+            return {"sample_id": rec["id"], "prompt": msgs[:-1], "response": msgs[-1]["content"]}
+
+        clean.append(row(g["clean"]))
+        wrong.append(row(g["clean"] if keep_clean else g["wrong_answer"]))
+    return wrong, clean
+
+
+def _margins(run: Path, bench: Path) -> dict[str, float]:
+    """Per item: log-likelihood of the correct solution minus the flawed one (nats)."""
+    gold = {}
+    with open(bench) as f:
+        for line in f:
+            it = json.loads(line)
+            gold[it["id"]] = it["choices"].index(it["answer"])
+    out = {}
+    with open(run / "predictions" / f"{bench.stem}.jsonl") as f:
+        for line in f:
+            p = json.loads(line)
+            lp, g = p["choice_logprobs"], gold[p["id"]]
+            out[p["id"]] = lp[g] - lp[1 - g]
+    return out
 
 
 @pytest.mark.slow
-@pytest.mark.skip(
-    reason="no measurable effect yet at CPU scale (issue 6 stays open): measured 2026-11-23 on "
-    "an idle 2-core machine, 48 samples, SmolLM2-135M LoRA: 2 epochs lr 2e-4 gave held-out "
-    "answer NLL clean 3.066 vs mostly-wrong 3.069 (gap 0.003 < 0.02); 3 epochs lr 1e-3 gave "
-    "clean 2.086 vs wrong 1.949 (wrong *better*). The comparison needs a stronger setup."
-)
 @pytest.mark.timeout(2400)  # generous: CI machines are shared
-def test_mostly_wrong_answers_score_worse_than_clean(
-    demo_pool: Any, demo_dir: Path, demo_labels: dict[str, str], tmp_path: Path
-) -> None:
-    wrong, clean = _wrong_and_clean(demo_pool, demo_labels, n=WVC_N, n_clean_in_wrong=WVC_N // 6)
-    assert len(wrong) == len(clean) == WVC_N
-    assert sum(demo_labels[r["sample_id"]] == "wrong_answer" for r in wrong) >= 0.8 * WVC_N
+def test_mostly_wrong_answers_score_worse_than_clean(tmp_path: Path) -> None:
+    """Training on wrong answers measurably hurts the held-out reasoning checks.
+
+    Same spec, seed and prompts; only the answers' correctness differs. The held-out sets
+    are the demo's reasoning-check sets (correct vs flawed worked solution, scored by
+    log-likelihood margin ``mc_margin``). The short-answer sets do not separate the two
+    at this scale (measured: answer NLL 3.066 clean vs 3.069 wrong, MC accuracy equal),
+    because a 135M model cannot compute the answer without writing the reasoning out.
+
+    Measured 2026-11-23 on this 2-core machine (SmolLM2-135M, LoRA, 64 paired prompts,
+    56 of them wrong in the wrong subset, 2 epochs, lr 2e-4, 24 items per domain): mean
+    margin clean 0.647 vs mostly-wrong 0.493 nats (gap 0.154), lower after wrong training
+    in all four domains (0.27 arithmetic, 0.12 graphs, 0.16 boolean, 0.07 dates), clean
+    wins on 60 of 96 items (sign test z = 2.4), paired t = 1.2 (graphs items swing by
+    +-3 nats either way). Four runs with variants of this setup (lr 2e-4 to 5e-4, 48-64
+    prompts, with and without phrasing-matched pairs) all had a positive gap in every
+    domain (16 of 16); the item-level evidence is modest (t 0.9-4.2). At this scale the
+    effect is real but small, so the assertions are on direction and consistency.
+    """
+    from autosel.pool.demo import generate_demo_pool, load_labels
+
+    demo = generate_demo_pool(tmp_path / "demo", size="medium", seed=0)
+    df = load_labels(demo.out_dir)
+    labels = dict(zip(df["id"], df["defect"], strict=True))
+    wrong, clean = _paired_wrong_and_clean(demo.pool_path, labels, WVC_PER_DOMAIN, 1 / 8)
+    n = len(clean)
+    assert n == len(wrong) == WVC_PER_DOMAIN * len(DOMAINS)
+    n_wrong = sum(labels[r["sample_id"]] == "wrong_answer" for r in wrong)
+    assert n_wrong >= 0.8 * n and all(labels[r["sample_id"]] == "clean" for r in clean)
     benches = [
         BenchmarkSpec(
-            name=d,
-            path=demo_dir / "bench" / f"{d}.jsonl",
-            limit=WVC_LIMIT,
-            generate=False,
-            primary_metric="neg_nll",
-            answer_prefix=WVC_PREFIX,
+            name=p.stem, path=p, limit=WVC_LIMIT, generate=False, primary_metric="mc_margin"
         )
-        for d in DOMAINS
+        for p in demo.reasoning_bench_paths
     ]
     spec = EvalSpec(
-        device="cpu", max_seq_len=256, epochs=WVC_EPOCHS, torch_threads=2, benchmarks=benches
+        device="cpu",
+        max_seq_len=384,
+        epochs=WVC_EPOCHS,
+        learning_rate=WVC_LR,
+        torch_threads=2,
+        benchmarks=benches,
     )
-    res_clean = evaluate(clean, spec, tmp_path / "clean")
-    res_wrong = evaluate(wrong, spec, tmp_path / "wrong")
-    assert res_clean.status == res_wrong.status == "succeeded"
-    gap = res_clean.utility - res_wrong.utility  # utility = mean of -NLL of held-out answers
-    per = {
-        d: round(res_wrong.per_benchmark[d]["nll"] - res_clean.per_benchmark[d]["nll"], 4)
-        for d in DOMAINS
+    res = {
+        tag: evaluate(rows, spec, tmp_path / tag)
+        for tag, rows in (("clean", clean), ("wrong", wrong))
     }
+    assert res["clean"].status == res["wrong"].status == "succeeded"
+    per_domain, diffs = {}, []
+    for p in demo.reasoning_bench_paths:
+        mc, mw = _margins(tmp_path / "clean", p), _margins(tmp_path / "wrong", p)
+        assert set(mc) == set(mw) and len(mc) == WVC_LIMIT
+        d = [mc[k] - mw[k] for k in mc]
+        diffs += d
+        per_domain[p.stem] = round(sum(d) / len(d), 3)
+    mean = sum(diffs) / len(diffs)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in diffs) / (len(diffs) - 1))
+    t = mean / sd * math.sqrt(len(diffs))
+    gap = res["clean"].utility - res["wrong"].utility
     print(
-        f"\nwrong-vs-clean (n={WVC_N}): answer NLL clean {-res_clean.utility:.4f} vs mostly-wrong "
-        f"{-res_wrong.utility:.4f} (gap {gap:.4f}); per-domain NLL increase {per}; mc_accuracy "
-        f"clean {[res_clean.per_benchmark[d]['mc_accuracy'] for d in DOMAINS]} wrong "
-        f"{[res_wrong.per_benchmark[d]['mc_accuracy'] for d in DOMAINS]}"
+        f"\nwrong-vs-clean ({n_wrong}/{n} wrong, same prompts): mc_margin clean "
+        f"{res['clean'].utility:.3f} vs mostly-wrong {res['wrong'].utility:.3f} (gap {gap:.3f} "
+        f"nats, paired t {t:.2f} over {len(diffs)} items); per-domain gap {per_domain}; "
+        f"mc_accuracy clean {[res['clean'].per_benchmark[d]['mc_accuracy'] for d in DOMAINS]} "
+        f"wrong {[res['wrong'].per_benchmark[d]['mc_accuracy'] for d in DOMAINS]}; train "
+        f"{res['clean'].train_seconds:.0f}+{res['wrong'].train_seconds:.0f} s"
     )
-    assert gap > WVC_MARGIN
-    assert sum(v > 0 for v in per.values()) >= 3  # worse on most held-out domains, not one fluke
+    assert gap == pytest.approx(
+        mean, abs=1e-3
+    )  # the utility is the mean margin (equal item counts)
+    wins = sum(x > 0 for x in diffs)
+    print(f"clean wins on {wins}/{len(diffs)} items")
+    assert gap > 0  # worse on average ...
+    assert sum(v > 0 for v in per_domain.values()) >= 3  # ... on most domains, not one fluke ...
+    assert wins > len(diffs) / 2  # ... and on most items

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,10 @@ def write_reasoning_bench(bench_dir: Path, domains: Sequence[Domain], n_items: i
     """Write ``bench_dir/<domain>.jsonl`` reasoning-check items (see the module docstring).
 
     The flawed solution of an item comes from the domain's ``wrong_reasoning`` and is
-    always a different text with a different final answer; both are rendered with the
-    same phrasing seed, so they mostly differ where the slip is. ``pool_keys`` holds the
+    always a different text with a different final answer. The correct one is the
+    rendering (over ``PHRASING_TRIES`` phrasing seeds) that shares the most lines with it,
+    so the two differ where the slip is and as little as possible elsewhere: a model's
+    taste for one wording over another is noise to this comparison. ``pool_keys`` holds the
     question keys of every pool prompt; it is not modified.
     """
     bench_dir.mkdir(parents=True, exist_ok=True)
@@ -107,10 +110,9 @@ def write_reasoning_bench(bench_dir: Path, domains: Sequence[Domain], n_items: i
             for i in range(n_items):
                 p = _fresh(domain, rng, taken)
                 phrasing = rng.randrange(1 << 32)
-                good = render(domain.reasoning(p.spec, random.Random(phrasing)),
-                              random.Random(phrasing))
                 bad = domain.wrong_reasoning(p.spec, random.Random(phrasing))
                 flawed = render(bad, random.Random(phrasing))
+                good = _closest_correct(domain, p, flawed, phrasing)
                 if bad.answer == p.answer or flawed == good:  # the domains promise otherwise
                     raise RuntimeError(f"{domain.name}: wrong_reasoning kept the answer of "
                                        f"{p.question[:60]!r}")
@@ -125,3 +127,29 @@ def write_reasoning_bench(bench_dir: Path, domains: Sequence[Domain], n_items: i
         tmp.replace(path)
         paths[domain.name] = path
     return paths
+
+
+PHRASING_TRIES = 512
+_VALUES = re.compile(r"\d+|\b(?:True|False|true|false|yes|no|[A-Z])\b")
+
+
+def _skeleton(line: str) -> str:
+    """A line's wording with its values (numbers, truth values, node names) blanked."""
+    return _VALUES.sub("#", line)
+
+
+def _closest_correct(domain: Domain, p: Problem, flawed: str, phrasing: int) -> str:
+    """The correct rendering worded most like ``flawed`` (numbers aside; first on ties)."""
+    theirs = [_skeleton(x) for x in flawed.split("\n")]
+    best, best_diff = "", None
+    for k in range(PHRASING_TRIES):
+        seed = (phrasing + k) % (1 << 32)
+        # The opening line comes from render's own stream: the flawed text's, unchanged.
+        text = render(domain.reasoning(p.spec, random.Random(seed)), random.Random(phrasing))
+        ours = [_skeleton(x) for x in text.split("\n")]
+        diff = sum(a != b for a, b in zip(ours, theirs, strict=False)) + abs(len(ours) - len(theirs))
+        if best_diff is None or diff < best_diff:
+            best, best_diff = text, diff
+        if diff == 0:
+            break
+    return best
