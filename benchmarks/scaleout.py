@@ -9,8 +9,9 @@ live worker (batch proposals with the in-flight jobs as pending points). Reporte
 time of each search, the speed-up, and how busy the workers were (fraction of the wall
 time during which each worker held a job).
 
-This machine has 2 CPU cores, so three CPU-bound trainers share two cores: the speed-up
-here shows the scheduler keeping every worker busy, not GPU-node scaling. The target is
+This machine has 2 CPU cores, so three CPU-bound trainers share two cores (each worker
+gets ``--cpu-threads`` = cores // workers, at least 1): the speed-up here shows the
+scheduler keeping every worker busy, not GPU-node scaling. The target is
 on worker utilisation (the scheduler's job); the wall-time ratio is reported as measured.
 """
 
@@ -46,6 +47,8 @@ def run_search(home: Path, pool_id: str, spec: dict, n_workers: int) -> dict:
     settings = Settings(home=home)
     store = open_store(f"sqlite:///{home / f'scaleout-{n_workers}.db'}")
     search = create_search(store, {**spec, "pool": pool_id}, settings=settings)
+    # The machine's cores shared out between the workers (at least one thread each).
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
     env = {
         **os.environ,
         "AUTOSEL_HOME": str(home),
@@ -53,7 +56,7 @@ def run_search(home: Path, pool_id: str, spec: dict, n_workers: int) -> dict:
     }
     procs = [
         subprocess.Popen(
-            [str(BIN / "autosel"), "worker", "--idle-exit", "5"],
+            [str(BIN / "autosel"), "worker", "--idle-exit", "5", "--cpu-threads", str(threads)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

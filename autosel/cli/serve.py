@@ -54,9 +54,23 @@ def worker(
     max_jobs: int = typer.Option(None, min=1, help="Exit after this many jobs."),
     idle_exit: float = typer.Option(None, min=0, help="Exit after this many idle seconds."),
     lease_seconds: float = typer.Option(600.0, min=5, help="Lease length, renewed by heartbeats."),
+    cpu_threads: int = typer.Option(
+        None,
+        min=1,
+        envvar="AUTOSEL_WORKER_THREADS",
+        help="CPU threads for torch in this worker (several CPU workers on one machine: "
+        "cores / workers; an evaluation spec's torch_threads still wins).",
+    ),
 ) -> None:
     """Lease evaluation jobs and run them (one worker per GPU with --gpus)."""
     import threading
+
+    if cpu_threads is not None:
+        # Oversubscribed OpenMP threads spin against each other: 3 workers x 2 threads on
+        # 2 cores ran 2.4x slower than one worker (benchmarks/scaleout.py).
+        import torch
+
+        torch.set_num_threads(cpu_threads)
 
     from autosel.settings import get_settings
     from autosel.worker import LocalJobSource, Worker
