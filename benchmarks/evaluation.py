@@ -151,7 +151,7 @@ def main() -> None:
     resolve_model("smollm2")  # convert once, outside every timing
     demo = Path(tempfile.mkdtemp(prefix="bench-eval-"))
     generate_demo_pool(demo, size="small", seed=0)
-    n_rows, n_items, repeats = (24, 32, 1) if args.quick else (96, 120, 2)
+    n_rows, n_items, repeats = (16, 32, 2) if args.quick else (96, 120, 2)
     print(
         f"device={device} threads={torch.get_num_threads()} rows={n_rows} items={n_items}",
         flush=True,
