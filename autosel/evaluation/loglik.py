@@ -181,7 +181,8 @@ def _score_shared(
         past_key_values=cache,
         use_cache=True,
     ).logits
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # predicts continuation tokens 1..
+    # Row by row over the positions that predict continuation tokens 1..: a full fp32
+    # log-softmax over `rows x positions x vocab` took gigabytes for long continuations.
     results = []
     for b, (_, conts) in enumerate(batch):
         for j, (i, x) in enumerate(conts):
@@ -189,8 +190,9 @@ def _score_shared(
             lps = [first_lp[b, tgt[0]]]
             greedy = bool(first_lp[b].argmax() == tgt[0])
             if len(x) > 1:
-                rest = logp[row, : len(x) - 1]
-                lps.append(rest.gather(-1, tgt[1:, None]).sum())
+                rest = logits[row, : len(x) - 1].float()
+                picked = rest.gather(-1, tgt[1:, None]).squeeze(-1)
+                lps.append((picked - torch.logsumexp(rest, dim=-1)).sum())
                 greedy = greedy and bool((rest.argmax(-1) == tgt[1:]).all())
             results.append((i, LoglikResult(float(sum(lps)), len(x), greedy)))
     return results
