@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,28 +52,44 @@ def _fresh(domain: Domain, rng: Any, taken: set[bytes]) -> Problem:
     raise RuntimeError(f"{domain.name}: no fresh benchmark question after {MAX_REJECTIONS} draws")
 
 
+def _write_sets(bench_dir: Path, domains: Sequence[Domain], seed: int, stream_name: str,
+                pool_keys: set[bytes],
+                items: Callable[[Domain, Any, set[bytes]], Iterator[dict[str, Any]]]
+                ) -> dict[str, Path]:
+    """Write ``bench_dir/<domain>.jsonl`` from ``items(domain, rng, taken)`` for every domain,
+    each under a temporary name then renamed; returns the paths by domain.
+
+    ``rng`` is the domain's own stream ``(seed, stream_name, domain)``; ``taken`` starts as a
+    copy of ``pool_keys`` (never modified) and keeps every question drawn distinct.
+    """
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for domain in domains:
+        rng = stream(seed, stream_name, domain.name)
+        path = bench_dir / f"{domain.name}.jsonl"
+        tmp = path.with_suffix(".jsonl.tmp")
+        with open(tmp, "wb") as f:
+            for item in items(domain, rng, set(pool_keys)):
+                f.write(orjson.dumps(item) + b"\n")
+        tmp.replace(path)
+        paths[domain.name] = path
+    return paths
+
+
 def write_bench(bench_dir: Path, domains: Sequence[Domain], n_items: int, n_fewshot: int,
                 seed: int, pool_keys: set[bytes]) -> dict[str, Path]:
     """Write ``bench_dir/<domain>.jsonl`` for every domain; returns the paths by domain.
 
     ``pool_keys`` holds the question keys of every pool prompt; it is not modified.
     """
-    bench_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for domain in domains:
-        rng = stream(seed, "bench", domain.name)
-        taken = set(pool_keys)  # also keeps items and few-shot examples distinct
+    def items(domain: Domain, rng: Any, taken: set[bytes]) -> Iterator[dict[str, Any]]:
+        # ``taken`` also keeps items and few-shot examples distinct.
         shots = [_fresh(domain, rng, taken) for _ in range(n_fewshot)]
         fewshot = [{"question": p.question, "answer": p.answer} for p in shots]
-        path = bench_dir / f"{domain.name}.jsonl"
-        tmp = path.with_suffix(".jsonl.tmp")
-        with open(tmp, "wb") as f:
-            for i in range(n_items):
-                p = _fresh(domain, rng, taken)
-                f.write(orjson.dumps(_item(domain, p, i, fewshot, rng)) + b"\n")
-        tmp.replace(path)
-        paths[domain.name] = path
-    return paths
+        for i in range(n_items):
+            yield _item(domain, _fresh(domain, rng, taken), i, fewshot, rng)
+
+    return _write_sets(bench_dir, domains, seed, "bench", pool_keys, items)
 
 
 def _item(domain: Domain, p: Problem, i: int, fewshot: list[dict[str, str]],
@@ -99,34 +115,25 @@ def write_reasoning_bench(bench_dir: Path, domains: Sequence[Domain], n_items: i
     taste for one wording over another is noise to this comparison. ``pool_keys`` holds the
     question keys of every pool prompt; it is not modified.
     """
-    bench_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for domain in domains:
-        rng = stream(seed, "bench-reasoning", domain.name)
-        taken = set(pool_keys)
-        path = bench_dir / f"{domain.name}.jsonl"
-        tmp = path.with_suffix(".jsonl.tmp")
-        with open(tmp, "wb") as f:
-            for i in range(n_items):
-                p = _fresh(domain, rng, taken)
-                phrasing = rng.randrange(1 << 32)
-                bad = domain.wrong_reasoning(p.spec, random.Random(phrasing))
-                flawed = render(bad, random.Random(phrasing))
-                good = _closest_correct(domain, p, flawed, phrasing)
-                if bad.answer == p.answer or flawed == good:  # the domains promise otherwise
-                    raise RuntimeError(f"{domain.name}: wrong_reasoning kept the answer of "
-                                       f"{p.question[:60]!r}")
-                choices = [good, flawed]
-                rng.shuffle(choices)
-                item = {"id": f"{domain.name}-reasoning-{i:05d}", "question": p.question,
-                        "answer": good, "choices": choices,
-                        "metadata": {"domain": domain.name, "task": p.task,
-                                     "difficulty": p.difficulty, "kind": "reasoning_check",
-                                     "flawed_answer": bad.answer}}
-                f.write(orjson.dumps(item) + b"\n")
-        tmp.replace(path)
-        paths[domain.name] = path
-    return paths
+    def items(domain: Domain, rng: Any, taken: set[bytes]) -> Iterator[dict[str, Any]]:
+        for i in range(n_items):
+            p = _fresh(domain, rng, taken)
+            phrasing = rng.randrange(1 << 32)
+            bad = domain.wrong_reasoning(p.spec, random.Random(phrasing))
+            flawed = render(bad, random.Random(phrasing))
+            good = _closest_correct(domain, p, flawed, phrasing)
+            if bad.answer == p.answer or flawed == good:  # the domains promise otherwise
+                raise RuntimeError(f"{domain.name}: wrong_reasoning kept the answer of "
+                                   f"{p.question[:60]!r}")
+            choices = [good, flawed]
+            rng.shuffle(choices)
+            yield {"id": f"{domain.name}-reasoning-{i:05d}", "question": p.question,
+                   "answer": good, "choices": choices,
+                   "metadata": {"domain": domain.name, "task": p.task,
+                                "difficulty": p.difficulty, "kind": "reasoning_check",
+                                "flawed_answer": bad.answer}}
+
+    return _write_sets(bench_dir, domains, seed, "bench-reasoning", pool_keys, items)
 
 
 PHRASING_TRIES = 512
