@@ -96,16 +96,17 @@ def score_benchmark(
     # One request per choice (or per answer when there are none); the reference answer of a
     # multiple-choice item *is* its gold choice, so its NLL needs no request of its own.
     requests: list[tuple[str, str]] = []
-    starts: list[int] = []
+    spans: list[tuple[int, int]] = []
     for it, ctx in zip(items, ctxs, strict=True):
-        starts.append(len(requests))
-        requests += [(ctx, prefix + c) for c in (it.choices or (it.answer,))]
+        conts = it.choices or (it.answer,)
+        spans.append((len(requests), len(requests) + len(conts)))
+        requests += [(ctx, prefix + c) for c in conts]
     res = score_loglik(model, tokenizer, requests, batch_size=batch_size, max_length=max_length)
     records: list[dict[str, Any]] = []
     per_tok = np.empty(len(items))
     hits, hits_norm, margins = [], [], []
-    for i, (it, s) in enumerate(zip(items, starts, strict=True)):
-        lps = res[s : s + len(it.choices or (it.answer,))]
+    for i, (it, (start, end)) in enumerate(zip(items, spans, strict=True)):
+        lps = res[start:end]
         gold = lps[it.gold] if it.choices else lps[0]
         per_tok[i] = -gold.logprob / gold.n_tokens
         rec: dict[str, Any] = {"id": it.id, "answer": it.answer, "nll": float(per_tok[i])}

@@ -118,11 +118,21 @@ def _length_batches(order: list[tuple[int, ...]], batch_size: int) -> list[list[
     return batches
 
 
+def _token_logprobs(logits: Any, targets: Any) -> tuple[Any, Any]:
+    """Log-probability of each target token and whether it is the argmax, from logits
+    (``... x V``): the picked logit minus the logsumexp, with no log-softmax tensor of
+    the logits' size."""
+    import torch
+
+    logits = logits.float()
+    picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return picked - torch.logsumexp(logits, dim=-1), logits.argmax(-1) == targets
+
+
 def _score_flat(
     model: Any, batch: list[tuple[list[int], list[tuple[int, list[int]]]]], pad_id: int
 ) -> list[tuple[int, LoglikResult]]:
     """One row per request: context + continuation, left-padded."""
-    import torch
 
     device = next(model.parameters()).device
     rows = [(i, ctx + x, len(x)) for ctx, conts in batch for i, x in conts]
@@ -135,10 +145,8 @@ def _score_flat(
         logits_to_keep=keep,
         use_cache=False,
     ).logits
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # predicts the last keep-1 tokens
     targets = ids[:, ids.shape[1] - keep + 1 :].to(device)
-    tok_lp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    greedy = logp.argmax(-1) == targets
+    tok_lp, greedy = _token_logprobs(logits[:, :-1], targets)  # the last keep-1 tokens
     return [
         (i, LoglikResult(float(tok_lp[r, -k:].sum()), k, bool(greedy[r, -k:].all())))
         for r, (i, _, k) in enumerate(rows)
@@ -181,8 +189,8 @@ def _score_shared(
         past_key_values=cache,
         use_cache=True,
     ).logits
-    # Row by row over the positions that predict continuation tokens 1..: a full fp32
-    # log-softmax over `rows x positions x vocab` took gigabytes for long continuations.
+    # Row by row over the positions that predict continuation tokens 1..: one tensor over
+    # `rows x positions x vocab` took gigabytes for long continuations.
     results = []
     for b, (_, conts) in enumerate(batch):
         for j, (i, x) in enumerate(conts):
@@ -190,9 +198,8 @@ def _score_shared(
             lps = [first_lp[b, tgt[0]]]
             greedy = bool(first_lp[b].argmax() == tgt[0])
             if len(x) > 1:
-                rest = logits[row, : len(x) - 1].float()
-                picked = rest.gather(-1, tgt[1:, None]).squeeze(-1)
-                lps.append((picked - torch.logsumexp(rest, dim=-1)).sum())
-                greedy = greedy and bool((rest.argmax(-1) == tgt[1:]).all())
+                tok_lp, hit = _token_logprobs(logits[row, : len(x) - 1], tgt[1:])
+                lps.append(tok_lp.sum())
+                greedy = greedy and bool(hit.all())
             results.append((i, LoglikResult(float(sum(lps)), len(x), greedy)))
     return results
