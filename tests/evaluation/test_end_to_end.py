@@ -113,14 +113,15 @@ def _paired_wrong_and_clean(
             continue
         k = taken[g["clean"]["source"]] = taken.get(g["clean"]["source"], 0) + 1
         keep_clean = k <= round(clean_share * per_domain)
-
-        def row(rec: dict[str, Any]) -> dict[str, Any]:
-            msgs = rec["messages"]
-            return {"sample_id": rec["id"], "prompt": msgs[:-1], "response": msgs[-1]["content"]}
-
-        clean.append(row(g["clean"]))
-        wrong.append(row(g["clean"] if keep_clean else g["wrong_answer"]))
+        clean.append(_row(g["clean"]))
+        wrong.append(_row(g["clean"] if keep_clean else g["wrong_answer"]))
     return wrong, clean
+
+
+def _row(rec: dict[str, Any]) -> dict[str, Any]:
+    """A demo-pool JSONL record as the evaluator's row (prompt messages + response)."""
+    msgs = rec["messages"]
+    return {"sample_id": rec["id"], "prompt": msgs[:-1], "response": msgs[-1]["content"]}
 
 
 def _margins(run: Path, bench: Path) -> dict[str, float]:
