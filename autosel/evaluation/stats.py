@@ -85,8 +85,8 @@ class Arm:
                 a = a[None, :]
             if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
                 raise ValueError(
-                    f"arm {self.name!r}, benchmark {b!r}: items must be `R x n_b` with R, n_b >= 1, "
-                    f"got shape {np.shape(self.items[b])}"
+                    f"arm {self.name!r}, benchmark {b!r}: items must be `R x n_b` with "
+                    f"R, n_b >= 1, got shape {np.shape(self.items[b])}"
                 )
             if not np.isfinite(a).all():
                 raise ValueError(
@@ -416,12 +416,14 @@ def item_noise_variance(
     missing = sorted(b for b, w in ws.items() if w > 0 and b not in item_scores)
     if missing:
         raise ValueError(
-            f"no item scores for weighted benchmark(s) {missing}; item_scores has {sorted(item_scores)}"
+            f"no item scores for weighted benchmark(s) {missing}; "
+            f"item_scores has {sorted(item_scores)}"
         )
     unweighted = sorted(set(item_scores) - set(ws))
     if unweighted:
         raise ValueError(
-            f"item scores for benchmark(s) {unweighted} that have no weight; weights has {sorted(ws)}"
+            f"item scores for benchmark(s) {unweighted} that have no weight; "
+            f"weights has {sorted(ws)}"
         )
     groups = {}
     for b, w in ws.items():

@@ -15,7 +15,8 @@ One ask of :class:`GPStrategy`:
    recommended settings are the recipes a practitioner would try first (SMAC and other
    HPO tools evaluate the default configuration first for the same reason); max-min in
    state space then favours the anchors that change the subset most;
-3. otherwise fit the GP on successful trials only, draw ``n_candidates`` local edits of
+3. otherwise fit the GP on successful trials only (their ``noise_var`` as known noise
+   when every one has it, ``SearchKnobs.gp_noise``), draw ``n_candidates`` local edits of
    the best ``n_parents`` recipes of the current trajectory (parameter perturbations at
    several scales, ``SearchKnobs.perturb_scales``), the default anchors not evaluated
    yet, and ``n_random`` short random recipes (geometric length,
@@ -303,7 +304,14 @@ class GPStrategy(_Base):
         X = np.stack([space.encode(space.realize(t.recipe), f) for t in ok])
         Y = np.array([t.score for t in ok], dtype=np.float64)
         fit_seed = derive_seed(knobs.seed, len(history), "fit")
-        model = gp.fit_surrogate(X, Y, seed=fit_seed, maxiter=knobs.fit_maxiter)
+        model = gp.fit_surrogate(
+            X,
+            Y,
+            Yvar=_known_noise(ok, knobs),
+            extra_noise=knobs.gp_noise == "known+learned",
+            seed=fit_seed,
+            maxiter=knobs.fit_maxiter,
+        )
         Xc = np.stack([space.encode(r, f) for r, _ in cands])
         mean, std = gp.predict(model, Xc)
         Xp = [space.encode(space.realize(r), f) for r in pending] + [
@@ -324,3 +332,15 @@ class GPStrategy(_Base):
             )
             Xp.append(Xc[i])
         return out
+
+
+def _known_noise(ok: Sequence[TrialResult], knobs: SearchKnobs) -> np.ndarray | None:
+    """The fitted trials' ``noise_var`` (`n`), or ``None`` for a learned noise.
+
+    All or nothing: a GP with known noise on some points and none on others has no
+    consistent likelihood, so one trial without ``noise_var`` (e.g. from a history
+    recorded before noise was measured) makes the whole fit learn its noise.
+    """
+    if knobs.gp_noise == "learned" or any(t.noise_var is None for t in ok):
+        return None
+    return np.array([t.noise_var for t in ok], dtype=np.float64)

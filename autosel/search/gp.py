@@ -13,14 +13,16 @@ RNG is left untouched and the same inputs give the same outputs.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 DTYPE = torch.float64
+log = logging.getLogger("autosel.search")
 
 
 @contextmanager
@@ -52,28 +54,62 @@ def _tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=DTYPE)
 
 
-def fit_surrogate(X: np.ndarray, Y: np.ndarray, *, seed: int = 0, maxiter: int = 100):
+def fit_surrogate(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    Yvar: np.ndarray | None = None,
+    extra_noise: bool = False,
+    seed: int = 0,
+    maxiter: int = 100,
+):
     """Fit a SingleTaskGP (Matern 5/2, ARD) to the evaluated recipes.
 
     Inputs are normalised to the unit cube (``Normalize``), outcomes standardised
-    (``Standardize``) and the observation noise is inferred (SFT scores are noisy). The
-    lengthscales carry botorch's dimension-scaled log-normal prior, which keeps a
-    30-60 dimensional ARD kernel from overfitting the 5-50 points a search has.
+    (``Standardize``). The lengthscales carry botorch's dimension-scaled log-normal prior,
+    which keeps a 30-60 dimensional ARD kernel from overfitting the 5-50 points a search has.
+
+    Noise model (SFT scores are noisy; which model is used depends on ``Yvar``):
+
+    - ``Yvar is None``: the noise is *learned*, one homoskedastic variance fitted with the
+      rest (botorch's ``GaussianLikelihood`` with a LogNormal(-4, 1) prior on the
+      standardised scale).
+    - ``Yvar`` given, ``extra_noise=False``: the noise is *known*, a per-trial variance
+      (``FixedNoiseGaussianLikelihood``), nothing about it is fitted. The scheduler
+      supplies item variance plus seed variance, so this is the whole measured noise.
+    - ``Yvar`` given, ``extra_noise=True``: the known variance is a floor and one extra
+      homoskedastic variance is learned on top (same prior as the learned model), for
+      when part of the noise (e.g. training seeds) is not in ``Yvar``.
+
+    ``Yvar`` is in the units of ``Y`` (utility²). botorch 0.18's ``Standardize`` rescales
+    it together with ``Y`` (``Yvar / std(Y)²``, the same ``std`` that scales ``Y``; left
+    as is when ``n == 1`` or ``std(Y)`` is ~0), so callers never standardise it
+    themselves. Consequence: when the scores' spread is no larger than their noise, the
+    standardised noise is ~1 and the GP rightly learns little from them. Variances below
+    gpytorch's floor for float64 (1e-6 after standardising) are raised to it.
+
+    If the marginal-likelihood fit fails (every attempt raised or was not PSD), a
+    warning is logged with the reason and the model keeps its prior-initialised
+    hyperparameters, so an ask still returns candidates.
 
     Args:
         X: `n x d` encoded recipes (only successful evaluations: failures are never fitted).
         Y: `n` or `n x 1` scores (higher is better).
+        Yvar: `n` or `n x 1` variances of the observed scores, or ``None`` (learned noise).
+        extra_noise: with ``Yvar``, also learn a homoskedastic variance on top of it.
         seed: seeds the fit's random restarts, if any.
         maxiter: cap on L-BFGS-B iterations (bounds the time per ask).
 
     Returns:
         The fitted ``botorch.models.SingleTaskGP`` in eval mode.
     """
+    from botorch.exceptions.errors import ModelFittingError
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms import Normalize, Standardize
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
     from gpytorch.mlls import ExactMarginalLogLikelihood
+    from linear_operator.utils.errors import NanError, NotPSDError
 
     tx = _tensor(X)
     ty = _tensor(Y).reshape(-1, 1)
@@ -82,25 +118,69 @@ def fit_surrogate(X: np.ndarray, Y: np.ndarray, *, seed: int = 0, maxiter: int =
             f"fit_surrogate needs n >= 2 rows with X `n x d`, got X {tuple(tx.shape)}, "
             f"Y {tuple(ty.shape)}"
         )
+    tyvar = None
+    if Yvar is not None:
+        tyvar = _tensor(Yvar).reshape(-1, 1)
+        bad = tyvar.shape != ty.shape or not bool((torch.isfinite(tyvar) & (tyvar >= 0)).all())
+        if bad:
+            raise ValueError(
+                f"fit_surrogate: Yvar must hold {ty.shape[0]} finite variances >= 0, one per "
+                f"row of Y; got shape {tuple(np.shape(Yvar))}, first values "
+                f"{tyvar.reshape(-1)[:5].tolist()}"
+            )
     d = tx.shape[1]
     covar = get_covar_module_with_dim_scaled_prior(ard_num_dims=d, use_rbf_kernel=False)
     model = SingleTaskGP(
         tx,
         ty,
+        train_Yvar=tyvar,
         covar_module=covar,
         input_transform=Normalize(d=d),
         outcome_transform=Standardize(m=1),
     )
+    if tyvar is not None and extra_noise:
+        model.likelihood = _known_plus_learned_noise(model.likelihood.noise_covar.noise)
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     with _seeded(seed), warnings.catch_warnings():
         # Constant training columns (an operator never enabled yet) trigger harmless
         # Normalize / numerical warnings; they are expected early in a search.
         warnings.simplefilter("ignore")
-        # A failed fit keeps the prior-initialised model rather than failing the ask.
-        with suppress(Exception):
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+        try:
+            fit_gpytorch_mll(
+                mll,
+                optimizer_kwargs={"options": {"maxiter": maxiter}},
+                # a NaN in the Cholesky is one bad restart, not a reason to stop retrying
+                caught_exception_types=(NotPSDError, NanError),
+            )
+        except (ModelFittingError, NotPSDError, NanError) as err:
+            # Keep the prior-initialised model rather than failing the ask, but say so.
+            log.warning(
+                "GP fit on %d points failed (%s: %s); using the prior hyperparameters",
+                tx.shape[0],
+                type(err).__name__,
+                err,
+            )
     model.eval()
     return model
+
+
+def _known_plus_learned_noise(known: torch.Tensor):
+    """A likelihood with per-trial known noise (standardised) plus one learned variance."""
+    from botorch.models.utils.gpytorch_modules import MIN_INFERRED_NOISE_LEVEL
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.likelihoods import FixedNoiseGaussianLikelihood
+    from gpytorch.priors import LogNormalPrior
+
+    prior = LogNormalPrior(loc=-4.0, scale=1.0)
+    lik = FixedNoiseGaussianLikelihood(
+        noise=known,
+        learn_additional_noise=True,
+        noise_prior=prior,
+        noise_constraint=GreaterThan(
+            MIN_INFERRED_NOISE_LEVEL, transform=None, initial_value=prior.mode
+        ),
+    )
+    return lik.to(known)
 
 
 def predict(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

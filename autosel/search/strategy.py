@@ -83,6 +83,9 @@ class TrialResult:
         reason: why it failed / is infeasible.
         recipe_hash: defaults to ``recipe.recipe_hash``.
         fingerprint: subset fingerprint, if the caller knows it (else realized again).
+        noise_var: variance of ``score`` as an observation (utility², e.g. item variance
+            plus training-seed variance), or ``None`` when unknown. When every fitted
+            trial has one, the GP treats the noise as known (``SearchKnobs.gp_noise``).
     """
 
     recipe: Recipe
@@ -93,10 +96,18 @@ class TrialResult:
     reason: str | None = None
     recipe_hash: str = ""
     fingerprint: str | None = None
+    noise_var: float | None = None
 
     def __post_init__(self) -> None:
         if not self.recipe_hash:
             object.__setattr__(self, "recipe_hash", self.recipe.recipe_hash)
+        if self.noise_var is not None and not (
+            math.isfinite(self.noise_var) and self.noise_var >= 0
+        ):
+            raise ConfigError(
+                f"trial {self.recipe_hash[:12]}: noise_var {self.noise_var!r}; accepted: "
+                "None (unknown) or a finite variance >= 0"
+            )
         if self.status not in ("ok", "failed", "infeasible"):
             raise ConfigError(
                 f"trial status {self.status!r}: accepted are 'ok', 'failed', 'infeasible'"
@@ -134,6 +145,12 @@ class SearchKnobs(BaseModel):
         sigma: perturbation scale of a parameter in its unit interval.
         fit_maxiter: L-BFGS-B iteration cap of the GP fit (bounds time per ask).
         min_size: smallest realized subset accepted as feasible.
+        gp_noise: the GP's observation noise. ``"known"``: each trial's ``noise_var``
+            (``train_Yvar``) when every fitted trial has one, else learned. ``"known+learned"``:
+            the same, plus one learned homoskedastic variance on top (for noise that
+            ``noise_var`` does not hold, e.g. training seeds when it holds items only).
+            ``"learned"``: one homoskedastic variance fitted with the GP, ``noise_var``
+            ignored. See :func:`autosel.search.gp.fit_surrogate`.
         features: GP input: ``"state"`` (realized state vector only), ``"state+ops"``
             (plus one enabled flag per operator) or ``"full"`` (plus every param).
         default_seeds: without user seed recipes, treat the full pool and each operator
@@ -158,6 +175,7 @@ class SearchKnobs(BaseModel):
     n_parents: int = Field(3, ge=1, le=50)
     sigma: float = Field(0.15, gt=0.0, le=1.0)
     fit_maxiter: int = Field(75, ge=5, le=1000)
+    gp_noise: Literal["known", "known+learned", "learned"] = "known"
     min_size: int = Field(1, ge=1)
     features: Literal["state", "state+ops", "full"] = "state"
     default_seeds: bool = True

@@ -24,7 +24,7 @@ def _arm(name, items, weights=None, label=""):
 
 
 def _scores(rng, n, mean=0.5, reps=2, sd=0.2):
-    """`reps x n` item scores: a per-item difficulty shared by every replicate plus a little noise."""
+    """`reps x n` scores: a per-item difficulty shared by every replicate, plus a little noise."""
     base = rng.normal(mean, sd, size=n)
     return base[None, :] + rng.normal(0, 0.01, size=(reps, n))
 
@@ -63,7 +63,8 @@ def test_large_shift_is_better_with_ci_above_zero_and_the_reverse_is_worse():
     assert 0 < c.lo < c.diff < c.hi and c.verdict == "better"
     assert c.lo == pytest.approx(c.diff - 1.96 * c.se, rel=1e-3)
     assert c.sentence.endswith(": better than random subsets of the same size")
-    assert c.sentence.startswith(f"best − random: +{c.diff:.3f} [95% CI +{c.lo:.3f}, +{c.hi:.3f}]")
+    head = f"best − random: +{c.diff:.3f} [95% CI +{c.lo:.3f}, +{c.hi:.3f}]"
+    assert c.sentence.startswith(head)
     r = compare(b, a, seed_var=1e-4)
     assert r.verdict == "worse" and r.hi < 0 and r.diff == pytest.approx(-c.diff)
     assert "worse than best" in r.sentence
