@@ -4,7 +4,13 @@ Importing this package stays light: torch, transformers, TRL and PEFT load only 
 function that needs them runs.
 """
 
-from autosel.evaluation.bench import BenchItem, Benchmark, load_benchmark
+from autosel.evaluation.bench import (
+    MIN_SPLIT_ITEMS,
+    BenchItem,
+    Benchmark,
+    load_benchmark,
+    load_benchmark_split,
+)
 from autosel.evaluation.evaluator import (
     EvalResult,
     baseline_subsets,
@@ -13,10 +19,11 @@ from autosel.evaluation.evaluator import (
     evaluate_baselines,
 )
 from autosel.evaluation.extract import exact_match, extract_answer, normalize_answer
-from autosel.evaluation.harness import utility
+from autosel.evaluation.harness import check_primary_metrics, normalise, utility
 from autosel.evaluation.spec import BenchmarkSpec, EvalSpec, LoraSpec
 
 __all__ = [
+    "MIN_SPLIT_ITEMS",
     "BenchItem",
     "Benchmark",
     "BenchmarkSpec",
@@ -24,12 +31,15 @@ __all__ = [
     "EvalSpec",
     "LoraSpec",
     "baseline_subsets",
+    "check_primary_metrics",
     "evaluate",
     "evaluate_adapter",
     "evaluate_baselines",
     "exact_match",
     "extract_answer",
     "load_benchmark",
+    "load_benchmark_split",
+    "normalise",
     "normalize_answer",
     "utility",
 ]

@@ -7,19 +7,36 @@ One JSONL line per item::
      "fewshot": [{"question": "...", "answer": "..."}], # optional: in-context examples
      "metadata": {...}}                                 # optional, carried through
 
-``answer`` is the text of the correct choice, or a letter ``A``-``Z`` indexing
-``choices``; without choices it is the reference for exact match and answer NLL.
-Every error names the file, the line and the field.
+With ``choices``, ``answer`` is the text of the correct choice, a letter ``A``-``Z``
+indexing ``choices``, or an integer index into ``choices`` (``"answer": 0``, the Hugging
+Face datasets convention; a JSON number, not the string ``"0"``, which can only be a
+choice's text). Without choices it is the reference for exact match and answer NLL (a
+number is then its decimal text). Every error names the file, the line and the field.
+
+Splits: every benchmark has a *dev* split (what the search optimises; the only split that
+signals and relevance read) and a *test* split (scored only by the final report). Either
+two files are given (dev and test; an id in both is an error), or one file is split by
+item id: an item is in test iff ``blake2b("autosel-split/<id>", 8 bytes)`` read as a
+little-endian integer, divided by ``2**64``, is below ``test_fraction``. The split of an
+item depends on its id alone: adding, removing or reordering other items never moves it,
+and every machine agrees. A single file needs at least ``MIN_SPLIT_ITEMS`` items.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autosel.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autosel.evaluation.spec import BenchmarkSpec
+
+MIN_SPLIT_ITEMS = 20
+SPLITS = ("dev", "test")
 
 
 @dataclass(frozen=True)
@@ -37,14 +54,25 @@ class BenchItem:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A loaded benchmark file."""
+    """A loaded benchmark file, or one split of it.
+
+    Attributes:
+        split: ``"dev"`` or ``"test"`` when this is one split, ``None`` for a whole file.
+        all_multiple_choice: whether every item of the whole benchmark (both splits) has
+            choices; set by :func:`load_benchmark_split` so that ``auto`` resolves to the
+            same primary metric on dev and on test.
+    """
 
     name: str
     path: Path
     items: tuple[BenchItem, ...]
+    split: str | None = None
+    all_multiple_choice: bool | None = None
 
     @property
     def is_multiple_choice(self) -> bool:
+        if self.all_multiple_choice is not None:
+            return self.all_multiple_choice
         return bool(self.items) and all(it.choices for it in self.items)
 
 
@@ -56,7 +84,39 @@ def _str_field(rec: dict[str, Any], key: str, path: Path, line: int) -> str:
     return value
 
 
-def _gold_index(answer: str, choices: tuple[str, ...], path: Path, line: int) -> int:
+def _gold_index(answer: Any, choices: tuple[str, ...], path: Path, line: int) -> int:
+    """Index of the gold choice: a choice's text, a letter, or an integer index (JSON number)."""
+    last = len(choices) - 1
+    accepted = f"one of the choices, a letter A-{chr(ord('A') + last)} or an index 0-{last}"
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        as_text = choices.index(str(answer)) if str(answer) in choices else None
+        in_range = 0 <= answer <= last
+        if in_range and as_text not in (None, answer):
+            # Numeric choices: "answer": 2 could be index 2 or the choice "2"; guessing
+            # would silently score against the wrong gold.
+            raise InputError(
+                f"answer {answer} is ambiguous: index {answer} is {choices[answer]!r} but "
+                f"the choice {str(answer)!r} is index {as_text}; write the answer as a "
+                f"string ({str(answer)!r}) to mean the text, or as the letter "
+                f"{chr(ord('A') + answer)!r} to mean the index",
+                path=path,
+                line=line,
+                field="answer",
+            )
+        if in_range:
+            return answer
+        if as_text is not None:
+            return as_text
+        raise InputError(
+            f"answer index {answer} is out of range for {len(choices)} choices "
+            f"(expected {accepted})",
+            path=path,
+            line=line,
+            field="answer",
+        )
+    if isinstance(answer, float):
+        answer = str(answer)
+    answer = _str_field({} if answer is None else {"answer": answer}, "answer", path, line)
     if answer in choices:
         return choices.index(answer)
     stripped = answer.strip()
@@ -67,7 +127,7 @@ def _gold_index(answer: str, choices: tuple[str, ...], path: Path, line: int) ->
     shown = ", ".join(repr(c) for c in choices[:6])
     raise InputError(
         f"answer {answer!r} is neither one of the choices ({shown}) nor a letter "
-        f"A-{chr(ord('A') + len(choices) - 1)}",
+        f"A-{chr(ord('A') + last)} (a JSON number 0-{last} would be an index)",
         path=path,
         line=line,
         field="answer",
@@ -83,15 +143,15 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
     if not isinstance(rec, dict):
         raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path, line=line)
     question = _str_field(rec, "question", path, line)
-    answer = rec.get("answer")
-    if isinstance(answer, (int, float, bool)) and not isinstance(answer, bool):
-        answer = str(answer)  # numeric answers are common in math sets
-    if isinstance(answer, bool):
-        answer = "true" if answer else "false"
-    rec = {**rec, "answer": answer}
-    answer = _str_field(rec, "answer", path, line)
     choices = gold = None
-    if rec.get("choices") is not None:
+    if rec.get("choices") is None:
+        answer = rec.get("answer")
+        if isinstance(answer, bool):
+            answer = "true" if answer else "false"
+        elif isinstance(answer, (int, float)):
+            answer = str(answer)  # numeric answers are common in math sets
+        answer = _str_field({**rec, "answer": answer}, "answer", path, line)
+    else:
         raw = rec["choices"]
         if (
             not isinstance(raw, list)
@@ -107,7 +167,10 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
         choices = tuple(raw)
         if len(set(choices)) != len(choices):
             raise InputError("choices must be distinct", path=path, line=line, field="choices")
-        gold = _gold_index(answer, choices, path, line)
+        raw_answer = rec.get("answer")
+        if isinstance(raw_answer, bool):  # JSON true/false name a choice's text, not an index
+            raw_answer = "true" if raw_answer else "false"
+        gold = _gold_index(raw_answer, choices, path, line)
         answer = choices[gold]
     fewshot = []
     raw_fs = rec.get("fewshot") or []
@@ -140,15 +203,12 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
     )
 
 
-def load_benchmark(
-    path: str | Path, name: str | None = None, limit: int | None = None
-) -> Benchmark:
-    """Read and validate a benchmark JSONL file (first ``limit`` items when given).
+def _read_items(p: Path, limit: int | None = None) -> list[BenchItem]:
+    """Validated items of one JSONL file, in file order (the first ``limit`` when given).
 
     Raises:
         InputError: the file is missing, empty, or a line is invalid (file, line, field named).
     """
-    p = Path(path)
     if not p.is_file():
         raise InputError("benchmark file not found (expected a JSONL file)", path=p)
     items: list[BenchItem] = []
@@ -177,7 +237,98 @@ def load_benchmark(
                 break
     if not items:
         raise InputError("benchmark file has no items", path=p)
-    return Benchmark(name=name or p.stem, path=p, items=tuple(items))
+    return items
+
+
+def load_benchmark(
+    path: str | Path, name: str | None = None, limit: int | None = None
+) -> Benchmark:
+    """Read and validate a whole benchmark JSONL file (first ``limit`` items when given).
+
+    This ignores splits: evaluation and signals go through :func:`load_benchmark_split`.
+
+    Raises:
+        InputError: the file is missing, empty, or a line is invalid (file, line, field named).
+    """
+    p = Path(path)
+    return Benchmark(name=name or p.stem, path=p, items=tuple(_read_items(p, limit)))
+
+
+def split_fraction(item_id: str) -> float:
+    """Where ``item_id`` falls in ``[0, 1)``; the item is in test iff this < ``test_fraction``."""
+    digest = hashlib.blake2b(f"autosel-split/{item_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
+
+
+def is_test_item(item_id: str, test_fraction: float) -> bool:
+    """Whether ``item_id`` belongs to the test split of a single-file benchmark."""
+    return split_fraction(item_id) < test_fraction
+
+
+def _overlap_error(dev: Path, test: Path, ids: list[str]) -> InputError:
+    shown = ", ".join(repr(i) for i in ids[:10])
+    more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+    return InputError(
+        f"{len(ids)} item id(s) appear in both the dev file {dev} and the test file {test}: "
+        f"{shown}{more}; an item must be in one split only (remove or rename them in one file)",
+        path=test,
+        field="id",
+    )
+
+
+def load_benchmark_split(bspec: BenchmarkSpec, split: str) -> Benchmark:
+    """The ``split`` (``"dev"`` or ``"test"``) of the benchmark ``bspec`` describes.
+
+    With ``bspec.test_path`` the dev split is the whole of ``bspec.path`` and the test split
+    the whole of ``test_path``; otherwise the items of ``path`` are split by id (see the
+    module docstring) with ``bspec.test_fraction``. Items keep their file order; ``limit``
+    then keeps the first N items of the split. Both files (or the whole file) are always
+    read and validated, so a problem with either split shows up before the search starts.
+
+    Raises:
+        InputError: a file is invalid; a single file has fewer than ``MIN_SPLIT_ITEMS``
+            items or one of its splits comes out empty; dev and test files share ids.
+        ValueError: ``split`` is not ``"dev"`` or ``"test"`` (a programming error).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: accepted values are {', '.join(SPLITS)}")
+    path = Path(bspec.path)
+    if bspec.test_path is None:
+        every = _read_items(path)
+        if len(every) < MIN_SPLIT_ITEMS:
+            raise InputError(
+                f"{len(every)} items cannot be split into dev and test: splitting one file "
+                f"by item id needs at least {MIN_SPLIT_ITEMS} items (add items, or give a "
+                "separate test file with test_path)",
+                path=path,
+            )
+        want_test = split == "test"
+        items = [it for it in every if is_test_item(it.id, bspec.test_fraction) == want_test]
+        if not items:
+            raise InputError(
+                f"the {split} split of {len(every)} items is empty with test_fraction "
+                f"{bspec.test_fraction} (add items, change test_fraction, or give test_path)",
+                path=path,
+            )
+        source = path
+    else:
+        test_path = Path(bspec.test_path)
+        dev, test = _read_items(path), _read_items(test_path)
+        test_ids = {it.id for it in test}
+        shared = [it.id for it in dev if it.id in test_ids]
+        if shared:
+            raise _overlap_error(path, test_path, shared)
+        every = dev + test
+        items, source = (dev, path) if split == "dev" else (test, test_path)
+    if bspec.limit is not None:
+        items = items[: bspec.limit]
+    return Benchmark(
+        name=bspec.name,
+        path=source,
+        items=tuple(items),
+        split=split,
+        all_multiple_choice=all(it.choices for it in every),
+    )
 
 
 def item_messages(

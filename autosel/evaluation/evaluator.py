@@ -9,6 +9,11 @@ subset: they raise at once, before any training.
 
 Artifacts under ``out_dir``: ``adapter/`` (LoRA) or ``model/`` (full FT), ``metrics.json``
 (this result plus the spec) and ``predictions/<benchmark>.jsonl`` (per item).
+
+Which benchmark items are scored is ``spec.split``: ``dev`` for the search's trials,
+``test`` for the final report (see :func:`autosel.evaluation.bench.load_benchmark_split`).
+The utility is on the normalised scale of :mod:`autosel.evaluation.harness`; the per-item
+normalised values behind it come back in ``item_scores`` (with ``item_ids``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from autosel.evaluation.bench import Benchmark, load_benchmark
+from autosel.evaluation.bench import Benchmark, load_benchmark_split
 from autosel.evaluation.spec import EvalSpec
 
 METRICS_NAME = "metrics.json"
@@ -31,7 +36,17 @@ METRICS_NAME = "metrics.json"
 
 @dataclass(frozen=True)
 class EvalResult:
-    """The outcome of one evaluation (JSON-ready through :meth:`to_dict`)."""
+    """The outcome of one evaluation (JSON-ready through :meth:`to_dict`).
+
+    Attributes:
+        per_benchmark: every metric of each benchmark (raw means, and
+            ``<primary>_normalized``).
+        primary_metrics: the resolved primary metric of each benchmark.
+        utility: weighted mean of the normalised primaries (None unless succeeded).
+        item_scores: per benchmark, the normalised primary value of each scored item, in
+            the split's item order; the utility is the weighted mean of their means.
+        item_ids: per benchmark, the ids of those items (same order).
+    """
 
     status: Literal["succeeded", "failed", "cancelled"]
     failure_reason: str | None
@@ -45,6 +60,8 @@ class EvalResult:
     n_samples: int
     train_tokens: int
     artifacts: dict[str, str | None] = field(default_factory=dict)
+    item_scores: dict[str, list[float]] = field(default_factory=dict)
+    item_ids: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -66,8 +83,24 @@ def baseline_subsets(pool_size: int, recipe_size: int, seed: int) -> dict[str, n
 
 
 def load_benchmarks(spec: EvalSpec) -> list[Benchmark]:
-    """Every benchmark of ``spec``, validated (raises ``InputError`` naming file/line/field)."""
-    return [load_benchmark(b.path, name=b.name, limit=b.limit) for b in spec.benchmarks]
+    """The ``spec.split`` split of every benchmark of ``spec``, validated.
+
+    Raises:
+        InputError: naming file/line/field, a file too small to split, or dev/test overlap.
+    """
+    return [load_benchmark_split(b, spec.split) for b in spec.benchmarks]
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """What :func:`score_model` measured (see :class:`EvalResult` for the fields)."""
+
+    per_benchmark: dict[str, dict[str, float]]
+    primary_metrics: dict[str, str]
+    utility: float | None
+    seconds: float
+    item_scores: dict[str, list[float]]
+    item_ids: dict[str, list[str]]
 
 
 def _sync(device: str) -> None:
@@ -84,17 +117,19 @@ def score_model(
     benches: Sequence[Benchmark],
     device: str,
     out_dir: Path | None = None,
-) -> tuple[dict[str, dict[str, float]], dict[str, str], float | None, float]:
-    """Score a ready model on the benchmarks: ``(per_benchmark, primaries, utility, seconds)``."""
-    from autosel.evaluation.harness import resolve_primary, score_benchmark, utility
+) -> ModelScores:
+    """Score a ready model on the benchmarks (metrics, primaries, utility, per-item scores)."""
+    from autosel.evaluation.harness import score_benchmark, utility
 
     model.eval()
     model.config.use_cache = True  # training turned the KV cache off; generation needs it
     t0 = time.perf_counter()
     per_bench: dict[str, dict[str, float]] = {}
     primaries: dict[str, str] = {}
+    item_scores: dict[str, list[float]] = {}
+    item_ids: dict[str, list[str]] = {}
     for bspec, bench in zip(spec.benchmarks, benches, strict=True):
-        metrics, records = score_benchmark(
+        scored = score_benchmark(
             model,
             tok,
             bench,
@@ -102,18 +137,20 @@ def score_model(
             batch_size=spec.eval_batch_size,
             max_length=max(spec.max_seq_len, 2048),
         )
-        per_bench[bspec.name] = metrics
-        primaries[bspec.name] = resolve_primary(bspec, bench)
+        per_bench[bspec.name] = scored.metrics
+        primaries[bspec.name] = scored.primary
+        item_scores[bspec.name] = scored.item_scores
+        item_ids[bspec.name] = scored.item_ids
         if out_dir is not None:
             pred_dir = out_dir / "predictions"
             pred_dir.mkdir(parents=True, exist_ok=True)
             with open(pred_dir / f"{bspec.name}.jsonl", "w") as f:
-                for rec in records:
+                for rec in scored.records:
                     f.write(json.dumps(rec) + "\n")
     _sync(device)
     seconds = time.perf_counter() - t0
     util = utility(per_bench, spec.benchmarks, primaries) if spec.benchmarks else None
-    return per_bench, primaries, util, seconds
+    return ModelScores(per_bench, primaries, util, seconds, item_scores, item_ids)
 
 
 def _write(result: EvalResult, spec: EvalSpec, out_dir: Path) -> EvalResult:
@@ -166,7 +203,10 @@ def evaluate(
     rows = list(rows)
     _setup_threads(spec)
     device = pick_device(spec.device)
+    from autosel.evaluation.harness import check_primary_metrics
+
     benches = load_benchmarks(spec)  # fail on bad files before spending any training time
+    check_primary_metrics(spec, benches)  # ... and on a primary that could never be computed
 
     def unscored(
         reason: str, tr: Any = None, status: Literal["failed", "cancelled"] = "failed"
@@ -200,7 +240,7 @@ def evaluate(
     model.save_pretrained(weights_dir)
     tok.save_pretrained(weights_dir)
     try:
-        per_bench, primaries, util, eval_s = score_model(model, tok, spec, benches, device, out)
+        sc = score_model(model, tok, spec, benches, device, out)
     except Exception as exc:
         if not sft.is_oom(exc):
             raise
@@ -208,16 +248,18 @@ def evaluate(
     result = EvalResult(
         status="succeeded",
         failure_reason=None,
-        per_benchmark=per_bench,
-        primary_metrics=primaries,
-        utility=util,
+        per_benchmark=sc.per_benchmark,
+        primary_metrics=sc.primary_metrics,
+        utility=sc.utility,
         loss_curve=tr.loss_curve,
         train_seconds=tr.seconds,
-        eval_seconds=eval_s,
+        eval_seconds=sc.seconds,
         device=device,
         n_samples=len(rows),
         train_tokens=tr.train_tokens,
         artifacts={"adapter_dir" if spec.method == "lora" else "model_dir": str(weights_dir)},
+        item_scores=sc.item_scores,
+        item_ids=sc.item_ids,
     )
     return _write(result, spec, out)
 
@@ -252,21 +294,23 @@ def evaluate_adapter(
     benches = load_benchmarks(spec)
     model, tok = load_trained(weights_dir, spec, device)
     out = Path(out_dir) if out_dir is not None else None
-    per_bench, primaries, util, eval_s = score_model(model, tok, spec, benches, device, out)
+    sc = score_model(model, tok, spec, benches, device, out)
     key = "adapter_dir" if spec.method == "lora" else "model_dir"
     result = EvalResult(
         status="succeeded",
         failure_reason=None,
-        per_benchmark=per_bench,
-        primary_metrics=primaries,
-        utility=util,
+        per_benchmark=sc.per_benchmark,
+        primary_metrics=sc.primary_metrics,
+        utility=sc.utility,
         loss_curve=[],
         train_seconds=0.0,
-        eval_seconds=eval_s,
+        eval_seconds=sc.seconds,
         device=device,
         n_samples=0,
         train_tokens=0,
         artifacts={key: str(weights_dir)},
+        item_scores=sc.item_scores,
+        item_ids=sc.item_ids,
     )
     return _write(result, spec, out) if out is not None else result
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from autosel.errors import ConfigError
 
 PrimaryMetric = Literal[
-    "auto", "mc_accuracy", "mc_accuracy_norm", "mc_margin", "exact_match", "neg_nll"
+    "auto", "mc_accuracy", "mc_accuracy_norm", "mc_margin", "mc_prob", "exact_match", "neg_nll"
 ]
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -47,10 +47,28 @@ class LoraSpec(_Frozen):
 
 
 class BenchmarkSpec(_Frozen):
-    """One held-out benchmark file and how it counts in the utility."""
+    """One held-out benchmark and how it counts in the utility.
+
+    Every benchmark has a *dev* split (what the search optimises) and a *test* split
+    (scored only by the final report): either two files (``path`` = dev, ``test_path`` =
+    test) or one file split deterministically by item id with ``test_fraction`` (see
+    :func:`autosel.evaluation.bench.load_benchmark_split`).
+    """
 
     name: str = Field(description="Short unique name (letters, digits, _ . -).")
-    path: Path = Field(description="JSONL benchmark file (see autosel.evaluation.bench).")
+    path: Path = Field(
+        description="JSONL benchmark file (see autosel.evaluation.bench); the dev file "
+        "when test_path is set."
+    )
+    test_path: Path | None = Field(
+        None, description="JSONL test file; None = split `path` by item id (test_fraction)."
+    )
+    test_fraction: float = Field(
+        0.5,
+        ge=0.1,
+        le=0.9,
+        description="Share of `path`'s items in the test split (ignored with test_path).",
+    )
     weight: float = Field(1.0, ge=0.0, description="Weight of the primary metric in the utility.")
     primary_metric: PrimaryMetric = Field(
         "auto", description="auto = mc_accuracy when items have choices, else exact_match."
@@ -59,7 +77,9 @@ class BenchmarkSpec(_Frozen):
     n_fewshot: int = Field(
         0, ge=0, le=32, description="Few-shot turns taken from each item's examples."
     )
-    limit: int | None = Field(None, ge=1, description="Score only the first N items (None = all).")
+    limit: int | None = Field(
+        None, ge=1, description="Score only the first N items of the split (None = all)."
+    )
     generate: bool = Field(True, description="Run generation + exact match (slowest metric).")
     answer_prefix: str = Field(
         "", description="Text placed before the answer when scoring log-likelihoods."
@@ -71,6 +91,17 @@ class BenchmarkSpec(_Frozen):
         if not _NAME_RE.match(v):
             raise ValueError("accepted: letters, digits, '_', '.', '-' (non-empty)")
         return v
+
+    @model_validator(mode="after")
+    def _exact_match_needs_generation(self) -> BenchmarkSpec:
+        # An explicit exact_match primary is known to be uncomputable from the spec alone;
+        # `auto` needs the file (see autosel.evaluation.harness.check_primary_metrics).
+        if self.primary_metric == "exact_match" and not self.generate:
+            raise ValueError(
+                f"benchmark '{self.name}': primary_metric exact_match needs generate: true "
+                "(or choose mc_accuracy, mc_accuracy_norm, mc_margin, mc_prob or neg_nll)"
+            )
+        return self
 
 
 class EvalSpec(_Frozen):
@@ -95,6 +126,9 @@ class EvalSpec(_Frozen):
     )
     device: str | None = Field(None, description="cpu, cuda or cuda:N; None = cuda when available.")
     benchmarks: tuple[BenchmarkSpec, ...] = ()
+    split: Literal["dev", "test"] = Field(
+        "dev", description="Benchmark split scored: dev (the search) or test (final report)."
+    )
     eval_batch_size: int = Field(16, ge=1, le=4096)
     divergence_factor: float = Field(
         4.0, gt=1.0, description="Failed as diverged when a logged loss exceeds factor x the first."
@@ -142,10 +176,26 @@ class EvalSpec(_Frozen):
             raise ConfigError(f"{p}: cannot read evaluation spec: {exc}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping of spec fields, got {type(data).__name__}")
-        for b in data.get("benchmarks") or []:
-            if isinstance(b, dict) and "path" in b and not Path(b["path"]).is_absolute():
-                b["path"] = str(p.parent / b["path"])
+        resolve_benchmark_paths(data.get("benchmarks"), p.parent)
         return cls.parse(data, where=str(p))
+
+
+def resolve_benchmark_paths(benchmarks: Any, folder: Path) -> None:
+    """Make the relative ``path``/``test_path`` of raw benchmark dicts absolute, in place.
+
+    Relative paths in a spec file mean "next to the spec file", not "next to wherever the
+    command runs". Entries that are not dicts, or values that are not strings, are left
+    for validation to report.
+    """
+    if not isinstance(benchmarks, list):
+        return
+    for b in benchmarks:
+        if not isinstance(b, dict):
+            continue
+        for key in ("path", "test_path"):
+            v = b.get(key)
+            if isinstance(v, str) and not Path(v).is_absolute():
+                b[key] = str((folder / v).resolve())
 
 
 def format_validation_error(exc: ValidationError) -> str:

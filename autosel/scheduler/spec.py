@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from autosel.errors import ConfigError
-from autosel.evaluation.spec import EvalSpec, format_validation_error
+from autosel.evaluation.spec import EvalSpec, format_validation_error, resolve_benchmark_paths
 from autosel.search.strategy import SearchKnobs
 
 
@@ -82,7 +82,7 @@ class SearchSpec(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> SearchSpec:
-        """Read YAML/JSON; benchmark paths relative to the file resolve from its folder."""
+        """Read YAML/JSON; relative benchmark paths (dev and test) resolve from its folder."""
         import yaml
 
         p = Path(path)
@@ -91,9 +91,9 @@ class SearchSpec(BaseModel):
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{p}: cannot read search spec: {exc}") from None
         if isinstance(data, dict):
-            for b in (data.get("eval") or {}).get("benchmarks") or []:
-                if isinstance(b, dict) and "path" in b and not Path(b["path"]).is_absolute():
-                    b["path"] = str((p.parent / b["path"]).resolve())
+            ev = data.get("eval")
+            if isinstance(ev, dict):
+                resolve_benchmark_paths(ev.get("benchmarks"), p.parent)
             data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.parse(data, where=str(p))
 

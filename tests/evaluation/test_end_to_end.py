@@ -58,8 +58,13 @@ def test_200_sample_evaluation_reloads_and_reproduces(
         assert m["n"] == 12 and m["nll"] > 0 and 0 <= m["mc_accuracy"] <= 1, name
         assert res.primary_metrics[name] == "mc_accuracy"
     assert 0 <= res.per_benchmark["graphs"]["exact_match"] <= 1
-    expected = sum(m["mc_accuracy"] for m in res.per_benchmark.values()) / len(DOMAINS)
+    # The utility is the mean of the normalised accuracies (2 choices: 2 * acc - 1), which
+    # are the means of the per-item scores.
+    expected = sum(m["mc_accuracy_normalized"] for m in res.per_benchmark.values()) / len(DOMAINS)
     assert res.utility == pytest.approx(expected)
+    for name, m in res.per_benchmark.items():
+        assert len(res.item_scores[name]) == len(res.item_ids[name]) == 12
+        assert m["mc_accuracy_normalized"] == pytest.approx(sum(res.item_scores[name]) / 12)
     # Costs: real training happened, evaluation was timed separately.
     assert res.train_seconds > 1 and res.eval_seconds > 0.1 and res.train_tokens > 200 * 60
     assert len(res.loss_curve) == math.ceil(200 / spec.batch_size)
@@ -190,28 +195,30 @@ def test_mostly_wrong_answers_score_worse_than_clean(tmp_path: Path) -> None:
         for tag, rows in (("clean", clean), ("wrong", wrong))
     }
     assert res["clean"].status == res["wrong"].status == "succeeded"
-    per_domain, diffs = {}, []
+    per_domain, diffs, norm_diffs = {}, [], []
     for p in demo.reasoning_bench_paths:
         mc, mw = _margins(tmp_path / "clean", p), _margins(tmp_path / "wrong", p)
         assert set(mc) == set(mw) and len(mc) == WVC_LIMIT
         d = [mc[k] - mw[k] for k in mc]
         diffs += d
         per_domain[p.stem] = round(sum(d) / len(d), 3)
+        # The utility's scale: each margin normalised as 2 * sigmoid(m) - 1 = tanh(m / 2).
+        norm_diffs += [math.tanh(mc[k] / 2) - math.tanh(mw[k] / 2) for k in mc]
     mean = sum(diffs) / len(diffs)
     sd = math.sqrt(sum((x - mean) ** 2 for x in diffs) / (len(diffs) - 1))
     t = mean / sd * math.sqrt(len(diffs))
     gap = res["clean"].utility - res["wrong"].utility
     print(
-        f"\nwrong-vs-clean ({n_wrong}/{n} wrong, same prompts): mc_margin clean "
-        f"{res['clean'].utility:.3f} vs mostly-wrong {res['wrong'].utility:.3f} (gap {gap:.3f} "
-        f"nats, paired t {t:.2f} over {len(diffs)} items); per-domain gap {per_domain}; "
+        f"\nwrong-vs-clean ({n_wrong}/{n} wrong, same prompts): normalised mc_margin clean "
+        f"{res['clean'].utility:.3f} vs mostly-wrong {res['wrong'].utility:.3f} (gap {gap:.3f}; "
+        f"{mean:.3f} nats, paired t {t:.2f} over {len(diffs)} items); per-domain gap "
+        f"{per_domain}; "
         f"mc_accuracy clean {[res['clean'].per_benchmark[d]['mc_accuracy'] for d in DOMAINS]} "
         f"wrong {[res['wrong'].per_benchmark[d]['mc_accuracy'] for d in DOMAINS]}; train "
         f"{res['clean'].train_seconds:.0f}+{res['wrong'].train_seconds:.0f} s"
     )
-    assert gap == pytest.approx(
-        mean, abs=1e-3
-    )  # the utility is the mean margin (equal item counts)
+    # The utility is the mean normalised margin (equal item counts).
+    assert gap == pytest.approx(sum(norm_diffs) / len(norm_diffs), abs=1e-3)
     wins = sum(x > 0 for x in diffs)
     print(f"clean wins on {wins}/{len(diffs)} items")
     assert gap > 0  # worse on average ...

@@ -39,7 +39,8 @@ def test_score_benchmark_metrics(model_and_tok: tuple[Any, Any], demo_dir: Path)
     model, tok = model_and_tok
     bench = load_benchmark(demo_dir / "bench" / "boolean.jsonl", name="boolean", limit=6)
     spec = BenchmarkSpec(name="boolean", path=bench.path, max_new_tokens=8)
-    metrics, records = score_benchmark(model, tok, bench, spec, batch_size=4)
+    scored = score_benchmark(model, tok, bench, spec, batch_size=4)
+    metrics, records = scored.metrics, scored.records
     assert set(metrics) == {
         "n",
         "nll",
@@ -47,11 +48,17 @@ def test_score_benchmark_metrics(model_and_tok: tuple[Any, Any], demo_dir: Path)
         "mc_accuracy",
         "mc_accuracy_norm",
         "mc_margin",
+        "mc_prob",
         "exact_match",
+        "mc_accuracy_normalized",
     }
     assert metrics["n"] == 6 and metrics["nll"] > 0 and metrics["neg_nll"] == -metrics["nll"]
-    for k in ("mc_accuracy", "mc_accuracy_norm", "exact_match"):
+    for k in ("mc_accuracy", "mc_accuracy_norm", "mc_prob", "exact_match"):
         assert 0.0 <= metrics[k] <= 1.0
+    # Two choices: normalised accuracy is 2 * accuracy - 1, item by item.
+    assert scored.item_ids == [it.id for it in bench.items]
+    assert metrics["mc_accuracy_normalized"] == pytest.approx(2 * metrics["mc_accuracy"] - 1)
+    assert metrics["mc_accuracy_normalized"] == pytest.approx(sum(scored.item_scores) / 6)
     assert len(records) == 6 and all(
         "generation" in r and len(r["choice_logprobs"]) == 2 for r in records
     )
@@ -103,17 +110,18 @@ def test_prompt_tokens_get_label_minus_100(tmp_path: Path) -> None:
         assert text.startswith(row["response"]) and "<|im_end|>" in text  # learns to stop
 
 
-def test_utility_is_weighted_mean_of_primaries() -> None:
+def test_utility_is_weighted_mean_of_normalised_primaries() -> None:
     specs = [
         BenchmarkSpec(name="a", path=Path("a"), weight=3.0),
         BenchmarkSpec(name="b", path=Path("b"), weight=1.0, primary_metric="neg_nll"),
     ]
+    # The raw metrics are on different scales; the utility reads the normalised ones.
     per = {
-        "a": {"mc_accuracy": 0.5, "exact_match": 0.0},
-        "b": {"neg_nll": -1.0, "mc_accuracy": 1.0},
+        "a": {"mc_accuracy": 0.5, "exact_match": 0.0, "mc_accuracy_normalized": 0.2},
+        "b": {"neg_nll": -1.0, "mc_accuracy": 1.0, "neg_nll_normalized": 0.4},
     }
     assert utility(per, specs, {"a": "mc_accuracy", "b": "neg_nll"}) == pytest.approx(
-        (1.5 - 1.0) / 4
+        (3 * 0.2 + 1 * 0.4) / 4
     )
     with pytest.raises(KeyError, match="primary metric 'exact_match' was not computed"):
         utility(
