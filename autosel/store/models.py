@@ -182,6 +182,8 @@ class Result(Base):
     utility: Mapped[float | None] = mapped_column(Float)
     costs: Mapped[dict[str, Any]]
     artifacts: Mapped[dict[str, Any]]
+    # Per benchmark, the normalised primary score of each item (a list of floats).
+    item_scores: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = _created()
 
 

@@ -137,12 +137,16 @@ class JobResult:
         utility: the aggregated objective the search maximises (None if not computed).
         costs: e.g. ``{"device_seconds": 812.0, "wall_seconds": 840.3, "tokens": 1.2e6}``.
         artifacts: name -> location (adapter weights, logs, eval outputs).
+        item_scores: per benchmark, the normalised primary score of each scored item in
+            the split's order (``EvalResult.item_scores``); what the final report
+            bootstraps over. Empty for results that carry no items (synthetic objectives).
     """
 
     scores: dict[str, float]
     utility: float | None = None
     costs: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    item_scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class ResultRecord:
     costs: dict[str, float]
     artifacts: dict[str, str]
     created_at: datetime
+    item_scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ class SqlStore(SqlCatalog, Store):
             params = {
                 "job": job_id, "tok": lease_token, "scores": dict(result.scores),
                 "utility": result.utility, "costs": dict(result.costs),
-                "artifacts": dict(result.artifacts), "event_data": {"utility": result.utility},
+                "artifacts": dict(result.artifacts), "item_scores": _items(result),
+                "event_data": {"utility": result.utility},
             }
             rows = sql_pg.execute_autocommit(self.engine, _PG_COMPLETE, params)
             if rows:
@@ -180,6 +181,7 @@ class SqlStore(SqlCatalog, Store):
                 "job_id": job_id, "trial_id": job.trial_id, "worker_id": job.worker_id,
                 "scores": dict(result.scores), "utility": result.utility,
                 "costs": dict(result.costs), "artifacts": dict(result.artifacts),
+                "item_scores": _items(result),
             }
             out = conn.execute(_INSERT_RESULT, values).one()
             self._log(conn, **_event("job.succeeded", job, {"utility": result.utility}))
@@ -363,6 +365,11 @@ _PG_COMPLETE = sql_pg.complete_statement(_FINISH)
 _TOUCH_WORKER = (
     update(WORKERS).where(WORKERS.c.id == bindparam("w")).values(last_seen_at=db_now())
 )
+
+
+def _items(result: JobResult) -> dict[str, list[float]]:
+    """``result.item_scores`` as plain JSON (lists of floats, whatever sequences came in)."""
+    return {str(k): [float(x) for x in v] for k, v in result.item_scores.items()}
 
 
 def _event(kind: str, job: JobRecord, data: dict[str, Any] | None) -> dict[str, Any]:

@@ -58,11 +58,14 @@ def complete_statement(finish: Any) -> Select:
     """
     done = finish.cte("done")
     result = insert(RESULTS).from_select(
-        ["job_id", "trial_id", "worker_id", "scores", "utility", "costs", "artifacts"],
+        [
+            "job_id", "trial_id", "worker_id", "scores", "utility", "costs", "artifacts",
+            "item_scores",
+        ],
         select(
             done.c.id, done.c.trial_id, done.c.worker_id, bindparam("scores", type_=JSON),
             bindparam("utility", type_=Float), bindparam("costs", type_=JSON),
-            bindparam("artifacts", type_=JSON),
+            bindparam("artifacts", type_=JSON), bindparam("item_scores", type_=JSON),
         ),
     ).returning(*RESULTS.c).cte("result")
     logged = insert(EVENTS).from_select(

@@ -40,7 +40,8 @@ def default_worker_id() -> str:
 
 
 def result_to_job_result(res: Any) -> JobResult:
-    """EvalResult → the store's JobResult: primary score per benchmark, every metric too."""
+    """EvalResult → the store's JobResult: primary score per benchmark, every metric too,
+    and the per-item normalised scores (``item_scores``) the final report bootstraps over."""
     scores: dict[str, float] = {}
     for bench, metrics in sorted(res.per_benchmark.items()):
         primary = res.primary_metrics.get(bench)
@@ -57,7 +58,13 @@ def result_to_job_result(res: Any) -> JobResult:
     }
     artifacts = {k: str(v) for k, v in res.artifacts.items() if v}
     artifacts["device"] = str(res.device)
-    return JobResult(scores=scores, utility=res.utility, costs=costs, artifacts=artifacts)
+    items = {
+        bench: [float(x) for x in values]
+        for bench, values in sorted(getattr(res, "item_scores", {}).items())
+    }
+    return JobResult(
+        scores=scores, utility=res.utility, costs=costs, artifacts=artifacts, item_scores=items
+    )
 
 
 @dataclass

@@ -66,11 +66,26 @@ class Heartbeat(LeaseToken):
     worker_id: str = Field(min_length=1, max_length=200)
 
 
+# Bounds of a result's per-item scores: generous for real benchmarks, small enough that one
+# report cannot fill the database (each value is one JSON number).
+MAX_ITEM_BENCHMARKS = 1_000
+MAX_ITEMS_PER_BENCHMARK = 100_000
+ItemScore = Annotated[float, Field(allow_inf_nan=False)]
+BenchName = Annotated[str, Field(min_length=1, max_length=200)]
+ItemList = Annotated[list[ItemScore], Field(max_length=MAX_ITEMS_PER_BENCHMARK)]
+
+
 class ResultReport(LeaseToken):
     scores: dict[str, float]
     utility: float | None = None
     costs: dict[str, float] = Field(default_factory=dict)
     artifacts: dict[str, str] = Field(default_factory=dict)
+    item_scores: dict[BenchName, ItemList] = Field(
+        default_factory=dict,
+        max_length=MAX_ITEM_BENCHMARKS,
+        description="Per benchmark, the normalised primary score of each scored item "
+        "(finite numbers, split order).",
+    )
 
 
 class FailureReport(LeaseToken):
@@ -145,7 +160,11 @@ def complete(job_id: JobId, body: ResultReport, store: StoreDep, _: WorkerAuth) 
         job_id,
         body.lease_token,
         JobResult(
-            scores=body.scores, utility=body.utility, costs=body.costs, artifacts=body.artifacts
+            scores=body.scores,
+            utility=body.utility,
+            costs=body.costs,
+            artifacts=body.artifacts,
+            item_scores=body.item_scores,
         ),
     )
     return _job(res)
