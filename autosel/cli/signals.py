@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,14 +19,44 @@ signals_app = typer.Typer(
 app.add_typer(signals_app, name="signals")
 
 
-def _parse_bench(items: list[str]) -> dict[str, str]:
+def _pairs(items: list[str], option: str) -> dict[str, str]:
     out = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise ConfigError(f"--bench '{item}': expected NAME=PATH (a benchmark JSONL file)")
+            raise ConfigError(f"{option} '{item}': expected NAME=PATH (a benchmark JSONL file)")
         out[name] = path
     return out
+
+
+def _parse_bench(
+    items: list[str], tests: list[str] | None = None, test_fraction: float = 0.5
+) -> dict[str, Any]:
+    """``--bench NAME=PATH`` (+ ``--bench-test NAME=PATH``) as benchmark specs.
+
+    Relevance reads only the dev split of each benchmark, so the split must be the one
+    the search's evaluation spec uses: the same ``test_fraction``, or the same two files.
+    """
+    from pydantic import ValidationError
+
+    from autosel.evaluation.spec import BenchmarkSpec, format_validation_error
+
+    dev, test = _pairs(items, "--bench"), _pairs(tests or [], "--bench-test")
+    unknown = sorted(set(test) - set(dev))
+    if unknown:
+        raise ConfigError(
+            f"--bench-test {', '.join(unknown)}: no --bench of that name "
+            f"(accepted names: {', '.join(sorted(dev)) or 'none given'})"
+        )
+    try:
+        return {
+            name: BenchmarkSpec(
+                name=name, path=path, test_path=test.get(name), test_fraction=test_fraction
+            )
+            for name, path in dev.items()
+        }
+    except ValidationError as exc:
+        raise ConfigError(f"--bench/--test-fraction: {format_validation_error(exc)}") from None
 
 
 @signals_app.command("compute")
@@ -37,8 +67,23 @@ def compute(
     ),
     bench: Annotated[
         list[str] | None,
-        typer.Option("--bench", help="NAME=PATH benchmark JSONL (repeatable)."),
+        typer.Option(
+            "--bench",
+            help="NAME=PATH benchmark JSONL (repeatable); relevance embeds only the questions "
+            "of its dev split.",
+        ),
     ] = None,
+    bench_test: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bench-test",
+            help="NAME=PATH separate test file of benchmark NAME (then PATH of --bench is "
+            "the whole dev split).",
+        ),
+    ] = None,
+    test_fraction: float = typer.Option(
+        0.5, help="Share of each single-file benchmark's items held out as test (by item id)."
+    ),
     ifd: bool = typer.Option(False, "--ifd", help="Also compute IFD (a second, prompt-free pass)."),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: cuda if available)."),
     precision: str = typer.Option("auto", help="auto, bf16, fp16 or fp32."),
@@ -63,7 +108,7 @@ def compute(
     sig = compute_signals(
         p,
         model=None if model.lower() == "none" else model,
-        benchmarks=_parse_bench(bench or []),
+        benchmarks=_parse_bench(bench or [], bench_test, test_fraction),
         ifd=ifd,
         device=device,
         precision=precision,

@@ -59,7 +59,8 @@ def open_signals(spec: SearchSpec, pool, settings: Settings, *, compute: bool = 
     """The signal set the search reads; computed (cached) when missing and ``compute``."""
     from autosel.signals import compute_signals, load_signals
 
-    bench = {b.name: b.path for b in spec.eval.benchmarks} if spec.signals.relevance else None
+    # The specs, not just their paths: relevance reads the dev split the evaluation scores.
+    bench = {b.name: b for b in spec.eval.benchmarks} if spec.signals.relevance else None
     if not compute:
         return load_signals(pool, settings=settings, model=spec.signals.model)
     return compute_signals(

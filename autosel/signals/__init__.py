@@ -31,8 +31,12 @@ Columns (``SignalSet.column``):
   token): ``resp_tokens`` (before truncation), ``entropy_mean``, ``entropy_sum``, ``hes``
   (p = 0.005), ``hes_abs`` (tau = 1.6), ``avg_he`` (= hes / k), ``varentropy_mean``,
   ``nll_mean``, ``ppl``, ``truncated`` (0/1), ``empty`` (0/1), ``relevance:<bench>``
-  (cosine of the sample embedding to the benchmark centroid), ``ifd`` (opt-in: NLL of the
-  response given the prompt / NLL of the response after an empty user turn).
+  (cosine of the sample embedding to the centroid of the benchmark's *dev-split questions*;
+  answers, choices and test items are never read, see ``relevance.py``), ``ifd`` (opt-in:
+  NLL of the response given the prompt / NLL of the response after an empty user turn).
+
+``benchmarks`` maps a name to a benchmark file (split by item id with the default
+``test_fraction``) or to an :class:`~autosel.evaluation.BenchmarkSpec` (its own split).
 
 Units: entropies are **bits by default** (the OpenDataArena HESScorer convention); pass
 ``unit="nats"`` to ``compute_signals``/``load_signals`` or to ``hes()``/``hes_abs()``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,9 +24,18 @@ from autosel.signals.params import (
     TextParams,
 )
 from autosel.signals.ray_exec import RayExecutor, require_ray
-from autosel.signals.relevance import benchmark_centroid, file_digest, load_benchmark_items
+from autosel.signals.relevance import (
+    EMBEDDING,
+    as_benchmark_specs,
+    benchmark_centroid,
+    centroid_key,
+    dev_questions,
+)
 from autosel.signals.shard import ModelSpec, compute_shard, merge_shards, shard_ranges
 from autosel.signals.signalset import SignalSet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autosel.evaluation.spec import BenchmarkSpec
 
 ROWS_PER_SHARD = 1024
 DEFAULT_BATCH_TOKENS = 8192
@@ -210,7 +219,7 @@ def compute_signals(
     model: str | None = "smollm2",
     device: str | None = None,
     precision: str = "auto",
-    benchmarks: Mapping[str, str | Path] | None = None,
+    benchmarks: Mapping[str, str | Path | BenchmarkSpec] | None = None,
     ifd: bool = False,
     minhash: MinHashParams | None = None,
     text_params: TextParams | None = None,
@@ -227,8 +236,18 @@ def compute_signals(
     shards here (``"local"``) or on a pool of Ray actors (``"ray"`` or a
     :class:`~autosel.signals.ray_exec.RayExecutor`); both fill the same cache entries.
     Benchmark centroids are always computed here. See the package docstring.
+
+    ``benchmarks`` maps a name to a benchmark file (split by item id with the default
+    ``test_fraction``) or to its :class:`~autosel.evaluation.spec.BenchmarkSpec` (how a
+    search passes its own splits). Relevance reads only the dev split's questions
+    (:mod:`autosel.signals.relevance`); the files are read and validated before any model
+    pass, so a bad benchmark fails fast.
     """
     ray_ex = _ray_executor(executor)
+    bench_questions = {
+        name: (bspec, dev_questions(bspec))
+        for name, bspec in as_benchmark_specs(benchmarks if model is not None else None).items()
+    }
     settings = settings or get_settings()
     root = cache.pool_signals_dir(settings, pool.content_hash)
     groups = {
@@ -278,21 +297,33 @@ def compute_signals(
             key = _key("ifd", IFD_VERSION, pool, mparams.model_dump(), mid)
             free = ModelSpec(**{**spec.__dict__, "prompt_free": True})
             groups["ifd"] = _sharded_model_group(pool, root, "ifd", key, free, run, extra)
-        for name, bpath in sorted((benchmarks or {}).items()):
+        for name, (bspec, questions) in bench_questions.items():
             bkey = {
                 "group": "bench",
                 "version": BENCH_VERSION,
                 "name": name,
                 "model": mid,
-                "file": file_digest(bpath),
+                "texts": centroid_key(questions),
                 "params": mparams.model_dump(),
             }
+            about = {
+                "path": str(bspec.path),
+                "test_path": None if bspec.test_path is None else str(bspec.test_path),
+                "test_fraction": None if bspec.test_path is not None else bspec.test_fraction,
+                "split": "dev",
+                "embedded": EMBEDDING,
+                "items": len(questions),
+            }
 
-            def fill(tmp: Path, bpath: str | Path = bpath, bkey: dict[str, Any] = bkey) -> None:
-                items = load_benchmark_items(bpath)
-                c = benchmark_centroid(items, loader(), max_tokens, batch_tokens)
+            def fill(
+                tmp: Path,
+                qs: list[str] = questions,
+                bkey: dict[str, Any] = bkey,
+                about: dict[str, Any] = about,
+            ) -> None:
+                c = benchmark_centroid(qs, loader(), max_tokens, batch_tokens)
                 cache.save_arrays(tmp, {"centroid": c})
-                cache.write_manifest(tmp, {**bkey, "path": str(bpath), "items": len(items)})
+                cache.write_manifest(tmp, {**bkey, **about})
 
             bench_dirs[name] = cache.write_dir_atomic(cache.group_dir(root, "bench", bkey), fill)
     return _open(pool, groups, bench_dirs, unit)
@@ -345,6 +376,8 @@ def load_signals(
         g = man.get("group")
         if g in ("model", "ifd", "bench") and mid is not None and _identity(man) != mid:
             continue
+        if g == "bench" and man.get("version") != BENCH_VERSION:
+            continue  # an older recipe (version 1 embedded gold answers): never reused
         if g == "bench":
             bench[man["name"]] = d
         elif g in ("text", "minhash", "model", "ifd"):

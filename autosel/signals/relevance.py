@@ -1,67 +1,94 @@
 """Target-benchmark centroids for task relevance (one column per benchmark).
 
-A benchmark file is JSONL, one item a line: ``{"id", "question", "answer", "choices"?,
-"fewshot"?}``. Each item is embedded like a pool sample: ``question`` as the user message,
-``answer`` as the assistant response, mean final hidden state over the answer tokens. The
-centroid is the mean of those embeddings; relevance is the cosine of a sample's embedding
-to it (computed on read by ``SignalSet``).
+**What is read.** Only the *questions* of each benchmark's *dev* split, loaded with the
+evaluation loader (:func:`autosel.evaluation.bench.load_benchmark_split` with ``"dev"``),
+so relevance and evaluation cannot disagree about what an item or a split is. Answers,
+choices, few-shot examples and every test item are never read: the test split is what
+the final report scores, and a centroid built from gold answers would steer the search
+towards the answers it is then scored on. ``limit`` is ignored here (every dev question
+counts); it only trims what an evaluation scores.
+
+**How a question is embedded.** A pool sample's embedding is the mean final hidden state
+over its *response* tokens (:mod:`autosel.signals.model_pass`). A question is embedded
+the same way with the question text in the response position and no user turn (the
+prompt-free rendering of the IFD pass: the chat template's assistant header, then the
+text). Same model, same pooling over the same template position, so the two live in the
+same space; the centroid is the mean of the questions' embeddings, and relevance is the
+cosine of a sample's embedding to it (computed on read by ``SignalSet``). A sample
+relevant to a benchmark is one whose answer text reads like that benchmark's questions
+(same topic, vocabulary, format), which is what task relevance can honestly use without
+the answers.
+
+**Cache key.** :func:`centroid_key` hashes the embedded texts themselves (plus the
+embedding recipe), so a different split, file or ``test_fraction`` is a different entry
+and a centroid built by an older recipe (version 1 embedded questions *and answers* of
+the whole file) is never reused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autosel.errors import InputError
+from autosel.evaluation.bench import load_benchmark_split
+from autosel.evaluation.spec import BenchmarkSpec
+
+# How a question becomes an embedding; part of the cache key.
+EMBEDDING = "question-as-response/prompt-free/mean-hidden"
 
 
-def load_benchmark_items(path: str | Path) -> list[tuple[str, str]]:
-    """``(question, answer)`` pairs of a benchmark JSONL file.
+def as_benchmark_specs(
+    benchmarks: Mapping[str, str | Path | BenchmarkSpec] | None,
+) -> dict[str, BenchmarkSpec]:
+    """Name -> :class:`BenchmarkSpec`, sorted by name.
+
+    A path stands for ``BenchmarkSpec(name=name, path=path)``: a single file split by item
+    id with the default ``test_fraction``, exactly as an evaluation spec with only ``name``
+    and ``path`` splits it. Pass the spec itself to use another split (two files,
+    another fraction).
+    """
+    out: dict[str, BenchmarkSpec] = {}
+    for name, b in sorted((benchmarks or {}).items()):
+        out[name] = b if isinstance(b, BenchmarkSpec) else BenchmarkSpec(name=name, path=Path(b))
+    return out
+
+
+def dev_questions(bspec: BenchmarkSpec) -> list[str]:
+    """The question texts of ``bspec``'s dev split, all of them, in file order.
 
     Raises:
-        InputError: unreadable line or missing ``question``/``answer`` (file and line named).
+        InputError: a file is invalid, too small to split, or dev and test files overlap.
     """
-    p = Path(path)
-    items = []
-    with open(p, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"not valid JSON ({err.msg})", path=p, line=lineno) from None
-            for field in ("question", "answer"):
-                if not isinstance(rec, dict) or rec.get(field) is None:
-                    raise InputError(
-                        "each benchmark item needs 'question' and 'answer'",
-                        path=p,
-                        line=lineno,
-                        field=field,
-                    )
-            items.append((str(rec["question"]), str(rec["answer"])))
-    if not items:
-        raise InputError("benchmark file has no items", path=p)
-    return items
+    bench = load_benchmark_split(bspec.model_copy(update={"limit": None}), "dev")
+    return [it.question for it in bench.items]
 
 
-def file_digest(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+def centroid_key(questions: list[str]) -> str:
+    """Content hash of what the centroid is built from (the texts and the recipe)."""
+    payload = json.dumps({"embedding": EMBEDDING, "texts": questions}, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def benchmark_centroid(
-    items: list[tuple[str, str]], loaded: tuple[Any, Any], max_tokens: int, batch_tokens: int
+    questions: list[str], loaded: tuple[Any, Any], max_tokens: int, batch_tokens: int
 ) -> np.ndarray:
-    """Mean of the items' response-pooled embeddings (``d``, float32)."""
+    """Mean of the questions' embeddings (see the module docstring), `d` float32.
+
+    Args:
+        questions: dev-split question texts (:func:`dev_questions`).
+        loaded: ``(model, tokenizer)``.
+    """
     from autosel.signals.model_pass import encode, run_samples
 
     model, tok = loaded
-    prompts = [[{"role": "user", "content": q}] for q, _ in items]
-    enc = encode(tok, prompts, [a for _, a in items], max_tokens)
+    enc = encode(tok, [[] for _ in questions], questions, max_tokens, prompt_free=True)
     stats = run_samples(model, enc, tok.pad_token_id, batch_tokens)
-    embs = np.stack([s.embedding for s in stats if len(s.entropy)])
-    return embs.mean(axis=0).astype(np.float32)
+    embs = [s.embedding for s in stats if len(s.entropy)]
+    if not embs:  # every question tokenised to nothing: no direction to compare with
+        return np.zeros(int(model.config.hidden_size), dtype=np.float32)
+    return np.stack(embs).mean(axis=0).astype(np.float32)

@@ -28,7 +28,7 @@ def bench_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "answer": f"The answer is {2 * i}.",
                 }
             )
-            for i in range(4)
+            for i in range(24)  # >= 20: a single file is split by id; relevance reads dev only
         )
     )
     return f
