@@ -57,7 +57,8 @@ def normalise(metric: str, value: Any, n_choices: int | None) -> Any:
 
     Args:
         metric: the primary metric (see the module docstring's table).
-        value: the item's raw value (a float, or an array of items' values).
+        value: the item's raw value of ``metric`` (a float, or an array of items' values;
+            for ``neg_nll`` that is ``-nll``).
         n_choices: the item's number of choices ``k``; ``None`` for a free-form item.
 
     Raises:
@@ -66,8 +67,8 @@ def normalise(metric: str, value: Any, n_choices: int | None) -> Any:
     """
     if metric == "mc_margin":
         return np.tanh(np.asarray(value, dtype=np.float64) / 2.0) * 1.0  # = 2 sigmoid(m) - 1
-    if metric == "neg_nll":
-        return np.exp(-np.asarray(value, dtype=np.float64)) * 1.0
+    if metric == "neg_nll":  # value = -nll, so this is exp(-nll)
+        return np.exp(np.asarray(value, dtype=np.float64)) * 1.0
     if metric in _CHANCE_RESCALED and n_choices is not None:
         if n_choices < 2:
             raise ValueError(f"{metric}: n_choices must be >= 2, got {n_choices}")
@@ -344,7 +345,7 @@ def _normalised_items(
             for it, ok in zip(items, em, strict=True)
         ]
     else:  # neg_nll
-        values = [float(normalise("neg_nll", x, None)) for x in per_tok]
+        values = [float(normalise("neg_nll", -x, None)) for x in per_tok]
     return [it.id for it in items], values
 
 

@@ -32,7 +32,7 @@ def test_normalise_table() -> None:
     assert normalise("mc_margin", 40.0, 2) == pytest.approx(1.0)
     assert normalise("mc_margin", -40.0, 2) == pytest.approx(-1.0)
     assert normalise("neg_nll", 0.0, None) == pytest.approx(1.0)
-    assert normalise("neg_nll", math.log(4), None) == pytest.approx(0.25)
+    assert normalise("neg_nll", -math.log(4), None) == pytest.approx(0.25)  # nll = ln 4
     with pytest.raises(ValueError, match="number of choices"):
         normalise("mc_prob", 0.5, None)
     with pytest.raises(ValueError, match="unknown metric 'f1'"):
@@ -216,6 +216,29 @@ def test_item_scores_average_to_the_normalised_primary(
     weights = {s.name: s.weight for s in specs}
     expected = sum(weights[n] * np.mean(v) for n, v in items.items()) / sum(weights.values())
     assert utility(per, specs, prim) == pytest.approx(expected)
+
+
+def test_neg_nll_items_are_per_token_probabilities(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = BenchmarkSpec(
+        name="qa",
+        path=_write(tmp_path / "qa.jsonl", None),
+        primary_metric="neg_nll",
+        generate=False,
+    )
+    # The reference answer of item i gets -(i % 3 + 1) nats over 2 tokens.
+    answers = {it.answer: i for i, it in enumerate(load_benchmark_split(spec, "dev").items)}
+
+    def loglik(model: Any, tok: Any, requests: Any, **_: Any) -> list[LoglikResult]:
+        return [LoglikResult(-(answers[c] % 3 + 1.0), 2, False) for _, c in requests]
+
+    monkeypatch.setattr(harness, "score_loglik", loglik)
+    sc = score_benchmark(None, _Tok(), load_benchmark_split(spec, "dev"), spec)
+    nll = [(i % 3 + 1.0) / 2 for i in range(len(answers))]
+    assert sc.item_scores == pytest.approx([math.exp(-x) for x in nll])
+    assert sc.metrics["neg_nll"] == pytest.approx(-np.mean(nll))
+    assert sc.metrics["neg_nll_normalized"] == pytest.approx(np.mean(np.exp(-np.array(nll))))
 
 
 def test_auto_exact_match_without_generation_is_refused_up_front(tmp_path: Path) -> None:
