@@ -1,7 +1,8 @@
 """The main job, end to end, on a tiny configuration: `autosel run` as a user types it.
 
 Real parts all the way: the embedded SmolLM2 computes the signals, the GP search proposes
-recipes, real LoRA SFT runs evaluate them (and the full-pool and random baselines), the
+recipes, real LoRA SFT runs evaluate them (then the final report re-trains the best, the
+full pool and random subsets with fresh seeds and scores them on the test split), the
 SQLite store records everything, and the dashboard server answers while it runs.
 """
 
@@ -61,14 +62,15 @@ def test_autosel_run_tiny(tmp_path: Path) -> None:
         "stage times",
     ):
         assert stage in text
-    assert "best recipe vs baselines" in text and "baseline: full" in text
+    assert "final report: test split" in text and "best recipe (dev)" in text
+    assert "best − full pool:" in text and "95% CI" in text
     assert "dashboard: http://127.0.0.1:" in text
     recipe = yaml.safe_load((out / "best_recipe.yaml").read_text())
     assert "steps" in recipe
     subset = [json.loads(x) for x in (out / "best_subset.jsonl").read_text().splitlines()]
     pool_ids = {json.loads(x)["id"] for x in lines}
     assert subset and {r["id"] for r in subset} <= pool_ids
-    # The store holds the whole search: 2 trials + 2 baselines, each with real training costs.
+    # The store holds the whole search: 2 trials + 6 report runs, each with real training costs.
     from autosel.scheduler.views import search_summary, trial_rows
     from autosel.settings import Settings
     from autosel.store import open_store
@@ -78,6 +80,6 @@ def test_autosel_run_tiny(tmp_path: Path) -> None:
     rows = trial_rows(store, search.id)
     summary = search_summary(store, search, rows)
     assert summary["state"] == "completed" and summary["completed"] == 2
-    assert sorted(summary["baselines"]) == ["full", "random"]
+    assert summary["report_runs"] == summary["report_runs_done"] == 6
     assert all(r["cost"]["train_tokens"] > 0 and r["cost"]["train_seconds"] > 0 for r in rows)
     assert all(Path(r["artifacts"]["adapter_dir"]).is_dir() for r in rows), "LoRA adapters saved"

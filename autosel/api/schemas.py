@@ -128,9 +128,11 @@ class TrialPublic(BaseModel):
     number: int
     state: Literal["pending", "running", "complete", "failed", "pruned"]
     origin: str = Field(
-        description="warmup, edit, reseed, seed, ... or baseline:full / baseline:random."
+        description="warmup, edit, reseed, seed, ... or a final-report run: report:best, "
+        "report:full, report:random, report:<reference>."
     )
-    baseline: bool
+    report: bool = Field(description="A final-report run (test split), not a search trial.")
+    split: Literal["dev", "test"] = Field(description="The benchmark split its score is on.")
     trajectory: int | None = Field(
         description="Index of the search trajectory (reseeds start a new one)."
     )
@@ -144,7 +146,9 @@ class TrialPublic(BaseModel):
     )
     predicted_std: float | None
     acquisition: float | None
-    score: float | None = Field(description="Observed utility (None until complete).")
+    score: float | None = Field(
+        description="Observed utility on the trial's split (None until complete)."
+    )
     scores: dict[str, float | None] = Field(description="Per-benchmark primary scores.")
     metrics: dict[str, float | None] = Field(description="Every metric, keyed 'benchmark/metric'.")
     cost: dict[str, float | None]
@@ -168,17 +172,18 @@ class SearchPublic(BaseModel):
     pool_id: str | None = None
     state: Literal["created", "running", "completed", "cancelled", "failed"]
     budget: int
-    completed: int = Field(description="Finished search evaluations (baselines excluded).")
+    completed: int = Field(description="Finished search evaluations (report runs excluded).")
     failed: int = 0
     in_flight: int = 0
-    best: TrialPublic | None = None
-    best_score: float | None
-    baselines: dict[str, float | None] = Field(
-        default_factory=dict, description="Score of each reference baseline: full, random."
+    best: TrialPublic | None = Field(None, description="The search trial with the best dev score.")
+    best_score: float | None = Field(
+        description="Best dev score (what the search maximised; the test score is in the report)."
     )
+    report_runs: int = Field(0, description="Final-report runs queued (test split).")
+    report_runs_done: int = Field(0, description="Final-report runs finished or failed.")
     best_so_far: list[float | None] = Field(
         default_factory=list,
-        description="Best score after each finished evaluation, in finish order.",
+        description="Best dev score after each finished evaluation, in finish order.",
     )
     device_seconds: float = 0.0
     created_at: str | None = None
@@ -191,6 +196,121 @@ class SearchPublic(BaseModel):
 class SearchesPublic(BaseModel):
     data: list[SearchPublic]
     count: int
+
+
+# -- the final report ----------------------------------------------------------------------
+class ReportBest(BaseModel):
+    """The recipe the search found, with the dev score it was chosen on (not a test score)."""
+
+    trial: int
+    recipe: dict[str, Any]
+    recipe_hash: str
+    size: int
+    dev_score: float | None = Field(description="Its score on the dev split (biased upwards).")
+    split: Literal["dev"] = "dev"
+
+
+class ReportArm(BaseModel):
+    """One arm scored on the test split: its runs, test utility and standard error."""
+
+    key: str = Field(description="best, full, random or a reference name.")
+    name: str = Field(description="How tables and differences name it.")
+    origin: str = Field(description="Origin of its trials, e.g. report:best.")
+    size: int | None = Field(description="Rows trained on (one draw's size for random).")
+    planned: int = Field(description="Runs queued (training seeds, or draws for random).")
+    replicates: int = Field(description="Runs whose test scores it is built from.")
+    trials: list[int]
+    seeds: list[int | None] = Field(description="Training seed of each run.")
+    notes: list[str] = Field(description="Runs left out and why (failed, no item scores).")
+    test_utility: float | None = Field(description="Mean test utility over its replicates.")
+    test_se: float | None = Field(description="SE of test_utility (items and seeds).")
+    replicate_utilities: list[float]
+
+
+class ReportComparison(BaseModel):
+    """``a − b`` on test with a 95% CI; ``verdict`` says in words what the CI allows."""
+
+    key: str = Field(description="e.g. best-full, best-random, <reference>-full.")
+    a: str
+    b: str
+    diff: float | None
+    se: float | None
+    se_items: float | None = Field(description="Paired bootstrap over test items.")
+    se_seeds: float | None = Field(description="From the training-seed variance.")
+    lo: float | None = Field(description="Lower end of the 95% CI.")
+    hi: float | None = Field(description="Upper end of the 95% CI.")
+    z: float | None
+    verdict: Literal["better", "worse", "not distinguishable", "unavailable"]
+    sentence: str = Field(description="The difference, its CI and the verdict in words.")
+    crit: float | None = None
+    dof: float | None = None
+    a_label: str = ""
+    b_label: str = ""
+
+
+class ReportMissing(BaseModel):
+    arm: str
+    name: str
+    reason: str
+
+
+class ReportVariance(BaseModel):
+    """Variance of one run's test utility from the training seed (or, for random, the draw)."""
+
+    value: float
+    df: int = Field(description="Degrees of freedom (0: not measured).")
+    measured: bool
+    source: str
+
+
+class ReportDev(BaseModel):
+    """The search's own (dev) scores: their spread against the noise of one of them."""
+
+    split: Literal["dev"] = "dev"
+    n: int
+    min: float | None
+    max: float | None
+    item_se: float | None = Field(description="Median per-trial item SE of a dev score.")
+    noise_se: float | None = Field(
+        description="SE of one dev score (items, and seeds if measured)."
+    )
+
+
+class FinalReport(BaseModel):
+    """Best recipe, full pool, random subsets and references re-trained and scored on test."""
+
+    version: int
+    split: Literal["test"]
+    complete: bool = Field(description="Every planned run succeeded.")
+    best: ReportBest | None
+    arms: list[ReportArm]
+    missing: list[ReportMissing] = Field(description="Arms with no test score, and why.")
+    seed_variance: ReportVariance
+    random_variance: ReportVariance
+    comparisons: list[ReportComparison]
+    flat_warning: str | None = Field(
+        description="Set when every dev score of the search lies within noise."
+    )
+    dev: ReportDev
+
+
+class ReportPending(BaseModel):
+    arm: str
+    replicate: int
+    trial: int
+    state: str
+
+
+class SearchReportPublic(BaseModel):
+    """The final report of a search, or where the search stands on the way to it."""
+
+    search_id: str
+    search_state: Literal["created", "running", "completed", "cancelled", "failed"]
+    status: Literal["complete", "running", "not_reached", "disabled", "unavailable"]
+    message: str
+    pending: list[ReportPending] = Field(description="Report runs still queued or training.")
+    created_at: str | None = Field(None, description="When the report was computed.")
+    report: FinalReport | None
 
 
 class SourceShare(BaseModel):

@@ -62,6 +62,9 @@ class HttpClient:
     def cancel(self, sid: str) -> dict[str, Any]:
         return self._req("POST", f"/v1/searches/{sid}/cancel").json()
 
+    def report(self, sid: str) -> dict[str, Any]:
+        return self._req("GET", f"/v1/searches/{sid}/report").json()
+
     def recipe_yaml(self, sid: str, trial: int | None) -> str:
         return self._req("GET", f"/v1/searches/{sid}/recipe", params=_trial(trial)).text
 
@@ -110,6 +113,11 @@ class EmbeddedClient:
         self.store.cancel_search(sid)
         self.store.append_event("search_cancelled", {}, search_id=sid)
         return self.search(sid)
+
+    def report(self, sid: str) -> dict[str, Any]:
+        from autosel.scheduler.service import search_report
+
+        return search_report(self.store, sid)
 
     def _row(self, sid: str, trial: int | None) -> dict[str, Any]:
         from autosel.scheduler.views import trial_or_best

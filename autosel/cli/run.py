@@ -1,6 +1,7 @@
 """``autosel run`` (one command for your own data) and ``autosel demo`` (the same flow on
 the generated demo pool with the embedded model): ingest → signals → search with real
-LoRA SFT evaluations (+ full-pool and random baselines) → best recipe, subset, dashboard.
+LoRA SFT evaluations on the dev split → final report on the test split (best recipe, full
+pool, random subsets, references; each difference with a 95% CI) → subset, dashboard.
 Every stage prints its wall time."""
 
 from __future__ import annotations
@@ -152,10 +153,10 @@ def run_flow(
     timings: dict[str, float],
 ) -> dict[str, Any]:
     """The main job, stage by stage. Returns the final search summary."""
-    from autosel.cli.search import event_printer, print_summary, recipe_summary, trials_table
+    from autosel.cli.search import event_printer, print_report, print_summary, trials_table
     from autosel.pool.export import export_records
     from autosel.pool.ingest import add_pool
-    from autosel.scheduler.service import create_search, run_embedded
+    from autosel.scheduler.service import create_search, run_embedded, search_report
     from autosel.scheduler.spec import SearchSpec
     from autosel.scheduler.views import trial_rows
     from autosel.settings import get_settings
@@ -187,7 +188,7 @@ def run_flow(
     dash = _Dashboard(store, settings, port)
     dash.start()
     console.print(f"dashboard: [bold]{dash.url}searches/{search.id}[/] (live)")
-    with _stage(f"search: {spec.budget} real SFT evaluations + baselines", timings):
+    with _stage(f"search: {spec.budget} real SFT evaluations + final report", timings):
         summary = run_embedded(
             store,
             search.id,
@@ -214,10 +215,9 @@ def run_flow(
             recipe_file.write_text(yaml.safe_dump(best["recipe"], sort_keys=False))
     console.rule("[bold]result")
     print_summary(summary)
+    print_report(search_report(store, search.id))
     if best is not None:
-        _compare(rows, best)
-        console.print(f"best recipe: {recipe_summary(best['recipe'])}")
-        console.print(f"subset ({best['size']} samples): {subset_file}")
+        console.print(f"subset of the best recipe (dev), {best['size']} samples: {subset_file}")
         console.print(f"recipe: {recipe_file}")
     console.print(f"dashboard: {dash.url}searches/{search.id}")
     console.rule("[bold]stage times")
@@ -232,27 +232,6 @@ def run_flow(
             pass
     dash.stop()
     return summary
-
-
-def _compare(rows: list[dict[str, Any]], best: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    refs = [best] + [r for r in rows if r["baseline"] and r["score"] is not None]
-    benches = sorted({b for r in refs for b in r["scores"]})
-    t = Table("subset", "size", "utility", *benches, title="best recipe vs baselines")
-    for r in refs:
-        label = (
-            f"best (trial {r['number']})"
-            if r is best
-            else r["origin"].replace("baseline:", "baseline: ")
-        )
-        t.add_row(
-            label,
-            str(r["size"]),
-            f"{r['score']:.4f}",
-            *[f"{r['scores'].get(b, float('nan')):.3f}" for b in benches],
-        )
-    console.print(t)
 
 
 # Options both commands take: one definition each, so `run` and `demo` cannot drift apart.

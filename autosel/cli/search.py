@@ -1,4 +1,4 @@
-"""``autosel search``: start, list, show, watch, cancel, export — against a server
+"""``autosel search``: start, list, show, watch, cancel, export, report — against a server
 (``--server URL``) or, without it, the embedded store in this process."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def trials_table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     benches = sorted({b for r in rows for b in r["scores"]})
-    t = Table(title="trials", show_lines=False)
+    t = Table(title="trials (search trials: dev split; report:* trials: test split)")
     for col in ("#", "origin", "recipe", "size", "predicted", "actual", *benches, "state"):
         t.add_column(col, overflow="fold")
     for r in rows:
@@ -68,16 +68,75 @@ def trials_table(rows: list[dict[str, Any]]) -> Any:
 def print_summary(s: dict[str, Any]) -> None:
     console.print(
         f"search [bold]{s['id']}[/] ({s['name']}): {s['state']}, "
-        f"{s['completed']}/{s['budget']} evaluations, best {_fmt(s['best_score'])}"
+        f"{s['completed']}/{s['budget']} evaluations, best dev score {_fmt(s['best_score'])}"
     )
-    if s.get("baselines"):
-        console.print(
-            "baselines: " + ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(s["baselines"].items()))
-        )
+    if s.get("report_runs"):
+        console.print(f"final report: {s['report_runs_done']}/{s['report_runs']} test runs done")
     if s.get("best"):
         console.print(
-            f"best recipe (trial {s['best']['number']}): {recipe_summary(s['best']['recipe'])}"
+            f"best recipe (dev, trial {s['best']['number']}): {recipe_summary(s['best']['recipe'])}"
         )
+
+
+VERDICT_STYLE = {
+    "better": "bold green",
+    "worse": "bold red",
+    "not distinguishable": "bold yellow",
+    "unavailable": "dim",
+}
+
+
+def _pm(x: float | None, se: float | None) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.4f}" if se is None else f"{x:.4f} ± {se:.4f}"
+
+
+def print_report(r: dict[str, Any]) -> None:
+    """Render ``search_report``: arms on test, each difference with its 95% CI and verdict.
+
+    The best recipe's dev score is shown as what it is (the score the search maximised,
+    biased upwards); the test rows are re-trained with fresh seeds. No line names a winner
+    without the CI it rests on.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    if r["status"] != "complete":
+        console.print(f"final report: {r['status']}: {r['message']}")
+        for p in r.get("pending") or []:
+            console.print(
+                f"  trial {p['trial']} ({p['arm']}, replicate {p['replicate']}): {p['state']}"
+            )
+        return
+    rep = r["report"]
+    best = rep.get("best")
+    if best:
+        console.print(
+            f"best recipe (dev): trial {best['trial']}, {best['size']} samples, "
+            f"dev score {best['dev_score']:.4f} (the score the search maximised; "
+            f"not a test score): {recipe_summary(best['recipe'])}"
+        )
+    t = Table(title="final report: test split, fresh training seeds")
+    for col in ("arm", "size", "replicates", "test utility ± SE"):
+        t.add_column(col, justify="left" if col == "arm" else "right")
+    for a in rep["arms"]:
+        reps = f"{a['replicates']}/{a['planned']}"
+        t.add_row(a["name"], str(a["size"] or "—"), reps, _pm(a["test_utility"], a["test_se"]))
+    console.print(t)
+    sv = rep["seed_variance"]
+    console.print(
+        f"[dim]training-seed SD {sv['value'] ** 0.5:.4f} "
+        + (f"(measured, {sv['df']} df)" if sv["measured"] else f"({sv['source']})")
+        + "; 95% CIs carry item and seed noise[/]"
+    )
+    for c in rep["comparisons"]:
+        style = VERDICT_STYLE.get(c["verdict"], "bold")
+        console.print(f"  [{style}]{escape(c['verdict'])}[/]: {escape(c['sentence'])}")
+    for m in rep.get("missing") or []:
+        console.print(f"  [red]missing[/] {escape(m['name'])}: {escape(m['reason'])}")
+    if rep.get("flat_warning"):
+        console.print(f"[bold yellow]warning:[/] [yellow]{escape(rep['flat_warning'])}[/]")
 
 
 def event_printer() -> Any:
@@ -95,8 +154,10 @@ def event_printer() -> Any:
             console.print(f"  ✓ trial {d['number']} scored [bold]{d['score']:.4f}[/]")
         elif ev.kind in ("trial_failed", "trial_pruned"):
             console.print(f"  ✗ trial {d.get('number')} {ev.kind[6:]}: {d.get('reason')}")
+        elif ev.kind == "search_report":
+            console.print("  [dim]final report computed[/] (test split)")
         elif ev.kind in (
-            "baselines_queued",
+            "report_queued",
             "search_completed",
             "space_exhausted",
             "search_started",
@@ -191,6 +252,19 @@ def resume(
     )
 
 
+@search_app.command("report")
+def report(search_id: str, server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
+    """The final report: best, full pool, random subsets (and references) on the test
+    split, each difference with a 95% CI; or which report runs are still running."""
+    from autosel.cli.client import make_client
+
+    r = make_client(server, token).report(search_id)
+    if as_json:
+        print_json(r)
+    else:
+        print_report(r)
+
+
 @search_app.command("list")
 def list_(server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
     """Searches with their state and best score."""
@@ -202,7 +276,7 @@ def list_(server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> Non
     if as_json:
         print_json(rows)
         return
-    t = Table("id", "name", "state", "evaluations", "best")
+    t = Table("id", "name", "state", "evaluations", "best (dev)")
     for s in rows:
         t.add_row(
             s["id"], s["name"], s["state"], f"{s['completed']}/{s['budget']}", _fmt(s["best_score"])
@@ -242,7 +316,9 @@ def _watch(client: Any, sid: str, *, quiet: bool = False, interval: float = 2.0)
             prog.update(
                 task,
                 completed=s["completed"],
-                description=f"{s['state']}: best {_fmt(s['best_score'])}, {s['in_flight']} running",
+                description=(
+                    f"{s['state']}: best dev {_fmt(s['best_score'])}, {s['in_flight']} running"
+                ),
             )
             if s["state"] in ("completed", "cancelled", "failed"):
                 return s

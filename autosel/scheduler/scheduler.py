@@ -4,36 +4,51 @@ Every ``step()``:
 
 1. requeues jobs whose lease ran out (dead workers);
 2. moves finished jobs into their trials (score, or failure with the reason);
-3. if the budget is spent, queues the reference baselines once (full pool, and a random
-   subset of the best recipe's size) and completes the search when they are done;
+3. if the budget is spent, queues the final report's runs once (best recipe, full pool,
+   random subsets of the best's size, reference subsets: each re-trained with fresh seeds
+   and scored on the *test* split, see :mod:`autosel.scheduler.report`); when they have
+   all finished or failed it computes the report, stores it as a ``search_report`` event
+   and completes the search;
 4. otherwise asks the strategy for as many candidates as there are free workers (live
    workers minus jobs in flight; at least one job is kept queued for a worker to find),
    records each as a trial with its prediction and origin, writes its subset, and
    enqueues a job.
 
+Report trials never enter the strategy's history: the search optimises dev scores only.
+Each search trial is told to the strategy with its noise variance (``noise_var``): the
+item variance of its dev utility (from the per-item scores) plus a training-seed term.
+During the search no subset is trained twice, so the seed term cannot be measured yet; it
+is taken equal to the item variance (we measured seed noise of the same order as item
+noise on the demo; see the report's ``seed_variance`` for the measured value afterwards).
+
 All state lives in the store: a new ``Scheduler`` on the same search (a restarted server)
 rebuilds the history from the trials and continues the same search, with no lost or
-repeated evaluation. Every decision is appended to the event log.
+repeated evaluation; report runs are keyed by (arm, replicate), so a restart mid-report
+queues only the runs not queued yet. Every decision is appended to the event log.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from autosel.errors import ConfigError
 from autosel.recipes.model import Recipe, recipe_from_data
+from autosel.scheduler import report as rep
 from autosel.scheduler.spec import SearchSpec
-from autosel.scheduler.subsets import save_subset
+from autosel.scheduler.subsets import load_subset, save_subset
 from autosel.search.strategy import Candidate, TrialResult
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec
-from autosel.store.records import TrialRecord
+from autosel.store.records import ResultRecord, TrialRecord
 
-BASELINE_PREFIX = "baseline:"
+REFERENCES_EVENT = "report_references"
 FINAL_TRIAL_STATES = ("complete", "failed", "pruned")
 WORKER_LIVE_SECONDS = 120.0
 
@@ -119,6 +134,7 @@ class Scheduler:
         seeds = [recipe_from_data(r) for r in self.spec.seed_recipes]
         self.strategy = GPStrategy(self.space, knobs, seed_recipes=seeds)
         self.worker_live_seconds = worker_live_seconds
+        self._references: dict[str, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ state from store
     def _trials(self) -> list[TrialRecord]:
@@ -131,7 +147,7 @@ class Scheduler:
         history: list[TrialResult] = []
         pending: list[Recipe] = []
         for t in trials:
-            if t.origin.startswith(BASELINE_PREFIX):
+            if rep.is_report_origin(t.origin):
                 continue
             recipe = recipe_from_data(t.recipe)
             if t.state == "complete":
@@ -144,6 +160,7 @@ class Scheduler:
                         cost=float(res.costs.get("device_seconds", 0.0)) if res else 0.0,
                         recipe_hash=t.recipe_hash,
                         fingerprint=t.fingerprint,
+                        noise_var=self._noise_var(res),
                     )
                 )
             elif t.state in ("failed", "pruned"):
@@ -161,6 +178,17 @@ class Scheduler:
             else:
                 pending.append(recipe)
         return history, pending
+
+    def _noise_var(self, res: ResultRecord | None) -> float | None:
+        """Variance of one dev evaluation's utility: item noise plus training-seed noise.
+
+        The item term comes from the result's per-item scores. The seed term cannot be
+        measured during a search (no subset is trained twice), so it is taken equal to the
+        item term (on the demo we measured seed noise of the same order as item noise).
+        None when the worker reported no per-item scores (the GP then learns the noise).
+        """
+        item_var = rep.item_variance(self.spec, _item_scores(res))
+        return None if item_var is None else 2.0 * item_var
 
     def _live_workers(self) -> int:
         now = datetime.now(UTC)
@@ -230,7 +258,9 @@ class Scheduler:
         history, pending = self._history(trials)
         completed = len(history)
         proposed = 0
-        if completed < self.spec.budget:
+        # Once the report has started (budget spent, or the space ran out) the search is over.
+        reporting = any(rep.is_report_origin(t.origin) for t in trials)
+        if completed < self.spec.budget and not reporting:
             free = max(1, self._live_workers()) - in_flight
             n = min(free, self.spec.budget - completed - len(pending))
             if n > 0:
@@ -249,19 +279,19 @@ class Scheduler:
     def _finish(
         self, trials: list[TrialRecord], history: list[TrialResult], finished: int, in_flight: int
     ) -> StepReport:
-        """Budget spent: queue the baselines once, then complete when nothing is in flight."""
-        if self.spec.baselines and not any(t.origin.startswith(BASELINE_PREFIX) for t in trials):
-            queued = self._enqueue_baselines(history)
+        """Budget spent: queue the report runs once, report when they are done, complete."""
+        queued = self._queue_report(trials) if self.spec.report.enabled else 0
+        if queued or in_flight:
             return StepReport(queued, finished, len(history), in_flight + queued, False)
-        if in_flight:
-            return StepReport(0, finished, len(history), in_flight, False)
-        best = max((t for t in history if t.ok), key=lambda t: t.score or 0.0, default=None)
+        if self.spec.report.enabled:
+            self._store_report(self._trials())
+        best = _best(trials)
         self.store.set_search_state(self.search_id, "completed")
         self.store.append_event(
             "search_completed",
             {
                 "completed": len(history),
-                "best_score": best.score if best else None,
+                "best_dev_score": best.score if best else None,
                 "best_recipe_hash": best.recipe_hash if best else None,
             },
             search_id=self.search_id,
@@ -271,8 +301,11 @@ class Scheduler:
     def _enqueue(self, cand: Candidate) -> None:
         realized = self.space.realize(cand.recipe)
         self._record(
-            cand.recipe,
-            realized,
+            cand.recipe.to_dict(),
+            realized.recipe_hash,
+            realized.fingerprint,
+            realized.indices,
+            realized.state,
             cand.origin,
             prediction={"mean": cand.mean, "std": cand.std, "acquisition": cand.acquisition},
             trajectory={"index": cand.trajectory},
@@ -280,32 +313,41 @@ class Scheduler:
 
     def _record(
         self,
-        recipe: Recipe,
-        realized: Any,
+        recipe: dict[str, Any],
+        recipe_hash: str,
+        fingerprint: str,
+        indices: np.ndarray,
+        state: Any,
         origin: str,
         *,
         prediction: dict[str, Any] | None,
         trajectory: dict[str, Any] | None,
+        eval_spec: Any = None,
     ) -> None:
-        save_subset(self.settings, realized.fingerprint, realized.indices)
+        """Store a trial, its subset and its job (``eval_spec``: default the search's)."""
+        save_subset(self.settings, fingerprint, indices)
         trial = self.store.add_trial(
             self.search_id,
             TrialSpec(
-                recipe=recipe.to_dict(),
-                recipe_hash=realized.recipe_hash,
-                fingerprint=realized.fingerprint,
-                state_vector=tuple(float(x) for x in realized.state),
+                recipe=recipe,
+                recipe_hash=recipe_hash,
+                fingerprint=fingerprint,
+                state_vector=tuple(float(x) for x in state),
                 origin=origin,
                 prediction=prediction,
                 trajectory=trajectory,
             ),
         )
+        self._create_job(trial, len(indices), eval_spec)
+
+    def _create_job(self, trial: TrialRecord, size: int, eval_spec: Any) -> None:
+        spec = eval_spec if eval_spec is not None else self.spec.eval
         payload = {
             "kind": "trial",
             "pool_id": self.pool.pool_id,
-            "fingerprint": realized.fingerprint,
-            "n_samples": int(realized.size),
-            "eval": self.spec.eval.model_dump(mode="json"),
+            "fingerprint": trial.fingerprint,
+            "n_samples": int(size),
+            "eval": spec.model_dump(mode="json"),
             "trial_number": trial.number,
         }
         job = self.store.create_job(
@@ -320,36 +362,186 @@ class Scheduler:
             "trial_proposed",
             {
                 "number": trial.number,
-                "origin": origin,
-                "size": int(realized.size),
-                "recipe_hash": realized.recipe_hash,
-                "prediction": prediction,
+                "origin": trial.origin,
+                "size": int(size),
+                "recipe_hash": trial.recipe_hash,
+                "prediction": trial.prediction,
+                "split": spec.split,
             },
             search_id=self.search_id,
             trial_id=trial.id,
             job_id=job.id,
         )
 
-    def _enqueue_baselines(self, history: list[TrialResult]) -> int:
-        best = max((t for t in history if t.ok), key=lambda t: t.score or 0.0, default=None)
-        recipes = [("baseline:full", Recipe.of())]
-        if best is not None:
-            size = self.space.realize(best.recipe).size
-            if 0 < size < len(self.pool):
-                recipes.append(
-                    (
-                        "baseline:random",
-                        Recipe.of(("random_sample", {"fraction": 1.0, "n": int(size)})),
-                    )
-                )
-        for origin, recipe in recipes:
-            self._record(
-                recipe, self.space.realize(recipe), origin, prediction=None, trajectory=None
-            )
-        self.store.append_event(
-            "baselines_queued", {"count": len(recipes)}, search_id=self.search_id
+    # ------------------------------------------------------------------ the final report
+    def _report_eval(self, run: rep.ReportRun) -> Any:
+        """The search's eval spec on the test split with this run's fresh training seed."""
+        seed = rep.training_seed(
+            self.spec.knobs.seed, run.origin, run.replicate, avoid=self.spec.eval.seed
         )
-        return len(recipes)
+        return self.spec.eval.model_copy(update={"split": "test", "seed": seed})
+
+    def _plan(
+        self, trials: list[TrialRecord]
+    ) -> tuple[list[rep.ReportRun], dict[str, str], TrialRecord | None]:
+        """The report runs this search gets (deterministic), the arms skipped and why."""
+        report, best = self.spec.report, _best(trials)
+        skipped: dict[str, str] = {}
+        arms: list[tuple[str, int]] = []
+        if best is None:
+            skipped[rep.BEST] = "no search trial completed"
+            skipped[rep.RANDOM] = "no best recipe to take the size from"
+        else:
+            arms.append((rep.BEST, report.replicates))
+        arms.append((rep.FULL, report.replicates))
+        if best is not None:
+            size = len(load_subset(self.settings, best.fingerprint))
+            if 0 < size < len(self.pool):
+                arms.append((rep.RANDOM, report.random_draws))
+            else:
+                skipped[rep.RANDOM] = f"the best recipe selects {size} of {len(self.pool)} rows"
+        refs = self._reference_subsets()
+        for name in report.references:
+            if name in refs:
+                arms.append((name, report.replicates))
+            else:
+                skipped[name] = "not registered when the search was created"
+        # Replicate-major order: if the report is cut short, every arm has a first run.
+        runs = [
+            rep.ReportRun(arm, r)
+            for r in range(max((n for _, n in arms), default=0))
+            for arm, n in arms
+            if r < n
+        ]
+        return runs, skipped, best
+
+    def _reference_subsets(self) -> dict[str, dict[str, Any]]:
+        """Reference subsets pinned at creation (name -> {fingerprint, size, path})."""
+        if self._references is None:
+            events = search_events(self.store, self.search_id)
+            pinned = next((e for e in reversed(events) if e.kind == REFERENCES_EVENT), None)
+            self._references = dict(pinned.data.get("references") or {}) if pinned else {}
+        return self._references
+
+    def _queue_report(self, trials: list[TrialRecord]) -> int:
+        """Queue the report runs not queued yet (none twice, also across restarts)."""
+        runs, skipped, best = self._plan(trials)
+        existing = {
+            rep.run_of(t.origin, t.trajectory): t for t in trials if rep.is_report_origin(t.origin)
+        }
+        with_job = {j.trial_id for j in self.store.jobs(search_id=self.search_id)}
+        if not existing:  # logged before queuing, so a crash in between cannot log it twice
+            self.store.append_event(
+                "report_queued",
+                {"runs": len(runs), "skipped": skipped, "split": "test"},
+                search_id=self.search_id,
+            )
+        queued = 0
+        for run in runs:
+            trial = existing.get(run)
+            if trial is not None:
+                if trial.id not in with_job:  # stopped between storing the trial and its job
+                    size = len(load_subset(self.settings, trial.fingerprint))
+                    self._create_job(trial, size, self._report_eval(run))
+                    queued += 1
+                continue
+            self._queue_run(run, best)
+            queued += 1
+        return queued
+
+    def _queue_run(self, run: rep.ReportRun, best: TrialRecord | None) -> None:
+        knobs_seed = self.spec.knobs.seed
+        trajectory: dict[str, Any] = {"replicate": run.replicate}
+        if run.arm == rep.BEST and best is not None:
+            recipe = recipe_from_data(best.recipe)
+            realized = self.space.realize(recipe)
+            trajectory["of_trial"] = best.number
+            subset = (recipe.to_dict(), realized.recipe_hash, realized.fingerprint)
+            indices, state = realized.indices, realized.state
+        elif run.arm == rep.FULL:
+            recipe = Recipe.of()
+            realized = self.space.realize(recipe)
+            subset = (recipe.to_dict(), realized.recipe_hash, realized.fingerprint)
+            indices, state = realized.indices, realized.state
+        elif run.arm == rep.RANDOM and best is not None:
+            from autosel.recipes.realize import realize
+
+            size = len(load_subset(self.settings, best.fingerprint))
+            recipe = Recipe.of(("random_sample", {"fraction": 1.0, "n": int(size)}))
+            seed = rep.draw_seed(knobs_seed, run.replicate)
+            drawn = realize(recipe, self.pool, self.signals, seed, min_size=0, use_cache=False)
+            trajectory["draw_seed"] = seed
+            subset = (recipe.to_dict(), drawn.recipe_hash, drawn.fingerprint)
+            indices, state = drawn.indices, drawn.state_vector
+        else:
+            ref = self._reference_subsets()[run.arm]
+            indices = load_subset(self.settings, ref["fingerprint"])
+            recipe_dict = {
+                "name": f"reference {run.arm}",
+                "description": f"fixed sample ids from {ref['path']} (not a recipe)",
+                "steps": [],
+            }
+            ident = hashlib.sha256(f"reference/{run.arm}/{ref['fingerprint']}".encode())
+            subset = (recipe_dict, ident.hexdigest(), ref["fingerprint"])
+            state = ()
+        eval_spec = self._report_eval(run)
+        trajectory["seed"] = eval_spec.seed
+        self._record(
+            *subset,
+            indices,
+            state,
+            run.origin,
+            prediction=None,
+            trajectory=trajectory,
+            eval_spec=eval_spec,
+        )
+
+    def _store_report(self, trials: list[TrialRecord]) -> dict[str, Any]:
+        """Compute the report from the finished report runs and log it (``search_report``)."""
+        runs, skipped, best = self._plan(trials)
+        results = {r.trial_id: r for r in self.store.results(search_id=self.search_id)}
+        jobs = {j.trial_id: j for j in self.store.jobs(search_id=self.search_id)}
+        outcomes, dev_runs = [], []
+        for t in trials:
+            res = results.get(t.id)
+            if not rep.is_report_origin(t.origin):
+                if t.state == "complete" and t.score is not None:
+                    dev_runs.append(
+                        {"trial": t.number, "score": t.score, "item_scores": _item_scores(res)}
+                    )
+                continue
+            job = jobs.get(t.id)
+            outcomes.append(
+                rep.RunOutcome(
+                    run=rep.run_of(t.origin, t.trajectory),
+                    trial=t.number,
+                    state=t.state,
+                    size=int(job.payload.get("n_samples", 0)) if job else None,
+                    seed=(t.trajectory or {}).get("seed"),
+                    item_scores=_item_scores(res) if t.state == "complete" else {},
+                    error=job.error if job else "no job was queued",
+                )
+            )
+        best_info = None
+        if best is not None:
+            best_info = {
+                "trial": best.number,
+                "recipe": best.recipe,
+                "recipe_hash": best.recipe_hash,
+                "size": len(load_subset(self.settings, best.fingerprint)),
+                "dev_score": best.score,
+                "split": "dev",
+            }
+        report = rep.build_report(
+            self.spec,
+            best=best_info,
+            dev_runs=dev_runs,
+            planned=runs,
+            skipped=skipped,
+            outcomes=outcomes,
+        )
+        self.store.append_event("search_report", report, search_id=self.search_id)
+        return report
 
     def run(
         self,
@@ -371,3 +563,30 @@ class Scheduler:
                 raise ConfigError(f"search {self.search_id} did not finish within {timeout} s")
             if report.proposed == 0:
                 (stop.wait(poll_seconds) if stop is not None else time.sleep(poll_seconds))
+
+
+def _best(trials: list[TrialRecord]) -> TrialRecord | None:
+    """The completed search trial with the best dev score (ties: the earlier trial)."""
+    done = [
+        t
+        for t in trials
+        if not rep.is_report_origin(t.origin) and t.state == "complete" and t.score is not None
+    ]
+    return max(done, key=lambda t: (t.score, -t.number), default=None)
+
+
+def _item_scores(res: ResultRecord | None) -> dict[str, list[float]]:
+    """Per-benchmark per-item scores of a result ({} when the worker reported none)."""
+    return dict(getattr(res, "item_scores", None) or {}) if res is not None else {}
+
+
+def search_events(store: Store, search_id: str) -> list[Any]:
+    """Every event of one search, oldest first (read in pages)."""
+    out: list[Any] = []
+    cursor = 0
+    while True:
+        batch = store.events(cursor, search_id=search_id, limit=1000)
+        out.extend(batch)
+        if len(batch) < 1000:
+            return out
+        cursor = batch[-1].id

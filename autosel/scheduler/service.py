@@ -1,4 +1,5 @@
-"""Creating searches: the one path the CLI, the API and `autosel run` share."""
+"""Creating searches and reading their final report: the one path the CLI, the API and
+`autosel run` share."""
 
 from __future__ import annotations
 
@@ -34,14 +35,24 @@ def create_search(
     """Validate ``spec`` against what exists and store a new search.
 
     Checks before anything is stored: the spec's fields, that the pool exists, that each
-    benchmark file exists, and that each seed recipe parses. The stored spec names the
-    pool by its full id, so later renames or prefixes cannot change what it means.
+    benchmark file exists and its primary metric can be computed, that each seed recipe
+    parses, and that every id of each report reference file is in the pool. The stored
+    spec names the pool by its full id, so later renames or prefixes cannot change what it
+    means; each reference subset is pinned by its fingerprint at creation (event
+    ``report_references``), so editing the ids file later cannot change the report.
 
     Raises:
         ConfigError / NotFoundError: naming the field that is wrong.
+        InputError: a reference ids file is unreadable or names an id not in the pool
+            (file and line named).
     """
+    from autosel.evaluation.harness import check_primary_metrics
     from autosel.pool import get_pool
     from autosel.recipes.model import recipe_from_data
+    from autosel.recipes.realize import pool_columns, subset_fingerprint
+    from autosel.scheduler.report import read_reference_ids
+    from autosel.scheduler.scheduler import REFERENCES_EVENT
+    from autosel.scheduler.subsets import save_subset
 
     settings = settings or get_settings()
     spec = spec if isinstance(spec, SearchSpec) else SearchSpec.parse(spec)
@@ -56,6 +67,22 @@ def create_search(
             recipe_from_data(rec)
         except Exception as exc:  # noqa: BLE001 - re-raised with the field named
             raise ConfigError(f"search spec: field 'seed_recipes[{i}]': {exc}") from None
+    check_primary_metrics(spec.eval)
+    # (``ref``, not ``name``: that is the search's name, used below.)
+    references = {
+        ref: read_reference_ids(path, pool) for ref, path in spec.report.references.items()
+    }
+    # Everything is valid: from here on, write.
+    cols = pool_columns(pool)
+    pinned = {}
+    for ref, rows in references.items():
+        fingerprint = subset_fingerprint(cols, rows)
+        save_subset(settings, fingerprint, rows)
+        pinned[ref] = {
+            "path": str(spec.report.references[ref]),
+            "fingerprint": fingerprint,
+            "size": len(rows),
+        }
     spec = spec.model_copy(update={"pool": pool.pool_id})
     register_pool(store, pool)
     record = store.create_search(
@@ -64,7 +91,80 @@ def create_search(
     store.append_event(
         "search_created", {"budget": spec.budget, "pool_id": pool.pool_id}, search_id=record.id
     )
+    if pinned:
+        store.append_event(REFERENCES_EVENT, {"references": pinned}, search_id=record.id)
     return record
+
+
+def search_report(store: Store, search_id: str) -> dict[str, Any]:
+    """The final report of a search, or where it stands on the way to one.
+
+    Returns:
+        ``{search_id, search_state, status, message, pending, report}``. ``status``:
+        ``complete`` (``report`` holds the latest ``search_report``, see
+        :func:`autosel.scheduler.report.build_report`), ``running`` (report runs are
+        queued or training; ``pending`` lists them), ``not_reached`` (the search is still
+        spending its budget), ``disabled`` (the spec turned the report off) or
+        ``unavailable`` (the search ended without one: cancelled or failed first).
+
+    Raises:
+        NotFoundError: no such search.
+    """
+    from autosel.scheduler import report as rep
+    from autosel.scheduler.scheduler import search_events
+
+    search = store.get_search(search_id)
+    spec = SearchSpec.parse(search.spec, where=f"search {search_id}")
+    out: dict[str, Any] = {
+        "search_id": search_id,
+        "search_state": search.state,
+        "pending": [],
+        "report": None,
+    }
+    latest = next(
+        (e for e in reversed(search_events(store, search_id)) if e.kind == "search_report"), None
+    )
+    if latest is not None:
+        return {
+            **out,
+            "status": "complete",
+            "message": "final report on the test split",
+            "created_at": latest.created_at.isoformat(),
+            "report": latest.data,
+        }
+    if not spec.report.enabled:
+        return {**out, "status": "disabled", "message": "the search spec turned the report off"}
+    runs = [t for t in store.trials(search_id) if rep.is_report_origin(t.origin)]
+    pending = [
+        {
+            "arm": rep.run_of(t.origin, t.trajectory).arm,
+            "replicate": rep.run_of(t.origin, t.trajectory).replicate,
+            "trial": t.number,
+            "state": t.state,
+        }
+        for t in runs
+        if t.state in ("pending", "running")
+    ]
+    if search.state in ("cancelled", "failed", "completed"):
+        return {
+            **out,
+            "status": "unavailable",
+            "message": f"the search {search.state} without a final report",
+            "pending": pending,
+        }
+    if not runs:
+        return {
+            **out,
+            "status": "not_reached",
+            "message": "the search has not reached its final report yet (budget not spent)",
+        }
+    done = len(runs) - len(pending)
+    return {
+        **out,
+        "status": "running",
+        "message": f"final report: {done} of {len(runs)} test runs finished",
+        "pending": pending,
+    }
 
 
 def run_embedded(

@@ -1,8 +1,9 @@
 """Read models of a search for the API, the CLI and the dashboard (one behaviour, three ways in).
 
-Pure functions of store records: a search summary (state, budget, progress, best trial,
-baselines) and one row per trial (recipe, origin, prediction vs actual, per-benchmark
-scores, cost, failure reason).
+Pure functions of store records: a search summary (state, budget, progress, best trial
+by dev score) and one row per trial (recipe, origin, split, prediction vs actual,
+per-benchmark scores, cost, failure reason). The final report, with test scores and CIs,
+is :func:`autosel.scheduler.service.search_report`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from autosel.errors import NotFoundError
+from autosel.scheduler.report import is_report_origin
 from autosel.store import SearchRecord, Store
-
-BASELINE_PREFIX = "baseline:"
 
 
 def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
@@ -29,7 +29,8 @@ def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
                 "number": t.number,
                 "state": t.state,
                 "origin": t.origin,
-                "baseline": t.origin.startswith(BASELINE_PREFIX),
+                "report": is_report_origin(t.origin),
+                "split": (job.payload.get("eval") or {}).get("split", "dev") if job else "dev",
                 "trajectory": (t.trajectory or {}).get("index"),
                 "recipe": t.recipe,
                 "recipe_hash": t.recipe_hash,
@@ -55,9 +56,10 @@ def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
 
 
 def best_trial(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The best completed search trial (baselines excluded); ties go to the earlier trial."""
+    """The completed search trial with the best dev score (report trials excluded); ties go
+    to the earlier trial."""
     done = [
-        r for r in rows if r["state"] == "complete" and not r["baseline"] and r["score"] is not None
+        r for r in rows if r["state"] == "complete" and not r["report"] and r["score"] is not None
     ]
     return max(done, key=lambda r: (r["score"], -r["number"]), default=None)
 
@@ -82,12 +84,12 @@ def trial_or_best(rows: list[dict[str, Any]], search_id: str, number: int | None
 def search_summary(
     store: Store, search: SearchRecord, rows: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """State, budget, progress, best trial and baseline scores of one search."""
+    """State, budget, progress and best trial (by dev score) of one search."""
     rows = trial_rows(store, search.id) if rows is None else rows
-    search_rows = [r for r in rows if not r["baseline"]]
+    search_rows = [r for r in rows if not r["report"]]
+    report_rows = [r for r in rows if r["report"]]
     finished = [r for r in search_rows if r["state"] in ("complete", "failed", "pruned")]
     best = best_trial(rows)
-    baselines = {r["origin"][len(BASELINE_PREFIX) :]: r["score"] for r in rows if r["baseline"]}
     best_so_far, running = [], None
     for r in sorted(finished, key=lambda r: r["finished_at"] or ""):
         if r["score"] is not None and (running is None or r["score"] > running):
@@ -104,7 +106,10 @@ def search_summary(
         "in_flight": sum(r["state"] in ("pending", "running") for r in rows),
         "best": best,
         "best_score": best["score"] if best else None,
-        "baselines": baselines,
+        "report_runs": len(report_rows),
+        "report_runs_done": sum(
+            r["state"] in ("complete", "failed", "pruned") for r in report_rows
+        ),
         "best_so_far": best_so_far,
         "device_seconds": sum(r["cost"].get("device_seconds", 0.0) for r in rows),
         "created_at": search.created_at.isoformat(),

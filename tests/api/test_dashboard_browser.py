@@ -154,19 +154,28 @@ def test_search_page_plots_table_recipe_downloads(browser: Any, finished: dict[s
         "() => document.getElementById('recipe-yaml').textContent.includes('steps')"
     )
 
-    # One table row per trial (baselines included), numbered like the API.
+    # One table row per trial (final-report runs included), numbered like the API.
     numbers = p.page.locator("#trials tbody tr th").all_inner_texts()
-    assert numbers == [str(t["number"]) for t in trials] and len(trials) == 8
+    assert numbers == [str(t["number"]) for t in trials] and len(trials) == 6 + 6
 
-    # Best-so-far: one point per finished evaluation, plus the two baselines as flat lines.
+    # Best-so-far on dev: one point per finished search evaluation, no test score mixed in.
     progress = {t["name"]: t for t in p.traces("plot-progress")}
+    assert set(progress) == {"best so far", "observed"}
     assert progress["best so far"]["n"] == summary["completed"] == 6
     assert progress["best so far"]["y"] == summary["best_so_far"]
-    assert progress["full pool"]["y"] == [summary["baselines"]["full"]] * 2
-    assert progress["random subset (same size)"]["y"] == [summary["baselines"]["random"]] * 2
+
+    # The final report on test: every comparison with its CI and verdict, every arm's score.
+    report = client.get(f"/v1/searches/{sid}/report").json()["report"]
+    p.page.wait_for_selector("#report-comparisons li")
+    shown = p.page.locator("#report-comparisons li").all_inner_texts()
+    assert shown == [f"{c['verdict']}: {c['sentence']}" for c in report["comparisons"]]
+    assert all("95% CI" in line for line in shown)
+    assert p.page.locator("#report-arms tbody tr").count() == len(report["arms"]) == 3
+    assert "dev score" in p.page.inner_text("#report-best")
+    assert p.traces("plot-report")[0]["n"] == 3
 
     # Prediction vs observed: warmup trials have no prediction, the GP's trials do.
-    search_trials = [t for t in trials if not t["baseline"]]
+    search_trials = [t for t in trials if not t["report"]]
     n_pred = sum(t["predicted_mean"] is not None for t in search_trials)
     assert 0 < n_pred < len(search_trials), "some warmup and some GP-proposed trials"
     prediction = {t["name"]: t for t in p.traces("plot-prediction")}
@@ -261,7 +270,7 @@ def test_running_search_updates_live(
     )
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         sid = client.post(
-            "/v1/searches", json=_spec(demo_env["pool"].pool_id, 4, baselines=False)
+            "/v1/searches", json=_spec(demo_env["pool"].pool_id, 4, report={"enabled": False})
         ).json()["id"]
         p = Page(browser)
         p.page.goto(f"{server.url}/searches/{sid}")
@@ -314,7 +323,8 @@ def test_searches_list_updates_live(browser: Any, demo_env: dict[str, Any], tmp_
         assert "interrupted" in cut.page.inner_text("#live")
 
         sid = client.post(
-            "/v1/searches", json=_spec(demo_env["pool"].pool_id, 3, baselines=False, name="live")
+            "/v1/searches",
+            json=_spec(demo_env["pool"].pool_id, 3, report={"enabled": False}, name="live"),
         ).json()["id"]
         row = f"#searches tr[data-search='{sid}']"
         live.page.wait_for_selector(f"{row} td.state-running", timeout=30_000)

@@ -50,9 +50,9 @@ def test_embedded_search_end_to_end(
         assert r.json()["spec"]["pool"] == pool.pool_id, "the stored spec names the pool by id"
         s = _wait(client, sid)
         assert s["state"] == "completed" and s["completed"] == 4
-        assert set(s["baselines"]) == {"full", "random"} and s["best_score"] is not None
+        assert s["report_runs"] == s["report_runs_done"] == 6 and s["best_score"] is not None
         trials = client.get(f"/v1/searches/{sid}/trials").json()
-        assert trials["count"] == 6
+        assert trials["count"] == 4 + 6
         row = trials["data"][0]
         assert {
             "recipe",
@@ -69,14 +69,31 @@ def test_embedded_search_end_to_end(
         lines = client.get(f"/v1/searches/{sid}/export?format=alpaca").text.splitlines()
         assert len(lines) == best["size"]
         events = client.get(f"/v1/searches/{sid}/events?follow=false").text
-        assert events.count("event: trial_proposed") == 6 and "event: search_completed" in events
+        assert events.count("event: trial_proposed") == 10 and "event: search_completed" in events
         every = client.get("/v1/searches/events?follow=false&since=0").text
-        assert every.count("event: trial_proposed") == 6 and f'"search_id": "{sid}"' in every
+        assert every.count("event: trial_proposed") == 10 and f'"search_id": "{sid}"' in every
         assert "event: worker." not in every, "only events that belong to a search"
         assert client.get("/v1/searches/events?follow=false").text == "", "starts from now"
         listing = client.get("/v1/searches").json()
         assert listing["count"] == 1 and listing["data"][0]["state"] == "completed"
         assert client.post(f"/v1/searches/{sid}/resume").status_code == 409
+        # The final report: test split, each difference with its CI and verdict.
+        r = client.get(f"/v1/searches/{sid}/report")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["status"] == "complete" and body["report"]["split"] == "test"
+        assert body["report"]["best"]["trial"] == best["number"]
+        assert body["report"]["best"]["dev_score"] == s["best_score"]
+        comps = {c["key"]: c for c in body["report"]["comparisons"]}
+        assert set(comps) == {"best-full", "best-random"}
+        assert all(
+            c["lo"] <= c["diff"] <= c["hi"] and "95% CI" in c["sentence"] for c in comps.values()
+        )
+        unknown = client.get("/v1/searches/no-such-search/report")
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+        schema = client.get("/openapi.json").json()
+        assert "SearchReportPublic" in schema["components"]["schemas"]
+        assert "/v1/searches/{search_id}/report" in schema["paths"]
         missing = client.get(f"/v1/searches/{sid}/export?trial=99")
         assert missing.status_code == 404 and missing.json()["error"]["field"] == "trial"
 
@@ -125,7 +142,9 @@ def test_remote_workers_over_http_with_auth(
             headers={"Authorization": f"Bearer {user_token}"},
         )
         assert wrong.status_code == 403, "a user token cannot lease jobs"
-        sid = user.post("/v1/searches", json=_body(pool.pool_id, 4, baselines=False)).json()["id"]
+        sid = user.post(
+            "/v1/searches", json=_body(pool.pool_id, 4, report={"enabled": False})
+        ).json()["id"]
         stop = threading.Event()
         workers = [
             Worker(

@@ -75,7 +75,7 @@ def test_kill_and_restart_server_mid_search(demo_env: dict[str, Any], label_obje
         for w in workers
     ]
     try:
-        body = fast_spec(pool.pool_id, budget, seed=2, baselines=False)
+        body = fast_spec(pool.pool_id, budget, seed=2, report={"enabled": False})
         sid = httpx.post(f"{base}/v1/searches", json=body, timeout=60).json()["id"]
         for t in threads:
             t.start()

@@ -62,11 +62,26 @@ def test_list_and_show_json(finished: dict[str, Any]) -> None:
     (s,) = json.loads(out.stdout)
     assert s["id"] == finished["id"] and s["state"] == "completed" and s["completed"] == 3
     show = json.loads(_cli(finished["home"], "search", "show", finished["id"], "--json").stdout)
-    assert len(show["trials"]) == 5 and show["best"]["number"] in {
+    assert len(show["trials"]) == 3 + 6 and show["best"]["number"] in {
         t["number"] for t in show["trials"]
     }
     table = _cli(finished["home"], "search", "show", finished["id"]).stdout
-    assert "trials" in table and "baseline:full" in table and "predicted" in table
+    assert "trials" in table and "report:full" in table and "predicted" in table
+
+
+def test_report_json_and_table(finished: dict[str, Any]) -> None:
+    out = _cli(finished["home"], "search", "report", finished["id"], "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["status"] == "complete" and r["report"]["split"] == "test"
+    keys = [c["key"] for c in r["report"]["comparisons"]]
+    assert keys == ["best-full", "best-random"]
+    text = _cli(finished["home"], "search", "report", finished["id"]).stdout
+    assert "best recipe (dev)" in text and "final report: test split" in text
+    for c in r["report"]["comparisons"]:
+        assert c["sentence"] in text, "every comparison is printed with its CI"
+    missing = _cli(finished["home"], "search", "report", "no-such-search")
+    assert missing.returncode == 3 and "no-such-search" in (missing.stdout + missing.stderr)
 
 
 def test_export_subset_and_recipe(finished: dict[str, Any], tmp_path: Path) -> None:

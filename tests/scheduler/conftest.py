@@ -28,6 +28,21 @@ class FakeEvalResult:
     n_samples: int = 0
     train_tokens: int = 0
     artifacts: dict[str, str] = field(default_factory=dict)
+    item_scores: dict[str, list[float]] = field(default_factory=dict)
+    item_ids: dict[str, list[str]] = field(default_factory=dict)
+
+
+# Per-item offsets of the label objective's 24 benchmark items: item difficulty that every
+# subset shares (paired), symmetric around 0 so the item mean is the utility itself.
+_OFFSETS = [0.02 * k for k in range(-6, 0)] * 2 + [0.02 * k for k in range(1, 7)] * 2
+N_ITEMS = len(_OFFSETS)
+
+
+def items_around(
+    util: float, name: str = "demo"
+) -> tuple[dict[str, list[float]], dict[str, list[str]]]:
+    """Per-item scores whose mean is ``util`` (``item_scores``, ``item_ids`` of a result)."""
+    return {name: [util + o for o in _OFFSETS]}, {name: [f"q{i}" for i in range(N_ITEMS)]}
 
 
 class LabelObjective:
@@ -61,8 +76,16 @@ class LabelObjective:
             return FakeEvalResult("failed", "empty subset", {}, {}, None)
         clean = sum(self.labels[i] == "clean" for i in ids) / len(ids)
         util = clean * math.log1p(len(ids)) / math.log1p(800)
+        scores, item_ids = items_around(util)
         return FakeEvalResult(
-            "succeeded", None, {"demo": {"acc": clean}}, {"demo": "acc"}, util, n_samples=len(ids)
+            "succeeded",
+            None,
+            {"demo": {"acc": clean}},
+            {"demo": "acc"},
+            util,
+            n_samples=len(ids),
+            item_scores=scores,
+            item_ids=item_ids,
         )
 
 

@@ -1,7 +1,8 @@
 """Scheduler + in-process workers on a real SQLite store and the real demo pool.
 
 Evaluation is the label-based test double from conftest (no training), so these tests
-check the coupling — budget, baselines, restarts, failures, parallel workers — quickly.
+check the coupling — budget, final-report runs, restarts, failures, parallel workers —
+quickly (the report itself: test_report.py).
 The real-SFT flow is covered end to end by tests/test_e2e.py.
 """
 
@@ -70,7 +71,7 @@ def _run(
     return sched, in_flight
 
 
-def test_search_spends_exactly_the_budget_then_baselines(
+def test_search_spends_exactly_the_budget_then_reports(
     demo_env: dict[str, Any], tmp_path: Path
 ) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
@@ -79,21 +80,24 @@ def test_search_spends_exactly_the_budget_then_baselines(
     objective = LabelObjective(demo_env["labels"])
     _run(store, settings, search.id, objective)
     trials = store.trials(search.id)
-    search_trials = [t for t in trials if not t.origin.startswith("baseline:")]
-    baselines = sorted(t.origin for t in trials if t.origin.startswith("baseline:"))
+    search_trials = [t for t in trials if not t.origin.startswith("report:")]
+    report = sorted(t.origin for t in trials if t.origin.startswith("report:"))
     assert len(search_trials) == 6 and all(t.state == "complete" for t in trials)
-    assert baselines == ["baseline:full", "baseline:random"]
-    fps = [t.fingerprint for t in trials]
-    assert len(set(fps)) == len(fps), "no subset is evaluated twice"
-    assert len(set(objective.calls)) == len(objective.calls) == 8
+    assert report == ["report:best"] * 2 + ["report:full"] * 2 + ["report:random"] * 2
+    fps = [t.fingerprint for t in search_trials]
+    assert len(set(fps)) == len(fps), "no subset is evaluated twice by the search"
+    assert len(set(objective.calls[:6])) == 6 and len(objective.calls) == 12
     assert store.get_search(search.id).state == "completed"
     best = max(search_trials, key=lambda t: t.score or 0)
-    rand = next(t for t in trials if t.origin == "baseline:random")
-    full = next(t for t in trials if t.origin == "baseline:full")
-    assert len(objective.calls[rand.number]) == len(objective.calls[best.number])
-    assert len(objective.calls[full.number]) == len(pool)
+    for t in trials[6:]:
+        size = len(objective.calls[t.number])
+        if t.origin == "report:full":
+            assert size == len(pool)
+        else:
+            assert size == len(objective.calls[best.number])
     kinds = [e.kind for e in store.events(search_id=search.id, limit=10_000)]
-    assert kinds.count("trial_proposed") == 8 and kinds[-1] == "search_completed"
+    assert kinds.count("trial_proposed") == 12 and kinds[-1] == "search_completed"
+    assert kinds.count("search_report") == 1
 
 
 def test_restart_mid_search_continues_without_loss_or_repeats(
@@ -102,7 +106,9 @@ def test_restart_mid_search_continues_without_loss_or_repeats(
     settings, pool = demo_env["settings"], demo_env["pool"]
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     store = open_store(db)
-    search = create_search(store, _spec(pool.pool_id, 7, baselines=False), settings=settings)
+    search = create_search(
+        store, _spec(pool.pool_id, 7, report={"enabled": False}), settings=settings
+    )
     objective = LabelObjective(demo_env["labels"])
     _run(store, settings, search.id, objective, steps=4)  # "server" dies after 4 rounds
     mid = len(store.trials(search.id))
@@ -122,7 +128,9 @@ def test_same_history_gives_same_proposals(demo_env: dict[str, Any], tmp_path: P
     hashes = []
     for i in range(2):
         store = open_store(f"sqlite:///{tmp_path / f'db{i}.sqlite'}")
-        search = create_search(store, _spec(pool.pool_id, 5, baselines=False), settings=settings)
+        search = create_search(
+            store, _spec(pool.pool_id, 5, report={"enabled": False}), settings=settings
+        )
         _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
         hashes.append([t.recipe_hash for t in store.trials(search.id)])
     assert hashes[0] == hashes[1]
@@ -133,7 +141,7 @@ def test_crashed_evaluations_are_retried_then_failed(
 ) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    spec = _spec(pool.pool_id, 4, baselines=False, max_attempts=2)
+    spec = _spec(pool.pool_id, 4, report={"enabled": False}, max_attempts=2)
     search = create_search(store, spec, settings=settings)
     objective = LabelObjective(
         demo_env["labels"], crash_on={1, 2}
@@ -151,7 +159,9 @@ def test_crashed_evaluations_are_retried_then_failed(
 def test_parallel_workers_are_kept_busy(demo_env: dict[str, Any], tmp_path: Path) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    search = create_search(store, _spec(pool.pool_id, 9, baselines=False), settings=settings)
+    search = create_search(
+        store, _spec(pool.pool_id, 9, report={"enabled": False}), settings=settings
+    )
     _sched, in_flight = _run(
         store, settings, search.id, LabelObjective(demo_env["labels"]), n_workers=3
     )

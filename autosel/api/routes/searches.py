@@ -1,6 +1,6 @@
-"""Searches: create (pool + budget + spec), list, status, trials, best recipe, cancel,
-resume, live events (Server-Sent Events, of one search or of all) and exports of any
-trial's subset and recipe."""
+"""Searches: create (pool + budget + spec), list, status, trials, best recipe, final
+report, cancel, resume, live events (Server-Sent Events, of one search or of all) and
+exports of any trial's subset and recipe."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from autosel.api.schemas import (
     SearchCreate,
     SearchesPublic,
     SearchPublic,
+    SearchReportPublic,
     TrialsPublic,
 )
 from autosel.errors import NotFoundError
@@ -140,7 +141,7 @@ async def list_events(
 # few hundred trial rows per poll would cost more than everything else in the request.
 @router.get("/{search_id}", response_model=SearchPublic, responses=ERRORS)
 def get(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
-    """Status, progress, best trial, baseline scores and the immutable spec."""
+    """Status, progress, best trial (by dev score) and the immutable spec."""
     return _json(cache.get(search_id).summary_json)
 
 
@@ -148,6 +149,16 @@ def get(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
 def trials(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
     """Every trial: recipe, origin, predicted vs actual, per-benchmark scores, cost."""
     return _json(cache.get(search_id).trials_json)
+
+
+@router.get("/{search_id}/report", response_model=SearchReportPublic, responses=ERRORS)
+def report(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
+    """The final report on the test split: best recipe, full pool, random subsets and
+    references re-trained with fresh seeds, each difference with a 95% CI and a verdict;
+    or, before it exists, which report runs are still running."""
+    from autosel.scheduler.service import search_report
+
+    return search_report(store, search_id)
 
 
 @router.post("/{search_id}/cancel", response_model=SearchPublic, responses=ERRORS)

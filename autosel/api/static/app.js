@@ -223,7 +223,7 @@ class ListView {
       h("td", {}, (s.created_at || "").replace("T", " ").slice(0, 19))));
     const table = h("table", { id: "searches" },
       h("caption", {}, `${data.length} search${data.length === 1 ? "" : "es"}, newest first`),
-      h("thead", {}, h("tr", {}, ["Search", "State", "Budget progress", "Best score", "Created (UTC)"]
+      h("thead", {}, h("tr", {}, ["Search", "State", "Budget progress", "Best dev score", "Created (UTC)"]
         .map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows));
     main().replaceChildren(h("h1", {}, "Searches"),
@@ -249,10 +249,14 @@ class SearchView {
     main().replaceChildren(
       h("h1", { id: "title" }, "Search"),
       h("dl", { class: "summary", id: "summary" }),
-      h("h2", {}, "Progress"),
+      h("h2", { id: "report-title" }, "Final report (test split)"),
+      h("section", { id: "report", "aria-labelledby": "report-title" },
+        h("p", { id: "report-status", class: "muted" }, "Loading…"),
+        h("div", { id: "report-body" })),
+      h("h2", {}, "Progress (dev split)"),
       h("div", { class: "plots" },
-        h("figure", {}, plot("plot-progress", "Best utility so far versus evaluations, with baselines"),
-          h("figcaption", { class: "muted" }, "Best utility so far after each evaluation; dashed: baselines.")),
+        h("figure", {}, plot("plot-progress", "Best dev utility so far versus evaluations"),
+          h("figcaption", { class: "muted" }, "Best dev utility so far after each search evaluation (the score the search maximised; test scores are in the final report).")),
         h("figure", {}, plot("plot-prediction", "Surrogate predicted mean and std versus observed score"),
           h("figcaption", { class: "muted" }, "GP prediction at proposal (mean ± std) versus observed utility; warmup trials have no prediction."))),
       h("h2", { id: "detail-title" }, "Chosen recipe"),
@@ -288,7 +292,21 @@ class SearchView {
     this.renderSummary();
     this.renderPlots();
     this.renderTrials();
-    await this.renderDetail();
+    await Promise.all([this.refreshReport(), this.renderDetail()]);
+  }
+
+  // The report changes only once the search reaches it; a computed report is final.
+  async refreshReport() {
+    if (this.report && this.report.status === "complete") return;
+    const s = this.summary;
+    if (!s.report_runs && !TERMINAL.has(s.state) && this.report) return;
+    try {
+      this.report = await api(this.base + "/report");
+    } catch (err) {
+      document.getElementById("report-status").textContent = "Report unavailable: " + err.message;
+      return;
+    }
+    this.renderReport();
   }
 
   // Events come in bursts (a finished job logs several); refresh once per burst.
@@ -329,13 +347,12 @@ class SearchView {
     document.title = s.name + " · autosel";
     document.getElementById("title").textContent = "Search: " + s.name;
     const item = (k, v) => [h("dt", {}, k), h("dd", {}, v)];
-    const base = Object.entries(s.baselines || {}).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
     document.getElementById("summary").replaceChildren(...[
       item("State", h("span", { class: "state-" + s.state, id: "search-state" }, s.state)),
       item("Evaluations", h("span", {}, h("progress", { max: s.budget, value: Math.min(s.completed, s.budget),
         "aria-label": `${s.completed} of ${s.budget} evaluations` }), ` ${s.completed} / ${s.budget}`)),
-      item("Best score", fmt(s.best_score)),
-      item("Baselines", base || "not evaluated yet"),
+      item("Best dev score", fmt(s.best_score)),
+      item("Final report", s.report_runs ? `${s.report_runs_done} / ${s.report_runs} test runs` : "not started"),
       item("In flight / failed", `${s.in_flight} / ${s.failed}`),
       item("Device time", `${fmt(s.device_seconds, 1)} s`),
       item("Search id", h("code", {}, s.id)),
@@ -344,25 +361,18 @@ class SearchView {
 
   renderPlots() {
     const s = this.summary;
-    const searchTrials = this.trials.filter((t) => !t.baseline);
+    const searchTrials = this.trials.filter((t) => !t.report);
     const finished = searchTrials.filter((t) => ["complete", "failed", "pruned"].includes(t.state))
       .sort((a, b) => (a.finished_at || "").localeCompare(b.finished_at || ""));
-    const n = s.best_so_far.length;
     const xs = s.best_so_far.map((_, i) => i + 1);
     const traces = [
       { name: "best so far", x: xs, y: s.best_so_far, mode: "lines+markers", line: { shape: "hv" } },
       { name: "observed", x: finished.map((_, i) => i + 1), y: finished.map((t) => t.score),
         mode: "markers", marker: { symbol: "circle-open" }, text: finished.map((t) => "trial " + t.number) },
     ];
-    const labels = { full: "full pool", random: "random subset (same size)" };
-    for (const [k, v] of Object.entries(s.baselines || {})) {
-      if (v === null || v === undefined) continue;
-      traces.push({ name: labels[k] || k, x: [1, Math.max(n, 1)], y: [v, v], mode: "lines",
-        line: { dash: "dash" } });
-    }
     Plotly.react("plot-progress", traces, {
       margin: { t: 20, r: 10 }, xaxis: { title: { text: "evaluations" }, rangemode: "tozero" },
-      yaxis: { title: { text: "utility" } }, legend: { orientation: "h", y: -0.25 },
+      yaxis: { title: { text: "dev utility" } }, legend: { orientation: "h", y: -0.25 },
     }, PLOT_CONFIG);
 
     const predicted = searchTrials.filter((t) => t.predicted_mean !== null && t.predicted_mean !== undefined);
@@ -374,12 +384,67 @@ class SearchView {
       { name: "observed", x: observed.map((t) => t.number), y: observed.map((t) => t.score), mode: "markers" },
     ], {
       margin: { t: 20, r: 10 }, xaxis: { title: { text: "trial number" } },
-      yaxis: { title: { text: "utility" } }, legend: { orientation: "h", y: -0.25 },
+      yaxis: { title: { text: "dev utility" } }, legend: { orientation: "h", y: -0.25 },
     }, PLOT_CONFIG);
   }
 
+  // The final report: each arm's test utility and every difference with its 95% CI and
+  // verdict in words. The best recipe's dev score is shown apart, labelled as dev.
+  renderReport() {
+    const r = this.report;
+    const status = document.getElementById("report-status");
+    const body = document.getElementById("report-body");
+    status.textContent = r.status === "complete"
+      ? "Best recipe, full pool, random subsets of the same size and references, re-trained with fresh seeds and scored on the test split."
+      : r.message;
+    if (r.status !== "complete") {
+      body.replaceChildren(...(r.pending.length ? [h("ul", { id: "report-pending" }, r.pending.map((p) =>
+        h("li", {}, `trial ${p.trial}: ${p.arm}, replicate ${p.replicate} (${p.state})`)))] : []));
+      return;
+    }
+    const rep = r.report;
+    const parts = [];
+    if (rep.flat_warning) {
+      parts.push(h("p", { id: "flat-warning", class: "warning", role: "alert" },
+        h("strong", {}, "Warning: "), rep.flat_warning));
+    }
+    if (rep.best) {
+      parts.push(h("p", { id: "report-best" }, "Best recipe (dev): trial ", String(rep.best.trial),
+        `, ${rep.best.size} samples, dev score ${fmt(rep.best.dev_score)} — the score the search `
+        + "maximised, not a test score; its test score is the “best” row below."));
+    }
+    parts.push(h("ul", { id: "report-comparisons" }, rep.comparisons.map((c) =>
+      h("li", { "data-key": c.key },
+        h("strong", { class: "verdict verdict-" + c.verdict.replace(/ /g, "-") }, c.verdict),
+        ": ", c.sentence))));
+    const se = (a) => (a.test_utility === null ? "–" : `${fmt(a.test_utility)} ± ${fmt(a.test_se)}`);
+    parts.push(h("div", { class: "plots" },
+      h("div", { class: "scroll" }, h("table", { id: "report-arms" },
+        h("caption", {}, "Test utility of each arm (mean over replicates ± standard error)"),
+        h("thead", {}, h("tr", {}, ["Arm", "Size", "Replicates", "Test utility ± SE"]
+          .map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, rep.arms.map((a) => h("tr", { "data-arm": a.key },
+          h("th", { scope: "row" }, a.name), h("td", { class: "num" }, a.size ?? "–"),
+          h("td", { class: "num" }, `${a.replicates} / ${a.planned}`),
+          h("td", { class: "num" }, se(a))))))),
+      h("figure", {}, h("div", { id: "plot-report", class: "plot", role: "img",
+        "aria-label": "Test utility of each arm with 95% intervals" }),
+        h("figcaption", { class: "muted" }, "Test split: each arm's utility ± 1.96 SE."))));
+    if (rep.missing.length) {
+      parts.push(h("ul", { id: "report-missing", class: "error" }, rep.missing.map((m) =>
+        h("li", {}, `${m.name}: no test score (${m.reason})`))));
+    }
+    body.replaceChildren(...parts);
+    const shown = rep.arms.filter((a) => a.test_utility !== null);
+    Plotly.react("plot-report", [{
+      type: "scatter", mode: "markers", name: "test utility", x: shown.map((a) => a.name),
+      y: shown.map((a) => a.test_utility),
+      error_y: { type: "data", array: shown.map((a) => 1.96 * (a.test_se || 0)), visible: true },
+    }], { margin: { t: 20, r: 10 }, yaxis: { title: { text: "test utility" } } }, PLOT_CONFIG);
+  }
+
   renderTrials() {
-    const cols = ["#", "State", "Origin", "Trajectory", "Recipe steps", "Size", "State vector",
+    const cols = ["#", "State", "Origin", "Split", "Trajectory", "Recipe steps", "Size", "State vector",
       "Predicted", "Score", "Per benchmark", "Cost (device s)", "Error", ""];
     const rows = this.trials.map((t) => {
       const steps = (t.recipe.steps || []).map((st) => st.operator).join(" → ") || "(whole pool)";
@@ -389,7 +454,7 @@ class SearchView {
       return h("tr", { "data-trial": t.number },
         h("th", { scope: "row" }, String(t.number)),
         h("td", { class: "state-" + t.state }, t.state),
-        h("td", {}, t.origin), h("td", { class: "num" }, t.trajectory ?? "–"),
+        h("td", {}, t.origin), h("td", {}, t.split), h("td", { class: "num" }, t.trajectory ?? "–"),
         h("td", {}, steps), h("td", { class: "num" }, t.size ?? "–"),
         h("td", {}, h("code", { class: "vec", title: vec }, vec.length > 60 ? vec.slice(0, 60) + "…" : vec)),
         h("td", { class: "num" }, pred), h("td", { class: "num" }, fmt(t.score)),
@@ -399,7 +464,7 @@ class SearchView {
           "aria-label": "Show recipe and composition of trial " + t.number }, "Show") : ""));
     });
     document.getElementById("trials").replaceChildren(
-      h("caption", {}, `${this.trials.length} trials (baselines included)`),
+      h("caption", {}, `${this.trials.length} trials (search trials on dev; final-report runs on test)`),
       h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows));
   }
