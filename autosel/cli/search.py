@@ -28,10 +28,11 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 
 
 def recipe_summary(recipe: dict[str, Any]) -> str:
-    """``hes_filter(fraction=0.3) → minhash_dedup(threshold=0.8)`` (``full pool`` if empty)."""
+    """``hes_filter(fraction=0.3) → minhash_dedup(threshold=0.8)`` (``full pool`` if empty;
+    a final-report reference subset, which has no steps, by its name)."""
     steps = recipe.get("steps") or []
     if not steps:
-        return "full pool"
+        return recipe.get("name") or "full pool"
     parts = []
     for s in steps:
         params = ", ".join(f"{k}={v}" for k, v in sorted((s.get("params") or {}).items()))

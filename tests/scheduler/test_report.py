@@ -313,3 +313,42 @@ def test_report_seeds_are_deterministic_and_avoid_the_search_seed() -> None:
     assert a != rep.training_seed(4, "report:best", 0, avoid=0)
     assert rep.training_seed(3, "report:best", 0, avoid=a) != a
     assert rep.draw_seed(3, 0) != rep.draw_seed(3, 1)
+
+
+def test_build_report_keeps_what_succeeded_and_says_what_did_not() -> None:
+    """Pure report building: one best run failed, one full run scored other test items."""
+    spec = SearchSpec.parse({"pool": "p", "report": {"replicates": 2}})
+    planned = [rep.ReportRun(a, r) for r in range(2) for a in ("best", "full", "random")]
+    rng = np.random.default_rng(0)
+
+    def run(arm: str, r: int, base: float, n: int = N_ITEMS, state: str = "complete") -> Any:
+        items = {"demo": list(base + rng.normal(0, 0.02, n))} if state == "complete" else {}
+        number = 10 + len(arm) * 3 + r
+        return rep.RunOutcome(rep.ReportRun(arm, r), number, state, 100, 7 + r, items, "boom")
+
+    outcomes = [
+        run("best", 0, 0.6),
+        run("best", 1, 0.6, state="failed"),
+        run("full", 0, 0.4),
+        run("full", 1, 0.4, n=N_ITEMS - 1),  # another test split: left out, with a note
+        run("random", 0, 0.5),
+        run("random", 1, 0.5),
+    ]
+    dev = [
+        {"trial": 0, "score": 0.2, "item_scores": {}},
+        {"trial": 1, "score": 0.9, "item_scores": {}},
+    ]
+    r = rep.build_report(
+        spec, best=None, dev_runs=dev, planned=planned, skipped={}, outcomes=outcomes
+    )
+    arms = {a["key"]: a for a in r["arms"]}
+    assert (arms["best"]["replicates"], arms["full"]["replicates"]) == (1, 1)
+    assert "failed: boom" in arms["best"]["notes"][0]
+    assert "differ" in arms["full"]["notes"][0]
+    assert not r["complete"] and r["missing"] == []
+    # Random draws differ in subset as well as seed, so they do not measure seed noise; no
+    # other arm has 2 replicates left, so the seed variance is assumed, and says so.
+    assert not r["seed_variance"]["measured"]
+    comps = {c["key"]: c for c in r["comparisons"]}
+    assert comps["best-full"]["verdict"] == "better" and comps["best-full"]["lo"] > 0
+    assert r["dev"]["noise_se"] is None and r["flat_warning"] is None, "no item scores: no claim"

@@ -447,7 +447,9 @@ class SearchView {
     const cols = ["#", "State", "Origin", "Split", "Trajectory", "Recipe steps", "Size", "State vector",
       "Predicted", "Score", "Per benchmark", "Cost (device s)", "Error", ""];
     const rows = this.trials.map((t) => {
-      const steps = (t.recipe.steps || []).map((st) => st.operator).join(" → ") || "(whole pool)";
+      // A reference subset is a fixed list of ids, not steps: it is shown by its name.
+      const steps = (t.recipe.steps || []).map((st) => st.operator).join(" → ")
+        || t.recipe.name || "(whole pool)";
       const vec = t.state_vector.map((x) => fmt(x, 2)).join(", ");
       const bench = Object.entries(t.scores).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(", ");
       const pred = t.predicted_mean === null ? "–" : `${fmt(t.predicted_mean)} ± ${fmt(t.predicted_std)}`;
