@@ -191,9 +191,10 @@ def _item_arrays(
         lengths = {b: len(v) for b, v in o.item_scores.items()}
         if shape is None:  # the first usable run sets the test items every other run must have
             shape = lengths
-        ref = shape
-        if lengths != ref:
-            notes.append(f"trial {o.trial}: test items {lengths} differ from the other runs' {ref}")
+        if lengths != shape:
+            notes.append(
+                f"trial {o.trial}: test items {lengths} differ from the other runs' {shape}"
+            )
             continue
         rows.append(o.item_scores)
         used.append(o)
@@ -224,8 +225,8 @@ def build_report(
         outcomes: the finished report runs (complete or failed).
 
     Returns:
-        ``{version, split, complete, best, arms, missing, seed_variance, comparisons,
-        flat_warning, dev}`` (see ``autosel.api.schemas.FinalReport``).
+        ``{version, split, complete, best, arms, missing, seed_variance, random_variance,
+        comparisons, flat_warning, dev}`` (see ``autosel.api.schemas.FinalReport``).
     """
     from autosel.evaluation import stats
 
@@ -250,14 +251,18 @@ def build_report(
         ] + notes
         n_planned = sum(r.arm == key for r in planned)
         if used:
-            shape = shape or {b: a.shape[1] for b, a in items.items()}
-            arms[key] = stats.Arm(
-                name=arm_name(key),
-                items=items,
-                weights=benchmark_weights(spec, items),
-                label=arm_label(key),
-            )
-        else:
+            try:
+                arms[key] = stats.Arm(
+                    name=arm_name(key),
+                    items=items,
+                    weights=benchmark_weights(spec, items),
+                    label=arm_label(key),
+                )
+                shape = shape or {b: a.shape[1] for b, a in items.items()}
+            except ValueError as exc:  # e.g. a non-finite item score from a worker
+                notes.append(f"its item scores cannot be used: {exc}")
+                used = []
+        if not used:
             missing.append(
                 {"arm": key, "name": arm_name(key), "reason": "; ".join(notes) or "not run"}
             )
