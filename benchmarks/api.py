@@ -51,7 +51,7 @@ def build_search(db_url: str) -> str:
             if i < 40
             else "edit:perturb"
             if i < N_TRIALS
-            else ("baseline:full", "baseline:random")[i - N_TRIALS]
+            else ("report:full", "report:random")[i - N_TRIALS]
         )
         steps = [
             {"operator": "hes_filter", "params": {"fraction": float(rng.uniform(0.1, 0.9))}},
