@@ -26,13 +26,24 @@ def demo_pool(
         "--seed", help="Seed: the same seed writes byte-identical files."
     )] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    kind: Annotated[str, typer.Option(
+        "--kind", help="rules (short rule tasks, the `autosel demo` pool) or reasoning "
+        "(step-by-step reasoning domains)."
+    )] = "rules",
 ) -> None:
     """Generate the offline demo pool: planted defects, hidden labels, held-out benchmarks."""
     import json
 
     from rich.table import Table
 
+    from autosel.errors import ConfigError
     from autosel.pool.demo import generate_demo_pool
+
+    if kind == "rules":
+        _rules_pool(out_dir, size, seed, as_json)
+        return
+    if kind != "reasoning":
+        raise ConfigError(f"--kind {kind!r}: accepted rules, reasoning")
 
     with console.status(f"generating the {size} demo pool …", spinner="dots"):
         res = generate_demo_pool(out_dir, size=size, seed=seed)
@@ -57,6 +68,27 @@ def demo_pool(
         f"{groups['wrong_answers']:,} wrong). Labels: {res.labels_path} (never give them to "
         f"operators). Benchmarks: {res.out_dir / 'bench'}"
     )
+
+
+def _rules_pool(out_dir: Path, size: str, seed: int, as_json: bool) -> None:
+    import json
+
+    from rich.table import Table
+
+    from autosel.pool.demo.rules import generate_rules_pool
+
+    res = generate_rules_pool(out_dir, size=size, seed=seed)
+    manifest = json.loads(res.manifest_path.read_text())
+    if as_json:
+        print_json(manifest)
+        return
+    console.print(f"[green]wrote[/] {res.n_samples:,} samples to {res.pool_path}")
+    defects = Table("defect (hidden label)", "samples", "share", title="planted defects")
+    for name, count in res.defect_counts.items():
+        defects.add_row(name, f"{count:,}", f"{manifest['defect_rates'][name]:.1%}")
+    console.print(defects)
+    console.print(f"Labels: {res.labels_path}; oracle-clean ids: {res.clean_ids_path} (never give "
+                  f"them to operators). Benchmarks: {res.out_dir / 'bench'}")
 
 
 # --------------------------------------------------------------------------- end demo-pool

@@ -19,32 +19,45 @@ import typer
 from autosel.cli import app
 from autosel.cli._common import console, stats_table
 
-# Evaluation profiles sized for a 2-core CPU with the embedded 135M model. Every trial
-# trains the same number of optimizer steps, so subsets compete on equal compute.
+# Evaluation profiles sized for a 2-core CPU with the embedded 135M model.
+#
+# Training budget per trial: the method trains on the *whole selected subset*, so the
+# demo profiles train one epoch over it (a smaller subset costs less, and every selected
+# sample is seen once); ``max_steps`` is only a safety cap. The old demo trained a fixed
+# 24 steps x 4 examples whatever the subset, so full pool and clean subset differed by a
+# few dozen defective examples seen and every score sat within noise.
+# ``primary`` applies when generation is off: mc_prob for multiple-choice benchmarks
+# (continuous and paired: probability of the right choice), neg_nll otherwise.
 PROFILES: dict[str, dict[str, Any]] = {
     "demo": {
-        "max_steps": 24,
-        "batch_size": 4,
-        "max_seq_len": 256,
-        "learning_rate": 3e-4,
-        "bench_limit": 40,
+        "epochs": 1.0,
+        "max_steps": None,
+        "batch_size": 8,
+        "max_seq_len": 128,
+        "learning_rate": 1e-3,
+        "lr_scheduler": "constant",
+        "bench_limit": None,
         "generate": False,
         "budget": 4,
     },
     "tiny": {
+        "epochs": 1.0,
         "max_steps": 3,
         "batch_size": 2,
         "max_seq_len": 160,
         "learning_rate": 3e-4,
+        "lr_scheduler": "cosine",
         "bench_limit": 6,
         "generate": False,
         "budget": 2,
     },
     "full": {
+        "epochs": 1.0,
         "max_steps": None,
         "batch_size": 8,
         "max_seq_len": 512,
         "learning_rate": 2e-4,
+        "lr_scheduler": "cosine",
         "bench_limit": None,
         "generate": True,
         "budget": 8,
@@ -79,22 +92,46 @@ def _parse_benches(items: list[str]) -> dict[str, Path]:
     return out
 
 
+def _is_multiple_choice(path: Path) -> bool:
+    """Whether the benchmark file's first item has choices (decides the default metric)."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    return bool(json.loads(line).get("choices"))
+                except (ValueError, AttributeError):
+                    return False  # the loader reports the bad line with its number later
+    return False
+
+
 def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int) -> dict[str, Any]:
+    """The evaluation spec of a profile. Without generation the primary metric is one the
+    harness computes: ``mc_prob`` for multiple choice, ``neg_nll`` for open answers."""
     from autosel.errors import ConfigError
 
     if profile not in PROFILES:
         raise ConfigError(f"--profile {profile!r}: accepted {', '.join(PROFILES)}")
     p = PROFILES[profile]
+
+    def bench(name: str, path: Path) -> dict[str, Any]:
+        b: dict[str, Any] = {
+            "name": name, "path": str(path), "limit": p["bench_limit"], "generate": p["generate"]
+        }
+        if not p["generate"]:
+            b["primary_metric"] = "mc_prob" if _is_multiple_choice(path) else "neg_nll"
+        return b
+
     spec: dict[str, Any] = {
         "model": model,
         "seed": seed,
+        "epochs": p["epochs"],
         "batch_size": p["batch_size"],
         "max_seq_len": p["max_seq_len"],
         "learning_rate": p["learning_rate"],
-        "benchmarks": [
-            {"name": n, "path": str(path), "limit": p["bench_limit"], "generate": p["generate"]}
-            for n, path in sorted(benches.items())
-        ],
+        "lr_scheduler": p["lr_scheduler"],
+        "benchmarks": [bench(n, path) for n, path in sorted(benches.items())],
     }
     if p["max_steps"]:
         spec["max_steps"] = p["max_steps"]
@@ -151,8 +188,13 @@ def run_flow(
     spec_file: Path | None,
     name: str,
     timings: dict[str, float],
+    references: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
-    """The main job, stage by stage. Returns the final search summary."""
+    """The main job, stage by stage. Returns the final search summary.
+
+    ``references``: extra subsets (name -> file of sample ids) the final report re-trains
+    and compares with the full pool, e.g. the demo's oracle-clean subset.
+    """
     from autosel.cli.search import event_printer, print_report, print_summary, trials_table
     from autosel.pool.export import export_records
     from autosel.pool.ingest import add_pool
@@ -179,6 +221,8 @@ def run_flow(
         "eval": eval_spec_for(benches, profile, model, seed),
         "knobs": {"seed": seed},
     }
+    if references:
+        spec_data["report"] = {"references": {k: str(v) for k, v in references.items()}}
     spec = (
         SearchSpec.from_file(spec_file, pool=pool.pool_id, budget=budget)
         if spec_file
@@ -300,16 +344,23 @@ def demo(
     serve: ServeOption = True,
     workers: WorkersOption = 1,
 ) -> None:
-    """The main job on the embedded default: demo pool, SmolLM2 signals, a real search."""
-    from autosel.pool.demo import generate_demo_pool
+    """The main job on the embedded default: demo pool, SmolLM2 signals, a real search.
+
+    The demo pool is the *rules* pool (autosel.pool.demo.rules): short rule-based tasks
+    with a planted wrong-rule defect the model really learns from, so the data choice
+    shows on the held-out test split. Its hidden labels give the oracle-clean reference
+    of the final report (a ceiling no recipe can read).
+    """
+    from autosel.pool.demo.rules import generate_rules_pool
     from autosel.settings import get_settings
 
     out = out or get_settings().home / "demo"
     timings: dict[str, float] = {}
     with _stage("generate the demo pool and held-out benchmarks", timings):
-        demo_pool = generate_demo_pool(out / "data", size=size, seed=seed)
-        console.print(f"pool: {demo_pool.pool_path}")
-    benches = {p.name.split(".")[0]: p for p in demo_pool.bench_paths}
+        demo_pool = generate_rules_pool(out / "data", size=size, seed=seed)
+        console.print(f"pool: {demo_pool.pool_path} ({demo_pool.n_samples} samples; planted "
+                      f"defects {demo_pool.defect_counts})")
+    benches = {p.stem: p for p in demo_pool.bench_paths}
     run_flow(
         demo_pool.pool_path,
         benches,
@@ -324,4 +375,5 @@ def demo(
         spec_file=None,
         name=f"demo-{size}",
         timings=timings,
+        references={"oracle-clean": demo_pool.clean_ids_path},
     )

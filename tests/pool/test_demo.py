@@ -373,7 +373,8 @@ def test_fewshot_examples_are_disjoint_too(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ CLI
 
 def test_cli_demo_pool_prints_counts(tmp_path: Path) -> None:
-    args = ["demo-pool", str(tmp_path / "d"), "--size", "small", "--seed", "4"]
+    args = ["demo-pool", str(tmp_path / "d"), "--size", "small", "--seed", "4", "--kind",
+            "reasoning"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "wrong_answer" in result.output and "800" in result.output
