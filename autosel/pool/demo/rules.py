@@ -13,8 +13,8 @@ Defects (hidden labels in ``labels.jsonl``; operators never read them):
 
 - ``wrong_rule`` — the answer follows the task's wrong rule. A faulty upstream generator
   produced them, and a mirror repeated that batch: each wrong-rule prompt appears
-  ``1 + wrong_copies`` times (the copies are exact, or differ only in the prompt's
-  wording), so near-duplicate clustering (``minhash_dedup``, ``exact_dedup``) is the signal
+  ``1 + wrong_copies`` times (half the copies verbatim, the others with the prompt
+  reworded), so near-duplicate clustering (``minhash_dedup``, ``exact_dedup``) is the signal
   that finds most of them. Base-model NLL/entropy do not: the wrong rules are as
   plausible to an untrained 135M model as the right ones (AUC ≈ 0.5, README).
 - ``off_topic`` — chit-chat that ignores the request (found by length, lexical entropy,
@@ -166,8 +166,9 @@ def generate_rules_pool(
     size: str = "small",
     seed: int = 0,
     *,
-    wrong_rule: float = 0.36,
-    wrong_copies: int = 2,
+    wrong_rule: float = 0.40,
+    wrong_copies: int = 3,
+    exact_copy_share: float = 0.5,
     off_topic: float = 0.06,
     truncated: float = 0.06,
     duplicate: float = 0.04,
@@ -180,6 +181,8 @@ def generate_rules_pool(
         seed: the same seed writes byte-identical files.
         wrong_rule: share of samples (copies included) answering by the wrong rule.
         wrong_copies: extra copies of each wrong-rule sample (the mirrored batch).
+        exact_copy_share: share of those copies that are verbatim (the rest reword the
+            prompt: near duplicates that only MinHash clustering finds).
         off_topic, truncated, duplicate: shares of the other defects.
         bench_size: items per task benchmark (default by size); split dev/test later by id.
 
@@ -194,9 +197,12 @@ def generate_rules_pool(
             raise ConfigError(f"demo option {name}={rate}: accepted 0 ≤ rate ≤ 0.6")
     if not 0 <= wrong_copies <= 10:
         raise ConfigError(f"demo option wrong_copies={wrong_copies}: accepted 0..10")
+    if not 0.0 <= exact_copy_share <= 1.0:
+        raise ConfigError(f"demo option exact_copy_share={exact_copy_share}: accepted 0..1")
     n = RULES_SIZES[size]
     rates = {"wrong_rule": wrong_rule, "off_topic": off_topic, "truncated": truncated,
              "duplicate": duplicate}
+    copies = {"wrong_copies": wrong_copies, "exact_copy_share": exact_copy_share}
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     units = _defect_plan(n, rates, wrong_copies, stream(seed, "rules", "plan"))
@@ -241,11 +247,12 @@ def generate_rules_pool(
             first = emit(item.prompts[0], ANSWER_PREFIX + item.wrong, item.task,
                          "wrong_rule", None)
             for _ in range(wrong_copies):
-                prompt = text.choice(item.prompts)
+                exact = text.random() < exact_copy_share
+                prompt = item.prompts[0] if exact else text.choice(item.prompts[1:])
                 emit(prompt, first["response"], item.task, "wrong_rule", first["id"])
     bench_paths = _write_bench(out / "bench", task_names, bench_size or RULES_BENCH_SIZE[size],
                                seed, seen)
-    return _write_files(out, records, labels, bench_paths, size, seed, rates, wrong_copies)
+    return _write_files(out, records, labels, bench_paths, size, seed, rates, copies)
 
 
 def _write_bench(bench_dir: Path, tasks: list[str], k: int, seed: int,
@@ -280,7 +287,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _write_files(out: Path, records: list[dict[str, Any]], labels: list[dict[str, Any]],
                  bench_paths: tuple[Path, ...], size: str, seed: int, rates: dict[str, float],
-                 wrong_copies: int) -> RulesPool:
+                 copies: dict[str, float]) -> RulesPool:
     counts = Counter(lab["defect"] for lab in labels)
     clean_ids = [lab["id"] for lab in labels if lab["defect"] == "clean"]
     _atomic_write(out / "pool.jsonl", b"".join(orjson.dumps(r) + b"\n" for r in records))
@@ -288,7 +295,7 @@ def _write_files(out: Path, records: list[dict[str, Any]], labels: list[dict[str
     _atomic_write(out / "clean_ids.txt", ("\n".join(clean_ids) + "\n").encode())
     manifest = {
         "generator": "autosel.pool.demo.rules", "version": 1, "size": size, "seed": seed,
-        "n_samples": len(records), "configured_rates": rates, "wrong_copies": wrong_copies,
+        "n_samples": len(records), "configured_rates": rates, **copies,
         "defect_counts": dict(sorted(counts.items())),
         "defect_rates": {k: round(v / len(records), 6) for k, v in sorted(counts.items())},
         "source_counts": dict(sorted(Counter(r["source"] for r in records).items())),
