@@ -29,6 +29,15 @@ def removal_rate(pool, labels: dict[str, str], kept: np.ndarray, defects: set[st
     return float(1 - np.isin(rows, kept).mean())
 
 
+# Recipes whose selection reads model signals (HES). The signal pass runs in bf16 on CPU,
+# and bf16 matmul kernels differ between CPU types (AVX512-BF16 vs emulated): on this
+# project's machines the same code gave a different top-20% HES set (stop 19's machine vs
+# the one the golden file was made on). Those recipes are pinned by id overlap, the others
+# (text signals, seeded sampling) exactly.
+MODEL_DEPENDENT = {"hes_top20", "dedup_then_hes"}
+MIN_JACCARD = 0.9
+
+
 def test_golden_fingerprints(demo) -> None:  # type: ignore[no-untyped-def]
     pool, signals, _ = demo
     if not GOLDEN_FILE.exists():
@@ -37,11 +46,15 @@ def test_golden_fingerprints(demo) -> None:  # type: ignore[no-untyped-def]
     assert golden["pool_content_hash"] == pool.content_hash
     for name, recipe in GOLDEN_RECIPES.items():
         res = realize(recipe, pool, signals, seed=0)
-        assert golden["recipes"][name] == {
-            "recipe_hash": recipe.recipe_hash,
-            "size": len(res),
-            "fingerprint": res.fingerprint,
-        }, name
+        want = golden["recipes"][name]
+        assert (want["recipe_hash"], want["size"]) == (recipe.recipe_hash, len(res)), name
+        if name not in MODEL_DEPENDENT:
+            assert want["fingerprint"] == res.fingerprint, name
+            continue
+        got = set(pool.sample_ids[res.indices].tolist())
+        jaccard = len(got & set(want["ids"])) / len(got | set(want["ids"]))
+        print(f"{name}: Jaccard {jaccard:.3f} with the golden selection")
+        assert jaccard >= MIN_JACCARD, (name, jaccard)
 
 
 def test_hes_filter_removes_short_and_truncated_responses(demo) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ def main() -> None:
             "recipe_hash": recipe.recipe_hash,
             "size": len(res),
             "fingerprint": res.fingerprint,
+            "ids": sorted(pool.sample_ids[res.indices].tolist()),
         }
         print(name, len(res), res.fingerprint[:16])
     GOLDEN_FILE.write_text(
