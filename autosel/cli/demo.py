@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,10 +54,7 @@ def demo_pool(
     console.print(
         f"[green]wrote[/] {res.n_samples:,} samples to {res.pool_path} in {res.seconds:.1f} s"
     )
-    defects = Table("defect (hidden label)", "samples", "share", title="planted defects")
-    for name, count in res.defect_counts.items():
-        defects.add_row(name, f"{count:,}", f"{manifest['defect_rates'][name]:.1%}")
-    console.print(defects)
+    console.print(_defects_table(res.defect_counts, manifest["defect_rates"]))
     sources = Table("source", "samples", "benchmark items", title="domains")
     for name, count in res.source_counts.items():
         sources.add_row(name, f"{count:,}", f"{res.bench_sizes.get(name, 0):,}")
@@ -70,10 +67,17 @@ def demo_pool(
     )
 
 
+def _defects_table(counts: dict[str, int], rates: dict[str, float]) -> Any:
+    from rich.table import Table
+
+    table = Table("defect (hidden label)", "samples", "share", title="planted defects")
+    for name, count in counts.items():
+        table.add_row(name, f"{count:,}", f"{rates[name]:.1%}")
+    return table
+
+
 def _rules_pool(out_dir: Path, size: str, seed: int, as_json: bool) -> None:
     import json
-
-    from rich.table import Table
 
     from autosel.pool.demo.rules import generate_rules_pool
 
@@ -83,10 +87,7 @@ def _rules_pool(out_dir: Path, size: str, seed: int, as_json: bool) -> None:
         print_json(manifest)
         return
     console.print(f"[green]wrote[/] {res.n_samples:,} samples to {res.pool_path}")
-    defects = Table("defect (hidden label)", "samples", "share", title="planted defects")
-    for name, count in res.defect_counts.items():
-        defects.add_row(name, f"{count:,}", f"{manifest['defect_rates'][name]:.1%}")
-    console.print(defects)
+    console.print(_defects_table(res.defect_counts, manifest["defect_rates"]))
     console.print(f"Labels: {res.labels_path}; oracle-clean ids: {res.clean_ids_path} (never give "
                   f"them to operators). Benchmarks: {res.out_dir / 'bench'}")
 

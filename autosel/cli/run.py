@@ -92,20 +92,6 @@ def _parse_benches(items: list[str]) -> dict[str, Path]:
     return out
 
 
-def _is_multiple_choice(path: Path) -> bool:
-    """Whether the benchmark file's first item has choices (decides the default metric)."""
-    import json
-
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    return bool(json.loads(line).get("choices"))
-                except (ValueError, AttributeError):
-                    return False  # the loader reports the bad line with its number later
-    return False
-
-
 def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int) -> dict[str, Any]:
     """The evaluation spec of a profile. Without generation the primary metric is one the
     harness computes: ``mc_prob`` for multiple choice, ``neg_nll`` for open answers."""
@@ -114,13 +100,15 @@ def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int)
     if profile not in PROFILES:
         raise ConfigError(f"--profile {profile!r}: accepted {', '.join(PROFILES)}")
     p = PROFILES[profile]
+    from autosel.evaluation.bench import load_benchmark
 
     def bench(name: str, path: Path) -> dict[str, Any]:
         b: dict[str, Any] = {
             "name": name, "path": str(path), "limit": p["bench_limit"], "generate": p["generate"]
         }
         if not p["generate"]:
-            b["primary_metric"] = "mc_prob" if _is_multiple_choice(path) else "neg_nll"
+            mc = load_benchmark(path, name=name).is_multiple_choice  # errors name file/line
+            b["primary_metric"] = "mc_prob" if mc else "neg_nll"
         return b
 
     spec: dict[str, Any] = {
