@@ -35,10 +35,15 @@ from autosel.ops.view import SubsetView
 Kind = Literal["filter", "select", "combine"]
 
 
-class OpParams(BaseModel):
-    """Base of every operator's ``Params``: immutable, unknown fields rejected."""
+# What a NaN or an infinity in any number field is told (pydantic says "finite number").
+NON_FINITE = "NaN/Infinity is not allowed; accepted: a finite number"
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class OpParams(BaseModel):
+    """Base of every operator's ``Params``: immutable, unknown fields and NaN/Infinity
+    rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -245,10 +250,18 @@ def _attribute(
     return out
 
 
+def error_message(err: Mapping[str, Any]) -> str:
+    """The message of one pydantic error (``ValidationError.errors()`` item), said plainly:
+    NaN/Infinity named as such rather than as a failed bound."""
+    if err.get("type") == "finite_number":
+        return NON_FINITE
+    return str(err.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 def format_validation_error(err: ValidationError) -> list[tuple[str, str]]:
     """``(field, message)`` pairs of a pydantic error, fields dotted."""
     pairs = []
     for e in err.errors():
         loc = ".".join(str(x) for x in e.get("loc", ())) or "params"
-        pairs.append((loc, e.get("msg", "invalid")))
+        pairs.append((loc, error_message(e)))
     return pairs

@@ -162,7 +162,7 @@ class SearchKnobs(BaseModel):
         seed: the search seed; every random draw derives from it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     budget: int = Field(25, ge=1, le=10_000)
     n_warmup: int | None = Field(None, ge=1)
