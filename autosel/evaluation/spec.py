@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autosel.errors import ConfigError
+from autosel.ops.base import error_message
 
 PrimaryMetric = Literal[
     "auto", "mc_accuracy", "mc_accuracy_norm", "mc_margin", "mc_prob", "exact_match", "neg_nll"
@@ -22,7 +23,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class LoraSpec(_Frozen):
@@ -199,10 +200,11 @@ def resolve_benchmark_paths(benchmarks: Any, folder: Path) -> None:
 
 
 def format_validation_error(exc: ValidationError) -> str:
-    """One line per error: the dotted field path and pydantic's message (what is accepted)."""
+    """One line per error: the dotted field path and what is accepted (pydantic's message,
+    NaN/Infinity named as such). Errors of the whole spec name their fields themselves."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(spec)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"field '{loc}': {msg}")
+        loc = ".".join(str(x) for x in err["loc"])
+        msg = error_message(err)
+        parts.append(f"field '{loc}': {msg}" if loc else msg)
     return "; ".join(parts)

@@ -116,7 +116,7 @@ class Scheduler:
         self.store, self.search_id = store, search_id
         self.settings = settings or get_settings()
         record = store.get_search(search_id)
-        self.spec = SearchSpec.parse(record.spec, where=f"search {search_id}")
+        self.spec = SearchSpec.parse(record.spec, where=f"search {search_id}", stored=True)
         self.pool = resolve_pool(self.spec, self.settings)
         self.signals = (
             signals if signals is not None else open_signals(self.spec, self.pool, self.settings)

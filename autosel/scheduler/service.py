@@ -31,6 +31,7 @@ def create_search(
     *,
     settings: Settings | None = None,
     name: str | None = None,
+    confine_paths: bool = False,
 ) -> SearchRecord:
     """Validate ``spec`` against what exists and store a new search.
 
@@ -41,13 +42,19 @@ def create_search(
     means; each reference subset is pinned by its fingerprint at creation (event
     ``report_references``), so editing the ids file later cannot change the report.
 
+    ``confine_paths`` (requests that cross the API): every path the spec names must lie
+    inside the server's data or model roots, and is stored resolved (:mod:`autosel.paths`).
+    The pool is named by id, unique id prefix or name, never by a path.
+
     Raises:
         ConfigError / NotFoundError: naming the field that is wrong.
+        PathNotAllowedError: with ``confine_paths``, a path is missing or outside the roots.
         InputError: a reference ids file is unreadable or names an id not in the pool
             (file and line named).
     """
     from autosel.evaluation.harness import check_primary_metrics
-    from autosel.pool import get_pool
+    from autosel.paths import confine_spec
+    from autosel.pool.pool import find_pool
     from autosel.recipes.model import recipe_from_data
     from autosel.recipes.realize import pool_columns, subset_fingerprint
     from autosel.scheduler.report import read_reference_ids
@@ -56,7 +63,9 @@ def create_search(
 
     settings = settings or get_settings()
     spec = spec if isinstance(spec, SearchSpec) else SearchSpec.parse(spec)
-    pool = get_pool(spec.pool, settings)
+    if confine_paths:
+        spec = confine_spec(spec, settings)
+    pool = find_pool(spec.pool, settings)
     for i, bench in enumerate(spec.eval.benchmarks):
         if not bench.path.is_file():
             raise ConfigError(
@@ -114,7 +123,7 @@ def search_report(store: Store, search_id: str) -> dict[str, Any]:
     from autosel.scheduler.scheduler import search_events
 
     search = store.get_search(search_id)
-    spec = SearchSpec.parse(search.spec, where=f"search {search_id}")
+    spec = SearchSpec.parse(search.spec, where=f"search {search_id}", stored=True)
     out: dict[str, Any] = {
         "search_id": search_id,
         "search_state": search.state,

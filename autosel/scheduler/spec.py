@@ -20,9 +20,17 @@ YAML in the CLI (``--spec spec.yaml``), JSON in the API, stored verbatim with th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from autosel.errors import ConfigError
 from autosel.evaluation.spec import (
@@ -37,7 +45,7 @@ from autosel.search.strategy import SearchKnobs
 class SignalsSpec(BaseModel):
     """Which cached signals the search reads (computed on demand when missing)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     model: str | None = Field(
         "smollm2", description="Signal model; null = model-free signals only."
     )
@@ -62,7 +70,7 @@ class ReportSpec(BaseModel):
     difference is reported with a 95% CI (see ``autosel.scheduler.report``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     enabled: bool = Field(True, description="Run the final report after the budget is spent.")
     replicates: int = Field(
@@ -95,7 +103,7 @@ class ReportSpec(BaseModel):
 class SearchSpec(BaseModel):
     """Everything that defines one search; immutable once stored."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     pool: str = Field(description="Pool id, unique id prefix or name.")
     name: str | None = Field(None, max_length=200)
@@ -107,9 +115,59 @@ class SearchSpec(BaseModel):
         (), description="Recipes evaluated first (canonical recipe objects: {steps: [...]})."
     )
     report: ReportSpec = Field(default_factory=ReportSpec)
-    target_mix: dict[str, float] | None = Field(None, description="Target source proportions.")
+    target_mix: dict[str, Annotated[float, Field(ge=0.0)]] | None = Field(
+        None, description="Target source proportions (weights >= 0, not all 0; normalised)."
+    )
     max_attempts: int = Field(2, ge=1, le=20, description="Tries per job when a worker is lost.")
     lease_seconds: float = Field(600.0, ge=5.0, le=86_400.0, description="Job lease length.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budget_of_knobs(cls, data: Any, info: ValidationInfo) -> Any:
+        # The budget is the spec's: ``knobs.budget`` would be silently overridden, so it is
+        # refused in input. Specs stored before this rule carry the knobs' default budget
+        # (it never meant anything): read with ``stored=True``, it is dropped. The knobs
+        # are then validated with the spec's budget, so n_warmup is checked against it.
+        if not isinstance(data, dict) or not isinstance(data.get("knobs", {}), dict):
+            return data
+        knobs = dict(data.get("knobs", {}))
+        if "budget" in knobs:
+            if not (info.context or {}).get("stored"):
+                raise ValueError(
+                    "field 'knobs.budget': the budget is not a knob; set the spec's "
+                    "top-level 'budget' (full evaluations to spend) instead"
+                )
+            del knobs["budget"]
+        budget = data.get("budget", cls.model_fields["budget"].default)
+        if isinstance(budget, int) and not isinstance(budget, bool) and 1 <= budget <= 10_000:
+            knobs["budget"] = budget
+        return {**data, "knobs": knobs}
+
+    @model_validator(mode="after")
+    def _against_registry(self) -> SearchSpec:
+        # Seed recipes and knobs.operators are checked against the operator registry and
+        # each operator's params bounds now, so a bad seed is refused at creation instead
+        # of being dropped (or failing the search) at run time.
+        from autosel.ops.registry import list_operators
+
+        problems = [p for i, rec in enumerate(self.seed_recipes) for p in _seed_problems(i, rec)]
+        known = list_operators()
+        problems += [
+            f"field 'knobs.operators[{i}]': unknown operator {name!r}; known operators: "
+            + ", ".join(known)
+            for i, name in enumerate(self.knobs.operators or ())
+            if name not in known
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @field_validator("target_mix")
+    @classmethod
+    def _target_mix(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is not None and not sum(v.values()) > 0:
+            raise ValueError("accepted: source -> weight >= 0, with at least one weight > 0")
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -132,14 +190,19 @@ class SearchSpec(BaseModel):
         return self.knobs.model_copy(update={"budget": self.budget})
 
     @classmethod
-    def parse(cls, data: Any, *, where: str = "search spec") -> SearchSpec:
-        """Validate a dict, raising ``ConfigError`` that names each bad field."""
+    def parse(cls, data: Any, *, where: str = "search spec", stored: bool = False) -> SearchSpec:
+        """Validate a dict, raising ``ConfigError`` that names each bad field.
+
+        Args:
+            stored: ``data`` is a spec already stored with a search (older versions of the
+                spec may carry fields that new input may not, e.g. ``knobs.budget``).
+        """
         if not isinstance(data, dict):
             raise ConfigError(
                 f"{where}: expected a mapping of spec fields, got {type(data).__name__}"
             )
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, context={"stored": stored})
         except ValidationError as exc:
             raise ConfigError(f"{where}: {format_validation_error(exc)}") from None
 
@@ -168,4 +231,27 @@ class SearchSpec(BaseModel):
         return cls.parse(data, where=str(p))
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The stored form (``knobs.budget`` left out: the budget is the spec's)."""
+        return self.model_dump(mode="json", exclude={"knobs": {"budget"}})
+
+
+def _seed_problems(index: int, data: Any) -> list[str]:
+    """What is wrong with seed recipe ``index``, each problem located
+    (``seed_recipes[1].steps[0].params.fraction: ...``); empty when it is valid."""
+    from autosel.errors import AutoselError
+    from autosel.recipes.model import recipe_from_data
+    from autosel.recipes.validate import check_recipe
+
+    where = f"seed_recipes[{index}]"
+    try:
+        recipe = recipe_from_data(data)
+    except AutoselError as exc:
+        return [f"field '{where}': {exc}"]
+    # No step limit: knobs.max_steps bounds what the strategy proposes, not the user's seeds.
+    issues = check_recipe(recipe, max_steps=max(len(recipe.steps), 1))
+    return [
+        f"field '{where}.steps[{i.step}].{i.field}': {i.message}"
+        if i.step is not None
+        else f"field '{where}.{i.field}': {i.message}"
+        for i in issues
+    ]
