@@ -205,7 +205,11 @@ def run_embedded(
     settings = settings or get_settings()
     stop = threading.Event()
     pool_workers = [
-        Worker(LocalJobSource(store, settings), evaluate_fn=evaluate_fn, settings=settings)
+        Worker(
+            LocalJobSource(store, settings, search_id=search_id),  # this run's jobs only
+            evaluate_fn=evaluate_fn,
+            settings=settings,
+        )
         for _ in range(workers)
     ]
     for w in pool_workers:

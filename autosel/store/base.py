@@ -142,10 +142,18 @@ class Store(ABC):
 
     @abstractmethod
     def claim_job(
-        self, worker_id: str, lease_seconds: float, *, kinds: Sequence[str] | None = None
+        self,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        kinds: Sequence[str] | None = None,
+        search_id: str | None = None,
     ) -> JobRecord | None:
         """Atomically lease the next queued job (highest priority, then oldest), or None.
 
+        ``kinds`` / ``search_id`` restrict the claim to jobs of those kinds / of that
+        search (an embedded run's workers take only their own search's jobs, so two runs
+        sharing a home never execute each other's trials).
         The returned record carries the lease token every later report must present.
         Each claim counts one attempt. The worker must be registered.
         """

@@ -103,14 +103,23 @@ class SqlStore(SqlCatalog, Store):
         return counts
 
     def claim_job(
-        self, worker_id: str, lease_seconds: float, *, kinds: Sequence[str] | None = None
+        self,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        kinds: Sequence[str] | None = None,
+        search_id: str | None = None,
     ) -> JobRecord | None:
         if lease_seconds <= 0:
             raise ValueError(f"lease_seconds must be > 0, got {lease_seconds}")
         params = {"w": worker_id, "tok": str(uuid.uuid4()), "secs": float(lease_seconds)}
-        claim = _CLAIM_ANY if kinds is None else _claim_statement(kinds)
+        of_search = search_id is not None
+        if of_search:
+            params["sid"] = search_id
+        fixed = kinds is None
+        claim = _CLAIMS[of_search] if fixed else _claim_statement(kinds, of_search=of_search)
         if self.dialect == "postgresql":
-            stmt = _PG_CLAIM_ANY if kinds is None else sql_pg.claim_statement(claim)
+            stmt = _PG_CLAIMS[of_search] if fixed else sql_pg.claim_statement(claim)
             rows = sql_pg.execute_autocommit(self.engine, stmt, params)
             if not rows:
                 raise NotFoundError(f"worker {worker_id!r} is not registered; call register_worker")
@@ -331,11 +340,14 @@ class SqlStore(SqlCatalog, Store):
         )
 
 
-def _claim_statement(kinds: Sequence[str] | None) -> Any:
-    """The claim: lease the first queued job (of ``kinds``) to ``:w`` with token ``:tok``."""
+def _claim_statement(kinds: Sequence[str] | None, *, of_search: bool = False) -> Any:
+    """The claim: lease the first queued job (of ``kinds``; of search ``:sid`` when
+    ``of_search``) to ``:w`` with token ``:tok``."""
     pick = select(JOBS.c.id).where(JOBS.c.state == "queued")
     if kinds is not None:
         pick = pick.where(JOBS.c.kind.in_(list(kinds)))
+    if of_search:
+        pick = pick.where(JOBS.c.search_id == bindparam("sid"))
     pick = (
         pick.order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(1)
         .with_for_update(skip_locked=True).scalar_subquery()
@@ -352,7 +364,7 @@ def _claim_statement(kinds: Sequence[str] | None) -> Any:
 
 
 # The hot path's statements, built once (parameters are bound at execution).
-_CLAIM_ANY = _claim_statement(None)
+_CLAIMS = {False: _claim_statement(None), True: _claim_statement(None, of_search=True)}
 _FINISH = (
     update(JOBS)
     .where(JOBS.c.id == bindparam("job"), JOBS.c.lease_token == bindparam("tok"), _ACTIVE)
@@ -360,7 +372,7 @@ _FINISH = (
     .returning(*JOBS.c)
 )
 _INSERT_RESULT = insert(RESULTS).returning(*RESULTS.c)
-_PG_CLAIM_ANY = sql_pg.claim_statement(_CLAIM_ANY)
+_PG_CLAIMS = {k: sql_pg.claim_statement(v) for k, v in _CLAIMS.items()}
 _PG_COMPLETE = sql_pg.complete_statement(_FINISH)
 _TOUCH_WORKER = (
     update(WORKERS).where(WORKERS.c.id == bindparam("w")).values(last_seen_at=db_now())

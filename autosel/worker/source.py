@@ -56,10 +56,14 @@ class LocalJobSource:
 
     Every store call retries transient database errors with backoff (see
     :mod:`autosel.store.retry`), so a worker rides out a database outage.
+
+    Args:
+        search_id: claim only this search's jobs (the embedded workers of one run);
+            ``None`` claims any queued job (a shared worker fleet).
     """
 
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.store, self.settings = store, settings
+    def __init__(self, store: Store, settings: Settings, *, search_id: str | None = None) -> None:
+        self.store, self.settings, self.search_id = store, settings, search_id
 
     def register(self, worker_id: str, *, hostname: str, device: str, meta: dict[str, Any]) -> None:
         call_with_retry(
@@ -67,7 +71,9 @@ class LocalJobSource:
         )
 
     def claim(self, worker_id: str, lease_seconds: float) -> Lease | None:
-        job = call_with_retry(self.store.claim_job, worker_id, lease_seconds)
+        job = call_with_retry(
+            self.store.claim_job, worker_id, lease_seconds, search_id=self.search_id
+        )
         if job is None:
             return None
         return Lease(

@@ -79,6 +79,25 @@ def test_claim_order_kinds_and_empty_queue(store: SqlStore, search_id: str) -> N
     assert store.claim_job("w2", 30) is None
 
 
+def test_claim_of_one_search_never_takes_another_search_s_jobs(
+    store: SqlStore, search_id: str
+) -> None:
+    other = store.create_search("other", {"budget": 4}).id
+    store.create_jobs([
+        JobSpec(payload={"n": 1}, search_id=other, priority=9),  # first in line for anyone
+        JobSpec(payload={"n": 2}, search_id=search_id),
+        JobSpec(payload={"n": 3}, search_id=other),
+        JobSpec(payload={"n": 4}, search_id=search_id, kind="signals"),
+    ])
+    mine = []
+    while (job := store.claim_job("w1", 30, search_id=search_id)) is not None:
+        mine.append(job.payload["n"])
+    assert mine == [2, 4]
+    assert store.claim_job("w1", 30, search_id=search_id, kinds=["sft"]) is None
+    theirs = [store.claim_job("w2", 30, search_id=other) for _ in range(3)]
+    assert [j.payload["n"] if j else None for j in theirs] == [1, 3, None]
+
+
 def test_claim_needs_a_registered_worker(store: SqlStore, search_id: str) -> None:
     store.create_job(JobSpec(payload={}, search_id=search_id))
     with pytest.raises(NotFoundError, match="not registered"):
