@@ -7,6 +7,7 @@ maps ``err.code`` to a stable JSON error code.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -95,3 +96,61 @@ class InputError(AutoselError):
             "field": self.field,
             "error": self.message,
         }
+
+
+class StorageError(AutoselError):
+    """The local file system refused an operation: permission denied, read-only file
+    system, disk full, or a missing file or directory (see :func:`describe_os_error`)."""
+
+    code = "storage_error"
+    exit_code = 7
+
+
+class DatabaseError(AutoselError):
+    """The job store cannot be used: locked, unreachable, corrupt, or not an autosel
+    database."""
+
+    code = "database_error"
+    exit_code = 8
+
+
+_OS_ERROR_HINTS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: (
+        "no space left on device",
+        "free disk space or point AUTOSEL_HOME at a larger disk",
+    ),
+    errno.EDQUOT: ("disk quota exceeded", "free space or point AUTOSEL_HOME at another disk"),
+    errno.EROFS: ("read-only file system", "point AUTOSEL_HOME at a writable directory"),
+    errno.EACCES: ("permission denied", "check the permissions, or point AUTOSEL_HOME elsewhere"),
+    errno.EPERM: (
+        "operation not permitted",
+        "check the permissions, or point AUTOSEL_HOME elsewhere",
+    ),
+    errno.ENOENT: ("no such file or directory", "check the path"),
+    errno.ENOTDIR: ("a part of the path is not a directory", "check the path"),
+    errno.EISDIR: ("is a directory, a file was expected", "give a file"),
+    errno.ENAMETOOLONG: ("file name too long", "use a shorter path"),
+}
+
+
+def describe_os_error(err: OSError, path: str | Path | None = None) -> str:
+    """One line naming the path, what the file system said and what to do about it.
+
+    Args:
+        err: the error (``errno`` may be unset, as in some pyarrow errors: then its text
+            is used).
+        path: the path to name when the error carries none (``err.filename`` wins).
+    """
+    where = err.filename if err.filename is not None else path
+    what, hint = _OS_ERROR_HINTS.get(err.errno or -1, (err.strerror or str(err), ""))
+    if err.errno is None:
+        # pyarrow raises OSError("... [errno 28] No space left on device") with no errno.
+        text = str(err)
+        for code, (known, known_hint) in _OS_ERROR_HINTS.items():
+            if f"errno {code}]" in text.lower() or known in text.lower():
+                what, hint = known, known_hint
+                break
+        else:
+            what = " ".join(text.split())
+    line = f"{where}: {what}" if where is not None else what
+    return f"{line}; {hint}" if hint else line

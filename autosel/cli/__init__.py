@@ -4,8 +4,10 @@ Each command group lives in its own module and registers itself on ``app`` throu
 ``_register_groups``. Importing this package must stay cheap: no torch, no
 transformers at import time (heavy imports happen inside commands).
 
-Exit codes: 0 success; 1 unexpected autosel error; 2 invalid configuration or usage;
-3 not found; 4 invalid input data.
+Exit codes: 0 success; 1 unexpected error; 2 invalid configuration or usage; 3 not found;
+4 invalid input data; 5 lease lost; 6 invalid state; 7 file-system error (permission
+denied, read-only, disk full, missing path); 8 database error; 130 interrupted. Every
+error is one line on stderr; ``AUTOSEL_DEBUG=1`` adds the traceback (see ``_errors``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import sys
 import typer
 
 from autosel import __version__
-from autosel.errors import AutoselError
 
 app = typer.Typer(
     name="autosel",
@@ -82,13 +83,12 @@ def _quiet_libraries() -> None:
 
 def main() -> None:
     """Console-script entry point: runs the app and maps errors to documented exit codes."""
+    from autosel.cli._errors import report
+
     _quiet_libraries()
     usage_errors = _usage_error_types()
     try:
         rc = app(standalone_mode=False)
-    except AutoselError as err:
-        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-        sys.exit(err.exit_code)
     except usage_errors as exc:  # bad option, missing argument: exit code 2
         exc.show()  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]
@@ -97,7 +97,13 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except typer.Abort as exc:
+        # Click turns an EOFError escaping a command into Abort: that is a failure, not
+        # the user aborting, and must not be reported as one.
+        if isinstance(exc.__cause__, EOFError):
+            sys.exit(report(exc.__cause__))
         typer.echo("aborted", err=True)
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place every error becomes a line
+        sys.exit(report(exc))
     sys.exit(rc if isinstance(rc, int) else 0)

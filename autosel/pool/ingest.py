@@ -6,21 +6,29 @@ one small digest per row (for sample ids and duplicate counting), so a 1 GB JSON
 is ingested in well under 1 GB of RAM.
 
 Atomicity: everything is written into ``pools/.tmp-*`` and renamed to
-``pools/<pool_id>`` at the very end; a failed or interrupted ingest leaves no pool.
+``pools/<pool_id>`` at the very end; a failed or interrupted ingest leaves no pool, and
+the temp dir of a killed one is removed by the next ingest (:func:`clean_stale_tmp`).
+A damaged input (truncated or corrupt gzip, unreadable file) is an :class:`InputError`
+naming the file and line/record; a failing pool store (disk full, read-only, permission
+denied) is a :class:`StorageError`.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -29,11 +37,18 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from autosel.errors import InputError
+from autosel.errors import InputError, StorageError, describe_os_error
 from autosel.pool.formats import FORMATS, RecordError, detect_format, normalize
 from autosel.pool.pool import MANIFEST_NAME, PARQUET_NAME, SKIPPED_NAME, Pool
 from autosel.pool.schema import POOL_SCHEMA, SCHEMA_VERSION
 from autosel.settings import Settings, get_settings
+
+try:  # POSIX: advisory locks that die with their process
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: stale temp dirs are left alone
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 BATCH_ROWS = 8192
 CONTAINERS = ("auto", "jsonl", "json", "parquet")
@@ -53,12 +68,83 @@ class IngestResult:
 # ---------------------------------------------------------------------------- readers
 
 
-def _open_bytes(path: Path) -> IO[bytes]:
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _DamagedFile(InputError):
+    """A read of the input file failed (truncated or corrupt gzip, I/O error); the readers
+    re-raise it with the line or record they were reading."""
+
+
+class _Source:
+    """Binary reader of a pool file, gzip decompressed transparently.
+
+    A failed read becomes a :class:`_DamagedFile` naming the file and how far it got,
+    instead of the ``EOFError`` / ``zlib.error`` / ``BadGzipFile`` that gzip raises (an
+    ``EOFError`` escaping a command is reported by Click as "aborted").
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.consumed = 0  # decompressed bytes returned so far
+        try:
+            self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        except OSError as e:
+            raise _DamagedFile(f"cannot read: {describe_os_error(e, path)}", path=path) from None
+        self.is_gzip = self._raw.read(2) == GZIP_MAGIC
+        self._raw.seek(0)
+        self._f: IO[bytes] = (
+            gzip.GzipFile(fileobj=self._raw, mode="rb") if self.is_gzip else self._raw
+        )
+
+    def read(self, size: int = -1) -> bytes:
+        return self._guarded(self._f.read, size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._guarded(self._f.readline, size)
+
+    def close(self) -> None:
+        self._f.close()
+        self._raw.close()
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _guarded(self, fn: Any, size: int) -> bytes:
+        try:
+            data: bytes = fn(size)
+        except EOFError:
+            raise self._damaged(
+                "truncated gzip stream: the file ends inside the compressed data"
+            ) from None
+        except gzip.BadGzipFile as e:
+            what = "not a gzip file" if self.consumed == 0 else "corrupt gzip data"
+            raise self._damaged(f"{what} ({e})") from None
+        except zlib.error as e:
+            raise self._damaged(f"corrupt gzip data ({e})") from None
+        except OSError as e:
+            raise _DamagedFile(f"cannot read: {describe_os_error(e)}", path=self.path) from None
+        self.consumed += len(data)
+        return data
+
+    def _damaged(self, what: str) -> _DamagedFile:
+        try:
+            at = f", near compressed byte {self._raw.tell():,} of {os.fstat(self._raw.fileno()).st_size:,}"
+        except (OSError, ValueError):
+            at = ""
+        after = f" after {self.consumed:,} decompressed bytes" if self.consumed else ""
+        return _DamagedFile(
+            f"{what}{after}{at}; the file is incomplete "
+            "or damaged: download or compress it again (gzip -t FILE checks it)",
+            path=self.path,
+        )
+
+
+def _open_bytes(path: Path) -> _Source:
+    return _Source(path)
 
 
 def sniff_container(path: Path) -> str:
@@ -68,7 +154,10 @@ def sniff_container(path: Path) -> str:
     if head == b"PAR1":
         return "parquet"
     with _open_bytes(path) as f:
-        chunk = f.read(4096)
+        try:
+            chunk = f.read(4096)
+        except _DamagedFile:
+            return "jsonl"  # the reader then reports the damage at the line it meets it
     stripped = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")
     return "json" if stripped.startswith(b"[") else "jsonl"
 
@@ -78,14 +167,20 @@ def _iter_jsonl(path: Path, max_bytes: int) -> Iterator[tuple[int, Any]]:
     with _open_bytes(path) as f:
         lineno = 0
         while True:
-            raw = f.readline(max_bytes + 1)
+            try:
+                raw = f.readline(max_bytes + 1)
+            except _DamagedFile as e:
+                raise InputError(e.message, path=path, line=lineno + 1) from None
             if not raw:
                 return
             lineno += 1
             if len(raw) > max_bytes and not raw.endswith(b"\n"):
                 size = len(raw)
                 while True:  # skip the rest of the oversized line without holding it
-                    more = f.readline(1 << 20)
+                    try:
+                        more = f.readline(1 << 20)
+                    except _DamagedFile as e:
+                        raise InputError(e.message, path=path, line=lineno) from None
                     size += len(more)
                     if not more or more.endswith(b"\n"):
                         break
@@ -127,6 +222,8 @@ def _iter_json_array(path: Path) -> Iterator[tuple[int, Any]]:
         with _open_bytes(path) as f:
             for n, item in enumerate(ijson.items(f, "item", use_float=True), start=1):  # noqa: B007
                 yield n, item
+    except _DamagedFile as e:
+        raise InputError(e.message, path=path, line=n + 1, unit="record") from None
     except UnicodeDecodeError as e:
         raise InputError(
             f"not valid UTF-8 near byte {e.start}; re-encode the file as UTF-8", path=path
@@ -160,7 +257,16 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
     except Exception as e:  # noqa: BLE001
         raise InputError(f"not a readable Parquet file: {e}", path=path) from e
     n = 0
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+    batches = pf.iter_batches(batch_size=BATCH_ROWS)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (OSError, pa.ArrowException) as e:
+            raise InputError(
+                f"not a readable Parquet file: {e}", path=path, line=n + 1, unit="record"
+            ) from None
+        if batch is None:
+            return
         for rec in batch.to_pylist():
             n += 1
             yield n, {k: v for k, v in rec.items() if v is not None}
@@ -193,6 +299,11 @@ class _Writer:
     def close(self) -> None:
         self.flush()
         self.writer.close()
+
+    def abandon(self) -> None:
+        """Close after a failure, without letting a second error hide the first."""
+        with suppress(Exception):  # the temp dir is removed anyway
+            self.writer.close()
 
 
 def _content_digest(row: dict[str, Any]) -> bytes:
@@ -231,8 +342,16 @@ def add_pool(
         raise InputError(
             f"unknown container '{container}'; accepted: {', '.join(CONTAINERS)}", path=src
         )
+    if src.is_dir():
+        raise InputError("is a directory; give a JSONL, JSON or Parquet file", path=src)
     if not src.is_file():
         raise InputError("no such file", path=src)
+    if src.name.endswith(".gz") and src.stat().st_size and not _is_gzip(src):
+        raise InputError(
+            "not a gzip file: the name ends in .gz but the file does not start with the "
+            "gzip signature (1f 8b); compress it with gzip, or rename it without .gz",
+            path=src,
+        )
     if src.stat().st_size == 0:
         raise InputError("file is empty: no records to ingest", path=src)
     kind = sniff_container(src) if container == "auto" else container
@@ -246,32 +365,33 @@ def add_pool(
         records = _iter_parquet(src)
 
     pools_dir = settings.pools_dir
-    pools_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=pools_dir))
+    with _storage_errors(pools_dir):
+        pools_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale_tmp(pools_dir)
+        tmp = _TmpDir.claim(pools_dir)
     try:
-        result = _ingest_into(tmp, records, src, fmt, unit, skip_invalid)
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "name": name or src.name.split(".")[0],
-            "source_file": str(src.resolve()),
-            "source_bytes": src.stat().st_size,
-            "container": kind,
-            "compression": "gzip" if _is_gzip(src) else None,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            **result,
-        }
-        pool_id = manifest["content_hash"][:16]
-        manifest["pool_id"] = pool_id
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        final = pools_dir / pool_id
-        created = not final.exists()
-        if created:
-            os.replace(tmp, final)
-        else:
-            shutil.rmtree(tmp)  # same content already stored: keep the existing pool as is
+        with _storage_errors(pools_dir):
+            result = _ingest_into(tmp.path, records, src, fmt, unit, skip_invalid)
+            manifest = {
+                "schema_version": SCHEMA_VERSION,
+                "name": name or src.name.split(".")[0],
+                "source_file": str(src.resolve()),
+                "source_bytes": src.stat().st_size,
+                "container": kind,
+                "compression": "gzip" if _is_gzip(src) else None,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **result,
+            }
+            pool_id = manifest["content_hash"][:16]
+            manifest["pool_id"] = pool_id
+            (tmp.path / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+            final = pools_dir / pool_id
+            created = tmp.publish(final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp.path, ignore_errors=True)
         raise
+    finally:
+        tmp.release()
     report = final / SKIPPED_NAME
     return IngestResult(
         pool=Pool.open(final),
@@ -280,6 +400,123 @@ def add_pool(
         report_path=report if report.exists() else None,
         seconds=time.perf_counter() - t0,
     )
+
+
+@contextmanager
+def _storage_errors(pools_dir: Path) -> Iterator[None]:
+    """OSErrors of the pool store (disk full, read-only, permission) as one StorageError;
+    errors of the input file were already turned into located InputErrors by the readers."""
+    try:
+        yield
+    except OSError as e:
+        raise StorageError(
+            f"cannot write to the pool store: {describe_os_error(e, pools_dir)}"
+        ) from e
+
+
+# ---------------------------------------------------------------------------- temp dirs
+#
+# An ingest writes into ``pools/.tmp-*`` and holds an exclusive ``flock`` on the
+# ``.ingest.lock`` file inside it until the pool is published or the ingest fails. The
+# kernel drops the lock when its process dies, even by ``kill -9``, so a temp dir whose
+# lock nobody holds belongs to a dead ingest. ``clean_stale_tmp`` removes a temp dir when
+# it is at least STALE_UNLOCKED_S old and its lock can be taken, or, with no lock file
+# (written by an older autosel, or never created), when it is at least STALE_UNMARKED_S
+# old. The age margin covers the instant between creating a temp dir and locking it.
+
+TMP_PREFIX = ".tmp-"
+LOCK_NAME = ".ingest.lock"
+STALE_UNLOCKED_S = 60.0
+STALE_UNMARKED_S = 3600.0
+
+
+@dataclass
+class _TmpDir:
+    """An ingest's private temp directory, locked while the ingest lives."""
+
+    path: Path
+    fd: int | None
+
+    @classmethod
+    def claim(cls, pools_dir: Path) -> _TmpDir:
+        path = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=pools_dir))
+        try:
+            fd = os.open(path / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new file: nobody else holds it
+        os.write(fd, f"pid {os.getpid()}\n".encode())
+        return cls(path, fd)
+
+    def publish(self, final: Path) -> bool:
+        """Rename into ``final``; False if that pool already exists (same content)."""
+        (self.path / LOCK_NAME).unlink()  # the fd keeps the lock until release()
+        if final.exists():
+            shutil.rmtree(self.path)  # same content already stored: keep it as it is
+            return False
+        try:
+            os.replace(self.path, final)
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            shutil.rmtree(self.path)  # a concurrent ingest of the same file won the race
+            return False
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _lock_is_free(fd: int) -> bool:
+    if fcntl is None:
+        return False  # cannot tell: leave the directory alone
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def clean_stale_tmp(pools_dir: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temp dirs of killed ingests under ``pools_dir`` (rule above).
+
+    Called when an ingest starts; safe to call from any process at any time: a temp
+    dir whose ingest is alive is never touched.
+
+    Returns:
+        The directories removed.
+    """
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    if not pools_dir.is_dir():
+        return removed
+    for d in sorted(pools_dir.glob(f"{TMP_PREFIX}*")):
+        age = 0.0
+        try:
+            if d.is_symlink() or not d.is_dir():
+                continue
+            age = now - d.stat().st_mtime
+            fd = os.open(d / LOCK_NAME, os.O_RDONLY)
+        except FileNotFoundError:
+            if d.is_dir() and age >= STALE_UNMARKED_S:
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+            continue
+        except OSError:
+            continue
+        try:
+            if age >= STALE_UNLOCKED_S and _lock_is_free(fd):
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("removed %d stale ingest temp dir(s) under %s", len(removed), pools_dir)
+    return removed
 
 
 def _is_gzip(path: Path) -> bool:
@@ -352,8 +589,11 @@ def _ingest_into(
                 if row[key] is not None:
                     present[key] += 1
             writer.add(row)
-    finally:
         writer.close()
+    except BaseException:
+        writer.abandon()
+        raise
+    finally:
         if report is not None:
             report.close()
     if writer.count == 0:
