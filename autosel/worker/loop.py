@@ -6,6 +6,12 @@ its length (at least every ``cancel_poll_seconds``); when the lease is lost (the
 requeued after this worker looked dead) or the search was cancelled, it sets the
 evaluation's stop event: training ends after its current step, and the job is reported
 cancelled (or, with the lease lost, not reported at all).
+
+An evaluation that raises is classified (:func:`is_deterministic`): an error that the
+same input would raise again (a bad benchmark file, a metric that cannot be computed, an
+invalid spec) fails the job at once with a one-line reason; anything else (a device or
+OS error, an unknown crash) is requeued while attempts remain. Either way the reason is
+one line; the traceback goes to the log at debug level.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from autosel.errors import ConfigError, InputError
 from autosel.settings import Settings, get_settings
 from autosel.store import JobResult, LeaseLostError
 from autosel.worker.source import JobSource, Lease
@@ -33,6 +40,33 @@ class EvaluateFn(Protocol):
     def __call__(
         self, rows: list[dict[str, Any]], spec: Any, out: Path, *, stop: threading.Event
     ) -> Any: ...
+
+
+# Errors that the same job would raise again on any worker: input and config errors, and
+# the data errors of the evaluation code (a KeyError for a metric that was not computed,
+# a ValueError for an item it cannot score). Retrying them only trains again.
+DETERMINISTIC_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    InputError,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    ZeroDivisionError,
+    NotImplementedError,
+)
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """Whether ``exc`` would happen again on a retry (see :data:`DETERMINISTIC_ERRORS`)."""
+    return isinstance(exc, DETERMINISTIC_ERRORS)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying what went wrong: the error's type and the first line of its message."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    first = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return f"{type(exc).__name__}: {first}"[:500] if first else type(exc).__name__
 
 
 def default_worker_id() -> str:
@@ -199,12 +233,15 @@ class Worker:
             )
             evaluate = self.evaluate_fn or _real_evaluate
             res = evaluate(rows, spec, out, stop=hb.halt)
-        except Exception as exc:  # noqa: BLE001 - a crash is reported, and retried while attempts remain
-            log.exception("job %s crashed", lease.job_id)
+        except Exception as exc:  # noqa: BLE001 - reported; retried unless deterministic
             hb.stop.set()
-            self._report_failure(
-                lease, f"worker error: {type(exc).__name__}: {exc}"[:2000], retry=True
-            )
+            retry = not is_deterministic(exc)
+            reason = f"worker error: {failure_reason(exc)}"
+            if not retry:
+                reason += " (not retried: the same input fails the same way)"
+            log.warning("job %s failed: %s", lease.job_id, reason)
+            log.debug("job %s: traceback", lease.job_id, exc_info=True)
+            self._report_failure(lease, reason, retry=retry)
             return
         finally:
             hb.stop.set()
