@@ -6,10 +6,12 @@ Per-search specs and algorithm knobs live elsewhere (see README, "Configuration"
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -52,10 +54,34 @@ class Settings(BaseSettings):
         description="Uploads are refused when they would leave less free disk than this.",
     )
 
+    model_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Directories (besides the data root and the model cache) whose model "
+        "directories an API client may name in a search spec; comma-separated.",
+    )
+
     auth: bool | None = Field(
         default=None,
-        description="Require API tokens. Default: on unless the server binds to 127.0.0.1.",
+        description="Require API tokens. Precedence: `autosel serve --auth/--no-auth`, then "
+        "this, then on unless the server binds to a loopback address.",
     )
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Host names the API answers to (DNS-rebinding guard), comma-separated; "
+        "'*' = any. Loopback names are always allowed. Default: only loopback names when auth "
+        "is off, any host when it is on.",
+    )
+
+    @field_validator("model_roots", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, v: Any) -> Any:
+        # Environment values: "a,b" or a JSON list '["a", "b"]'.
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return v
 
     @property
     def allowed_root(self) -> Path:

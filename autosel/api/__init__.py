@@ -32,14 +32,16 @@ def create_app(
     Args:
         settings: service settings (tests pass their own).
         store: an open store (default: ``open_store`` from the settings).
-        auth: require tokens (default: ``settings.auth``, else off — ``autosel serve``
-            turns it on when binding to anything but 127.0.0.1).
+        auth: require tokens (default: ``settings.auth``, else off; ``autosel serve``
+            decides with :func:`autosel.api.perimeter.decide_auth`). With auth off, only
+            loopback Host names (and ``settings.allowed_hosts``) are served.
         run_scheduler: drive active searches from a background thread.
         workers: in-process workers to start (embedded mode).
         evaluate_fn: evaluation override for in-process workers (tests only).
     """
     from autosel.api.errors import install_error_handlers
     from autosel.api.openapi import install_openapi
+    from autosel.api.perimeter import PerimeterMiddleware, allowed_hosts
     from autosel.api.readcache import SearchReadCache
     from autosel.api.routes import dashboard, health, jobs, operators, pools, searches
     from autosel.store import open_store
@@ -89,7 +91,10 @@ def create_app(
     app.state.store = store
     app.state.auth = bool(settings.auth if auth is None else auth)
     app.state.read_cache = SearchReadCache(store)
-    install_error_handlers(app)
+    install_error_handlers(app)  # the catch-all middleware, inside the perimeter
+    app.add_middleware(
+        PerimeterMiddleware, hosts=allowed_hosts(settings.allowed_hosts, auth=app.state.auth)
+    )
     install_openapi(app)
     for module in (health, pools, operators, searches, jobs, dashboard):
         app.include_router(module.router)

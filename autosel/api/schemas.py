@@ -17,6 +17,9 @@ class ErrorDetail(BaseModel):
     field: str | None = Field(None, description="The request field (dotted path) that was wrong.")
     line: int | None = Field(None, description="Line of an uploaded file, for input errors.")
     details: list[dict[str, str]] | None = Field(None, description="Every validation error.")
+    request_id: str | None = Field(
+        None, description="Of an internal error (500): the id the server log names it by."
+    )
 
 
 class ErrorPublic(BaseModel):

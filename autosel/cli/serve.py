@@ -7,16 +7,19 @@ import typer
 from autosel.cli import app
 from autosel.cli._common import console
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 @app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Bind address (auth turns on off loopback)."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Bind address (auth turns on off loopback unless AUTOSEL_AUTH says)."
+    ),
     port: int = typer.Option(8000, min=1, max=65535),
     workers: int = typer.Option(1, min=0, help="In-process workers (0: only remote workers)."),
     auth: bool = typer.Option(
-        None, "--auth/--no-auth", help="Require API tokens (default: on unless bound to 127.0.0.1)."
+        None,
+        "--auth/--no-auth",
+        help="Require API tokens. Precedence: this flag, then AUTOSEL_AUTH, then on unless "
+        "bound to a loopback address.",
     ),
     scheduler: bool = typer.Option(
         True, "--scheduler/--no-scheduler", help="Drive active searches."
@@ -26,16 +29,23 @@ def serve(
     import uvicorn
 
     from autosel.api import create_app
+    from autosel.api.perimeter import allowed_hosts, decide_auth, is_loopback
     from autosel.settings import get_settings
 
     settings = get_settings()
-    use_auth = (host not in LOOPBACK) if auth is None else auth
-    if not use_auth and host not in LOOPBACK:
+    use_auth, why = decide_auth(auth, settings.auth, host)
+    if not use_auth and not is_loopback(host):
         console.print("[yellow]warning: serving without auth on a non-loopback address[/]")
+        if host not in ("0.0.0.0", "::") and settings.allowed_hosts is None:
+            # the address it was told to serve on is a name clients will use
+            settings = settings.model_copy(update={"allowed_hosts": [host]})
     application = create_app(settings, auth=use_auth, run_scheduler=scheduler, workers=workers)
+    hosts = allowed_hosts(settings.allowed_hosts, auth=use_auth)
     console.print(
         f"autosel on http://{host}:{port} (dashboard at /, API docs at /docs; "
-        f"auth {'on' if use_auth else 'off'}, {workers} in-process worker(s))"
+        f"auth {'on' if use_auth else 'off'} ({why}); "
+        f"hosts served: {', '.join(sorted(hosts)) if hosts is not None else 'any'} "
+        f"(AUTOSEL_ALLOWED_HOSTS); {workers} in-process worker(s))"
     )
     uvicorn.run(application, host=host, port=port, log_level="warning")
 

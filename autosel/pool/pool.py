@@ -154,20 +154,28 @@ def list_pools(settings: Settings | None = None) -> list[Pool]:
     return sorted(pools, key=lambda p: (p.manifest.get("created_at", ""), p.pool_id))
 
 
-def get_pool(ref: str, settings: Settings | None = None) -> Pool:
-    """A stored pool by id, unique id prefix, name, or pool directory path.
+MIN_PREFIX = 6  # shorter id prefixes match too many pools to mean one
+
+
+def _shown(ref: str) -> str:
+    return repr(ref[:80] + ("…" if len(ref) > 80 else ""))
+
+
+def find_pool(ref: str, settings: Settings | None = None) -> Pool:
+    """A stored pool by id, unique id prefix (at least ``MIN_PREFIX`` characters) or name;
+    never by a filesystem path (this is what the API accepts).
 
     Raises:
         NotFoundError: nothing matches, or a prefix/name is ambiguous (candidates listed).
     """
-    p = Path(ref).expanduser()
-    if (p / MANIFEST_NAME).is_file():
-        return Pool.open(p)
+    accepted = f"a pool id, a unique id prefix of at least {MIN_PREFIX} characters, or a name"
+    if not ref:
+        raise NotFoundError(f"empty pool reference: accepted {accepted}")
     pools = list_pools(settings)
     exact = [x for x in pools if x.pool_id == ref]
     matches = (
         exact
-        or [x for x in pools if x.pool_id.startswith(ref)]
+        or [x for x in pools if len(ref) >= MIN_PREFIX and x.pool_id.startswith(ref)]
         or [x for x in pools if x.name == ref]
     )
     if len(matches) == 1:
@@ -177,7 +185,34 @@ def get_pool(ref: str, settings: Settings | None = None) -> Pool:
             ", ".join(f"{x.pool_id} ({x.name})" for x in pools[:10])
             or "none yet: run `autosel pool add FILE`"
         )
-        raise NotFoundError(f"pool '{ref}' not found; known pools: {known}")
+        raise NotFoundError(
+            f"pool {_shown(ref)} not found (accepted {accepted}); known pools: {known}"
+        )
     raise NotFoundError(
-        f"pool '{ref}' is ambiguous: " + ", ".join(f"{x.pool_id} ({x.name})" for x in matches)
+        f"pool {_shown(ref)} is ambiguous: " + ", ".join(f"{x.pool_id} ({x.name})" for x in matches)
     )
+
+
+def _pool_dir(ref: str) -> Path | None:
+    """``ref`` as a pool directory on this machine, or None (also for unusable paths)."""
+    try:
+        p = Path(ref).expanduser()
+        return p if ref and (p / MANIFEST_NAME).is_file() else None
+    except (OSError, RuntimeError, ValueError):  # '~unknownuser', name too long, NUL byte
+        return None
+
+
+def get_pool(ref: str, settings: Settings | None = None) -> Pool:
+    """A stored pool by id, unique id prefix, name or — for the local CLI only — the path
+    of a pool directory on this machine. API routes use :func:`find_pool`.
+
+    Raises:
+        NotFoundError: nothing matches, or a prefix/name is ambiguous (candidates listed).
+    """
+    try:
+        return find_pool(ref, settings)
+    except NotFoundError:
+        path = _pool_dir(ref)
+        if path is None:
+            raise
+        return Pool.open(path)

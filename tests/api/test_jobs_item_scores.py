@@ -24,7 +24,7 @@ ITEMS = {"arith": [1.0, -0.5, 0.25], "dates": [0.0]}
 def env(tmp_path: Path) -> Any:
     settings = Settings(home=tmp_path / "home")
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    client = TestClient(create_app(settings, store=store, auth=False))
+    client = TestClient(create_app(settings, store=store, auth=False), base_url="http://localhost")
     sid = store.create_search("s", {"budget": 1}).id
     store.create_jobs([JobSpec(payload={}, search_id=sid)])
     try:
@@ -35,7 +35,7 @@ def env(tmp_path: Path) -> Any:
 
 
 def _remote(client: TestClient) -> RemoteJobSource:
-    source = RemoteJobSource("http://testserver", None, give_up_after=5)
+    source = RemoteJobSource("http://localhost", None, give_up_after=5)
     source.client = client  # the app in-process: same requests, no socket
     return source
 

@@ -53,7 +53,7 @@ def fuzz_app(demo_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
         workers=1,
         evaluate_fn=LabelObjective(demo_env["labels"]),
     )
-    with TestClient(runner) as client:
+    with TestClient(runner, base_url="http://localhost") as client:
         sid = client.post("/v1/searches", json=spec).json()["id"]
         from tests.api.test_searches_api import _wait
 

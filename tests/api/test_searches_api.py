@@ -43,7 +43,7 @@ def test_embedded_search_end_to_end(
         workers=1,
         evaluate_fn=label_objective(demo_env["labels"]),
     )
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         r = client.post("/v1/searches", json=_body(pool.name, 4, name="api"))
         assert r.status_code == 201, r.text
         sid = r.json()["id"]
@@ -101,7 +101,8 @@ def test_embedded_search_end_to_end(
 def test_bad_search_specs_point_to_the_field(demo_env: dict[str, Any], tmp_path: Path) -> None:
     settings, pool = demo_env["settings"], demo_env["pool"]
     client = TestClient(
-        create_app(settings, store=open_store(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+        create_app(settings, store=open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")),
+        base_url="http://localhost",
     )
     r = client.post("/v1/searches", json=_body(pool.pool_id, 0))
     assert r.status_code == 422 and r.json()["error"]["field"] == "budget"
@@ -117,7 +118,7 @@ def test_bad_search_specs_point_to_the_field(demo_env: dict[str, Any], tmp_path:
             eval={"benchmarks": [{"name": "b", "path": str(tmp_path / "missing.jsonl")}]},
         ),
     )
-    assert r.status_code == 422 and "eval.benchmarks[0].path" in r.json()["error"]["message"]
+    assert r.status_code == 403 and r.json()["error"]["field"] == "eval.benchmarks[0].path"
     assert client.get("/v1/searches").json()["count"] == 0, "nothing stored for a bad spec"
 
 

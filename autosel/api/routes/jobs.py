@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from autosel.api.deps import SettingsDep, StoreDep, UserAuth, WorkerAuth
-from autosel.api.errors import ApiError
+from autosel.api.errors import ApiError, post_only
 from autosel.api.openapi import NDJSON_200
 from autosel.api.schemas import (
     ErrorPublic,
@@ -136,6 +136,9 @@ def lease(body: LeaseRequest, store: StoreDep, _: WorkerAuth) -> Any:
     return _job(job)
 
 
+post_only(router, "/v1/jobs/lease")
+
+
 @router.post("/v1/jobs/{job_id}/start", response_model=JobPublic, responses=ERRORS)
 def start(job_id: JobId, body: LeaseToken, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     return _job(_lease_errors(store.start_job, job_id, body.lease_token))
@@ -183,12 +186,12 @@ def subset(
     job_id: JobId, store: StoreDep, settings: SettingsDep, _: WorkerAuth
 ) -> StreamingResponse:
     """The canonical pool rows the job trains on, as JSONL."""
-    from autosel.pool import get_pool
     from autosel.pool.export import jsonl_lines
+    from autosel.pool.pool import find_pool
     from autosel.scheduler.subsets import load_subset
 
     job = store.get_job(job_id)
-    pool = get_pool(job.payload["pool_id"], settings)
+    pool = find_pool(job.payload["pool_id"], settings)
     indices = load_subset(settings, job.payload["fingerprint"])
     return StreamingResponse(jsonl_lines(pool.rows(indices)), media_type="application/x-ndjson")
 

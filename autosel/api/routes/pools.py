@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from autosel.api.deps import SettingsDep, UserAuth
-from autosel.api.errors import ApiError
+from autosel.api.errors import ApiError, post_only
 from autosel.api.openapi import NDJSON_200
 from autosel.api.schemas import (
     ErrorPublic,
@@ -24,12 +24,25 @@ from autosel.api.schemas import (
     PoolStats,
 )
 from autosel.errors import InputError
-from autosel.pool.pool import Pool
+from autosel.paths import confine, data_roots
+from autosel.pool.pool import Pool, find_pool
 from autosel.settings import Settings
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"])
 
 ERRORS = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
+# What an upload may declare as its Content-Type. Anything else (text/plain or a form, the
+# types a page of another site can send without asking) is refused with 415.
+UPLOAD_TYPES = (
+    "application/octet-stream",
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/json",
+    "application/vnd.apache.parquet",
+)
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
 def _public(pool: Pool) -> PoolPublic:
@@ -59,9 +72,15 @@ def list_(settings: SettingsDep, _: UserAuth) -> PoolsPublic:
     return PoolsPublic(data=pools, count=len(pools))
 
 
+def free_disk(settings: Settings) -> int:
+    """Free bytes on the disk that holds the pools."""
+    return shutil.disk_usage(settings.pools_dir).free
+
+
 def _check_disk(settings: Settings, incoming: int) -> None:
+    """507 when writing ``incoming`` more bytes would leave less than the minimum free."""
     settings.pools_dir.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(settings.pools_dir).free
+    free = free_disk(settings)
     if free - incoming < settings.min_free_disk_bytes:
         raise ApiError(
             507,
@@ -75,14 +94,14 @@ def _check_disk(settings: Settings, incoming: int) -> None:
     "/upload",
     response_model=PoolCreated,
     status_code=201,
-    responses={**ERRORS, 413: {"model": ErrorPublic}, 507: {"model": ErrorPublic}},
+    responses={
+        **ERRORS,
+        413: {"model": ErrorPublic},
+        415: {"model": ErrorPublic},
+        507: {"model": ErrorPublic},
+    },
     openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
+        "requestBody": {"required": True, "content": {t: _BINARY for t in UPLOAD_TYPES}}
     },
 )
 async def upload(
@@ -95,13 +114,25 @@ async def upload(
 ) -> PoolCreated:
     """Upload a pool file as the raw request body (JSONL, .jsonl.gz, JSON array or Parquet).
 
-    The body is streamed to a temporary file and refused (413) as soon as it exceeds
-    ``AUTOSEL_MAX_UPLOAD_BYTES``, or (507) when it would leave too little free disk.
+    The Content-Type must be one of the declared binary types (415 otherwise). The body is
+    streamed to a temporary file and refused (413) as soon as it exceeds
+    ``AUTOSEL_MAX_UPLOAD_BYTES``, or (507) as soon as it would leave less free disk than
+    ``AUTOSEL_MIN_FREE_DISK_BYTES`` (checked as it streams, chunked uploads included);
+    a refused upload leaves nothing behind.
     """
     from starlette.concurrency import run_in_threadpool
 
     from autosel.pool.ingest import add_pool
 
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in UPLOAD_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"upload Content-Type {media[:100]!r} is not accepted: send the file as the body "
+            f"with one of {', '.join(UPLOAD_TYPES)}",
+            field="content-type",
+        )
     limit = settings.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
     if declared > limit:
@@ -118,6 +149,7 @@ async def upload(
                 size += len(chunk)
                 if size > limit:
                     raise ApiError(413, "too_large", f"upload exceeds the limit of {limit} bytes")
+                _check_disk(settings, len(chunk))  # a chunked upload declares no length
                 f.write(chunk)
         if size == 0:
             raise ApiError(
@@ -155,22 +187,12 @@ async def upload(
     responses={**ERRORS, 403: {"model": ErrorPublic}},
 )
 def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCreated:
-    """Ingest a file already on the server; the path must resolve inside the allowed root."""
+    """Ingest a file already on the server: the path (relative to the data root, or
+    absolute) must resolve, symlinks followed, to a file inside ``AUTOSEL_DATA_ROOT``;
+    otherwise 403 ``path_not_allowed``, the same answer whether it is missing or outside."""
     from autosel.pool.ingest import add_pool
 
-    root = settings.allowed_root
-    raw = Path(body.path)
-    candidate = (raw if raw.is_absolute() else root / raw).resolve()  # resolves symlinks and '..'
-    if not candidate.is_relative_to(root):
-        raise ApiError(
-            403,
-            "path_outside_root",
-            f"path '{body.path}' resolves outside the allowed data root {root}; "
-            "place the file under that directory (AUTOSEL_DATA_ROOT)",
-            field="path",
-        )
-    if not candidate.is_file():
-        raise ApiError(404, "not_found", f"no file at '{body.path}' under {root}", field="path")
+    candidate = confine(body.path, data_roots(settings), field="path")
     res = add_pool(
         candidate,
         fmt=body.format,
@@ -181,20 +203,20 @@ def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCrea
     return _created(res)
 
 
+post_only(router, "/upload")
+post_only(router, "/register")
+
+
 @router.get("/{pool_id}", response_model=PoolPublic, responses=ERRORS)
 def get(pool_id: str, settings: SettingsDep, _: UserAuth) -> PoolPublic:
     """One pool."""
-    from autosel.pool import get_pool
-
-    return _public(get_pool(pool_id, settings))
+    return _public(find_pool(pool_id, settings))
 
 
 @router.get("/{pool_id}/stats", response_model=PoolStats, responses=ERRORS)
 def stats(pool_id: str, settings: SettingsDep, _: UserAuth) -> dict[str, Any]:
     """Summary statistics: sources, lengths, groups, difficulty."""
-    from autosel.pool import get_pool
-
-    return get_pool(pool_id, settings).stats()
+    return find_pool(pool_id, settings).stats()
 
 
 @router.get("/{pool_id}/export", responses={**ERRORS, **NDJSON_200})
@@ -205,10 +227,9 @@ def export(
     format: Literal["chat", "alpaca", "sharegpt"] = "chat",
 ) -> StreamingResponse:
     """The whole pool as JSONL in chat, Alpaca or ShareGPT form (ids kept)."""
-    from autosel.pool import get_pool
     from autosel.pool.export import jsonl_lines
 
-    pool = get_pool(pool_id, settings)
+    pool = find_pool(pool_id, settings)
     return StreamingResponse(
         jsonl_lines(pool.rows(), format),
         media_type="application/x-ndjson",

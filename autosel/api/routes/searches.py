@@ -93,14 +93,44 @@ def _event_stream(
     )
 
 
-@router.post("", response_model=SearchPublic, status_code=201, responses=ERRORS)
+def _parse_spec(data: dict[str, Any]) -> Any:
+    """The search spec, or a 422 naming the first wrong field's path (every one in details)."""
+    from pydantic import ValidationError
+
+    from autosel.api.errors import field_path
+    from autosel.evaluation.spec import format_validation_error
+    from autosel.scheduler.spec import SearchSpec
+
+    try:
+        return SearchSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        raise ApiError(
+            422,
+            "invalid_config",
+            f"search spec: {format_validation_error(exc)}",
+            field=field_path(tuple(errors[0]["loc"])) if errors else None,
+        ) from None
+
+
+@router.post(
+    "",
+    response_model=SearchPublic,
+    status_code=201,
+    responses={**ERRORS, 403: {"model": ErrorPublic}},
+)
 def create(
     body: SearchCreate, store: StoreDep, cache: CacheDep, settings: SettingsDep, _: UserAuth
 ) -> dict[str, Any]:
-    """Create a search; the server's scheduler starts proposing jobs at once."""
+    """Create a search; the server's scheduler starts proposing jobs at once.
+
+    Every path the spec names (benchmark files, model directories, reference id files)
+    must lie inside the server's data root (models: also a model root); otherwise 403
+    ``path_not_allowed``. The pool is named by id, unique id prefix or name."""
     from autosel.scheduler.service import create_search
 
-    record = create_search(store, body.model_dump(exclude_none=True), settings=settings)
+    spec = _parse_spec(body.model_dump(exclude_none=True))
+    record = create_search(store, spec, settings=settings, confine_paths=True)
     return {**_summary(cache, record.id), "spec": record.spec}
 
 
@@ -260,12 +290,12 @@ def export(
     trial: TrialQuery = None,
 ) -> StreamingResponse:
     """The subset of the best (or any) trial as JSONL, sample ids kept."""
-    from autosel.pool import get_pool
     from autosel.pool.export import jsonl_lines
+    from autosel.pool.pool import find_pool
     from autosel.scheduler.subsets import load_subset
 
     row = _trial(cache, search_id, trial)
-    pool = get_pool(cache.get(search_id).search.pool_id or "", settings)
+    pool = find_pool(cache.get(search_id).search.pool_id or "", settings)
     indices = load_subset(settings, row["fingerprint"])
     return StreamingResponse(
         jsonl_lines(pool.rows(indices), format),
@@ -283,11 +313,11 @@ def composition(
 ) -> CompositionPublic:
     """Rows per source of the best (or any) trial's subset against the whole pool."""
     from autosel.api.composition import source_composition
-    from autosel.pool import get_pool
+    from autosel.pool.pool import find_pool
     from autosel.scheduler.subsets import load_subset
 
     row = _trial(cache, search_id, trial)
-    pool = get_pool(cache.get(search_id).search.pool_id or "", settings)
+    pool = find_pool(cache.get(search_id).search.pool_id or "", settings)
     comp = source_composition(pool, load_subset(settings, row["fingerprint"]))
     return CompositionPublic(trial=row["number"], **comp)
 
