@@ -229,6 +229,8 @@ def run_flow(
             on_event=event_printer(),
             signals=signals,
         )
+    if summary["state"] != "completed":
+        _search_did_not_complete(summary, trial_rows(store, search.id), dash)
     with _stage("write the best recipe and subset", timings):
         out.mkdir(parents=True, exist_ok=True)
         rows = trial_rows(store, search.id)
@@ -264,6 +266,25 @@ def run_flow(
             pass
     dash.stop()
     return summary
+
+
+# Exit status of `run`/`demo` when the search ended failed or cancelled (README, "CLI exit
+# codes"): a script must never read a search whose every trial failed as a success.
+EXIT_SEARCH_NOT_COMPLETED = 9
+
+
+def _search_did_not_complete(summary: dict[str, Any], rows: list[Any], dash: _Dashboard) -> None:
+    """Show the trials and why the search ended, then exit with
+    :data:`EXIT_SEARCH_NOT_COMPLETED` (no subset is written, the dashboard is not kept)."""
+    from autosel.cli.search import print_summary, trials_table
+
+    console.print(trials_table(rows))
+    console.rule("[bold]result")
+    print_summary(summary)
+    why = summary.get("failure_reason") or "cancelled before its budget was spent"
+    typer.secho(f"error: search {summary['id']} {summary['state']}: {why}", fg="red", err=True)
+    dash.stop()
+    raise typer.Exit(EXIT_SEARCH_NOT_COMPLETED)
 
 
 # Options both commands take: one definition each, so `run` and `demo` cannot drift apart.

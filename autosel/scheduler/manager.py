@@ -1,7 +1,10 @@
 """Drives every active search of a store from one background thread (used by the server).
 
 A search whose scheduler cannot be built (missing pool, signal computation error) is
-marked failed with the reason in the event log instead of stopping the others.
+marked failed with the reason in the event log instead of stopping the others. Cancelled
+searches are settled too: their trials end with their jobs (see
+:func:`~autosel.scheduler.scheduler.settle_cancelled`), also those cancelled before a
+restart, so no trial of a cancelled search stays ``running``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-from autosel.scheduler.scheduler import Scheduler
+from autosel.scheduler.scheduler import Scheduler, settle_cancelled
 from autosel.settings import Settings
 from autosel.store import Store
 
@@ -26,6 +29,8 @@ class SearchManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.signals_cache: dict[Any, Any] = {}
+        # Cancelled searches whose trials have all ended: nothing can change them again.
+        self._settled: set[str] = set()
 
     def start(self) -> None:
         if self._thread is None:
@@ -63,7 +68,27 @@ class SearchManager:
                     {"reason": f"{type(exc).__name__}: {exc}"[:2000]},
                     search_id=search.id,
                 )
+        self.settle_cancelled()
         return proposed
+
+    def settle_cancelled(self) -> int:
+        """End the trials of cancelled searches whose jobs have ended; returns how many
+        trials of cancelled searches are still in flight (their workers not stopped yet)."""
+        left = 0
+        for search in self.store.searches(state="cancelled"):
+            if search.id in self._settled:
+                continue
+            self._schedulers.pop(search.id, None)
+            try:
+                in_flight = settle_cancelled(self.store, search.id)
+            except Exception:  # noqa: BLE001 - one search must not stop the others
+                log.exception("settling cancelled search %s failed", search.id)
+                continue
+            if in_flight:
+                left += in_flight
+            else:
+                self._settled.add(search.id)
+        return left
 
     def _loop(self) -> None:
         while not self._stop.is_set():

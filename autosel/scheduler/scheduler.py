@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,6 +52,9 @@ from autosel.store.records import ResultRecord, TrialRecord
 REFERENCES_EVENT = "report_references"
 FINAL_TRIAL_STATES = ("complete", "failed", "pruned")
 WORKER_LIVE_SECONDS = 120.0
+# A search whose first FAIL_FAST trials (or its whole budget, if smaller) all failed stops
+# spending its budget and ends failed: a deterministic problem fails every trial alike.
+FAIL_FAST = 3
 
 
 @dataclass(frozen=True)
@@ -198,57 +202,19 @@ class Scheduler:
     # ------------------------------------------------------------------------ the loop
     def sync(self) -> int:
         """Copy finished jobs' outcomes into their trials. Returns how many trials finished."""
-        trials = {t.id: t for t in self._trials()}
-        finished = 0
-        for job in self.store.jobs(search_id=self.search_id):
-            trial = trials.get(job.trial_id) if job.trial_id is not None else None
-            if trial is None or trial.state in FINAL_TRIAL_STATES:
-                continue
-            if job.state == "succeeded":
-                res = self.store.get_result(job.id)
-                utility = res.utility if res is not None else None
-                if utility is None:
-                    self.store.update_trial(trial.id, state="failed")
-                    self.store.append_event(
-                        "trial_failed",
-                        {"reason": "no utility reported"},
-                        search_id=self.search_id,
-                        trial_id=trial.id,
-                        job_id=job.id,
-                    )
-                else:
-                    self.store.update_trial(trial.id, state="complete", score=utility)
-                    self.store.append_event(
-                        "trial_complete",
-                        {"score": utility, "number": trial.number},
-                        search_id=self.search_id,
-                        trial_id=trial.id,
-                        job_id=job.id,
-                    )
-                finished += 1
-            elif job.state in ("failed", "cancelled"):
-                state = "failed" if job.state == "failed" else "pruned"
-                self.store.update_trial(trial.id, state=state)
-                self.store.append_event(
-                    f"trial_{state}",
-                    {"reason": job.error, "number": trial.number},
-                    search_id=self.search_id,
-                    trial_id=trial.id,
-                    job_id=job.id,
-                )
-                finished += 1
-            elif job.state in ("leased", "running") and trial.state == "pending":
-                self.store.update_trial(trial.id, state="running")
-        return finished
+        return sync_trials(self.store, self.search_id)
 
     def step(self) -> StepReport:
         """One scheduling round (see the module docstring)."""
         self.store.requeue_expired()
         finished = self.sync()
         search = self.store.get_search(self.search_id)
+        if search.state == "cancelled":
+            in_flight = settle_cancelled(self.store, self.search_id, requeue=False)
+            return StepReport(0, finished, 0, in_flight, True)
         trials = self._trials()
         in_flight = sum(t.state in ("pending", "running") for t in trials)
-        if search.state in ("cancelled", "completed", "failed"):
+        if search.state in ("completed", "failed"):
             return StepReport(0, finished, 0, in_flight, True)
         if search.state == "created":
             self.store.set_search_state(self.search_id, "running")
@@ -260,6 +226,11 @@ class Scheduler:
         proposed = 0
         # Once the report has started (budget spent, or the space ran out) the search is over.
         reporting = any(rep.is_report_origin(t.origin) for t in trials)
+        if not reporting and _all_failed(history, min(FAIL_FAST, self.spec.budget)):
+            # Nothing has worked yet: stop spending the budget; fail once in-flight ends.
+            if pending:
+                return StepReport(0, finished, completed, in_flight, False)
+            return self._fail(trials, history, finished)
         if completed < self.spec.budget and not reporting:
             free = max(1, self._live_workers()) - in_flight
             n = min(free, self.spec.budget - completed - len(pending))
@@ -294,6 +265,26 @@ class Scheduler:
                 "best_dev_score": best.score if best else None,
                 "best_recipe_hash": best.recipe_hash if best else None,
             },
+            search_id=self.search_id,
+        )
+        return StepReport(0, finished, len(history), 0, True)
+
+    def _fail(
+        self, trials: list[TrialRecord], history: list[TrialResult], finished: int
+    ) -> StepReport:
+        """Every finished search trial failed: end the search ``failed`` with the common
+        reason (the most frequent failure reason; ties: the earliest)."""
+        reasons = [t.reason or "failed" for t in history if not t.ok]
+        common, count = Counter(reasons).most_common(1)[0]
+        reason = (
+            f"all {len(reasons)} trials failed ({count} with the same reason: {common})"
+            if count < len(reasons)
+            else f"all {len(reasons)} trials failed: {common}"
+        )
+        self.store.set_search_state(self.search_id, "failed")
+        self.store.append_event(
+            "search_failed",
+            {"reason": reason[:2000], "failed_trials": len(reasons), "common_reason": common},
             search_id=self.search_id,
         )
         return StepReport(0, finished, len(history), 0, True)
@@ -563,6 +554,100 @@ class Scheduler:
                 raise ConfigError(f"search {self.search_id} did not finish within {timeout} s")
             if report.proposed == 0:
                 (stop.wait(poll_seconds) if stop is not None else time.sleep(poll_seconds))
+
+
+def sync_trials(store: Store, search_id: str) -> int:
+    """Copy the finished jobs' outcomes of a search into their trials (score, failure,
+    cancellation), logging one event each. Returns how many trials finished.
+
+    Needs no pool or signals, so a cancelled search is settled without opening them.
+    """
+    trials = {t.id: t for t in store.trials(search_id)}
+    finished = 0
+    for job in store.jobs(search_id=search_id):
+        trial = trials.get(job.trial_id) if job.trial_id is not None else None
+        if trial is None or trial.state in FINAL_TRIAL_STATES:
+            continue
+        if job.state == "succeeded":
+            res = store.get_result(job.id)
+            utility = res.utility if res is not None else None
+            if utility is None:
+                store.update_trial(trial.id, state="failed")
+                store.append_event(
+                    "trial_failed",
+                    {"reason": "no utility reported"},
+                    search_id=search_id,
+                    trial_id=trial.id,
+                    job_id=job.id,
+                )
+            else:
+                store.update_trial(trial.id, state="complete", score=utility)
+                store.append_event(
+                    "trial_complete",
+                    {"score": utility, "number": trial.number},
+                    search_id=search_id,
+                    trial_id=trial.id,
+                    job_id=job.id,
+                )
+            finished += 1
+        elif job.state in ("failed", "cancelled"):
+            _end_trial(store, search_id, trial, job.state, job.error, job.id)
+            finished += 1
+        elif job.state in ("leased", "running") and trial.state == "pending":
+            store.update_trial(trial.id, state="running")
+    return finished
+
+
+def settle_cancelled(store: Store, search_id: str, *, requeue: bool = True) -> int:
+    """End the trials of a cancelled search. Returns how many are still in flight.
+
+    A trial ends with its job: queued jobs were cancelled with the search; a running job
+    ends when its worker sees the cancellation (or, the worker gone, when its lease runs
+    out: ``requeue`` runs that check first). A trial that never got its job (the search
+    was cancelled between the two writes) ends at once. Idempotent, and correct after a
+    restart: everything it reads is in the store.
+    """
+    if requeue:
+        store.requeue_expired()
+    sync_trials(store, search_id)
+    jobs = {j.trial_id: j for j in store.jobs(search_id=search_id)}
+    in_flight = 0
+    for t in store.trials(search_id):
+        if t.state in FINAL_TRIAL_STATES:
+            continue
+        job = jobs.get(t.id)
+        if job is None:
+            _end_trial(
+                store, search_id, t, "cancelled", "search cancelled before its job was queued", None
+            )
+        else:
+            in_flight += 1
+    return in_flight
+
+
+def _end_trial(
+    store: Store,
+    search_id: str,
+    trial: TrialRecord,
+    job_state: str,
+    reason: str | None,
+    job_id: int | None,
+) -> None:
+    """A trial whose job failed or was cancelled: ``failed`` / ``pruned``, with an event."""
+    state = "failed" if job_state == "failed" else "pruned"
+    store.update_trial(trial.id, state=state)
+    store.append_event(
+        f"trial_{state}",
+        {"reason": reason, "number": trial.number},
+        search_id=search_id,
+        trial_id=trial.id,
+        job_id=job_id,
+    )
+
+
+def _all_failed(history: list[TrialResult], at_least: int) -> bool:
+    """At least ``at_least`` search trials finished and none of them succeeded."""
+    return len(history) >= at_least and not any(t.ok for t in history)
 
 
 def _best(trials: list[TrialRecord]) -> TrialRecord | None:

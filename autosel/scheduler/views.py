@@ -14,6 +14,8 @@ from autosel.errors import NotFoundError
 from autosel.scheduler.report import is_report_origin
 from autosel.store import SearchRecord, Store
 
+ACTIVE_OR_QUEUED = ("queued", "leased", "running")
+
 
 def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
     """Every trial of a search with its job outcome, in trial-number order."""
@@ -81,6 +83,14 @@ def trial_or_best(rows: list[dict[str, Any]], search_id: str, number: int | None
     return row
 
 
+def failure_reason(store: Store, search: SearchRecord) -> str | None:
+    """Why a failed search failed: the reason of its latest ``search_failed`` event."""
+    from autosel.scheduler.scheduler import search_events
+
+    failed = [e for e in search_events(store, search.id) if e.kind == "search_failed"]
+    return str(failed[-1].data.get("reason")) if failed else None
+
+
 def search_summary(
     store: Store, search: SearchRecord, rows: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -103,7 +113,10 @@ def search_summary(
         "budget": int(search.spec.get("budget", 0)),
         "completed": len(finished),
         "failed": sum(r["state"] == "failed" for r in search_rows),
-        "in_flight": sum(r["state"] in ("pending", "running") for r in rows),
+        # From the jobs, not the trials: a job queued or held by a worker is in flight,
+        # whatever a trial says (correct after a restart and after a cancel).
+        "in_flight": sum(r["job_state"] in ACTIVE_OR_QUEUED for r in rows),
+        "failure_reason": failure_reason(store, search) if search.state == "failed" else None,
         "best": best,
         "best_score": best["score"] if best else None,
         "report_runs": len(report_rows),
