@@ -177,7 +177,10 @@ class SearchPublic(BaseModel):
     budget: int
     completed: int = Field(description="Finished search evaluations (report runs excluded).")
     failed: int = 0
-    in_flight: int = 0
+    in_flight: int = Field(0, description="Jobs of the search queued or held by a worker.")
+    failure_reason: str | None = Field(
+        None, description="Why a failed search failed (e.g. the reason all its trials failed)."
+    )
     best: TrialPublic | None = Field(None, description="The search trial with the best dev score.")
     best_score: float | None = Field(
         description="Best dev score (what the search maximised; the test score is in the report)."
