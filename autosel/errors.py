@@ -115,42 +115,52 @@ class DatabaseError(AutoselError):
 
 
 _OS_ERROR_HINTS: dict[int, tuple[str, str]] = {
-    errno.ENOSPC: (
-        "no space left on device",
-        "free disk space or point AUTOSEL_HOME at a larger disk",
-    ),
-    errno.EDQUOT: ("disk quota exceeded", "free space or point AUTOSEL_HOME at another disk"),
-    errno.EROFS: ("read-only file system", "point AUTOSEL_HOME at a writable directory"),
-    errno.EACCES: ("permission denied", "check the permissions, or point AUTOSEL_HOME elsewhere"),
-    errno.EPERM: (
-        "operation not permitted",
-        "check the permissions, or point AUTOSEL_HOME elsewhere",
-    ),
+    errno.ENOSPC: ("no space left on device", "free disk space or use a larger disk"),
+    errno.EDQUOT: ("disk quota exceeded", "free space or use another disk"),
+    errno.EROFS: ("read-only file system", "use a writable location"),
+    errno.EACCES: ("permission denied", "check the permissions"),
+    errno.EPERM: ("operation not permitted", "check the permissions"),
     errno.ENOENT: ("no such file or directory", "check the path"),
     errno.ENOTDIR: ("a part of the path is not a directory", "check the path"),
     errno.EISDIR: ("is a directory, a file was expected", "give a file"),
     errno.ENAMETOOLONG: ("file name too long", "use a shorter path"),
 }
+# Errors that moving autosel's data elsewhere would cure.
+_HOME_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
-def describe_os_error(err: OSError, path: str | Path | None = None) -> str:
+def describe_os_error(
+    err: OSError, path: str | Path | None = None, *, home: str | Path | None = None
+) -> str:
     """One line naming the path, what the file system said and what to do about it.
 
     Args:
         err: the error (``errno`` may be unset, as in some pyarrow errors: then its text
             is used).
         path: the path to name when the error carries none (``err.filename`` wins).
+        home: ``AUTOSEL_HOME``; when the path lies inside it and another disk or
+            directory would help, the hint says that ``AUTOSEL_HOME`` can move.
     """
     where = err.filename if err.filename is not None else path
-    what, hint = _OS_ERROR_HINTS.get(err.errno or -1, (err.strerror or str(err), ""))
-    if err.errno is None:
+    code = err.errno
+    what, hint = _OS_ERROR_HINTS.get(code or -1, (err.strerror or str(err), ""))
+    if code is None:
         # pyarrow raises OSError("... [errno 28] No space left on device") with no errno.
-        text = str(err)
-        for code, (known, known_hint) in _OS_ERROR_HINTS.items():
-            if f"errno {code}]" in text.lower() or known in text.lower():
-                what, hint = known, known_hint
+        text = str(err).lower()
+        for known_code, (known, known_hint) in _OS_ERROR_HINTS.items():
+            if f"errno {known_code}]" in text or known in text:
+                code, what, hint = known_code, known, known_hint
                 break
         else:
-            what = " ".join(text.split())
+            what = " ".join(str(err).split())
+    if code in _HOME_ERRNOS and where is not None and home is not None and _inside(where, home):
+        hint += " (or set AUTOSEL_HOME to a directory elsewhere)"
     line = f"{where}: {what}" if where is not None else what
     return f"{line}; {hint}" if hint else line
+
+
+def _inside(path: str | Path, root: str | Path) -> bool:
+    try:
+        return Path(path).absolute().is_relative_to(Path(root).expanduser().absolute())
+    except (OSError, ValueError):
+        return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import typer
 
@@ -59,7 +60,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, AutoselError):
         return str(exc), exc.exit_code
     if isinstance(exc, OSError):
-        return describe_os_error(exc), StorageError.exit_code
+        return describe_os_error(exc, home=_home()), StorageError.exit_code
     db = _database_error_message(exc)
     if db is not None:
         return db, DatabaseError.exit_code
@@ -80,6 +81,15 @@ def describe(exc: BaseException) -> tuple[str, int]:
     )
 
 
+def _home() -> str | None:
+    try:
+        from autosel.settings import get_settings
+
+        return str(get_settings().home)
+    except Exception:  # noqa: BLE001 - the home only refines the hint
+        return None
+
+
 def _first_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[0] if lines else ""
@@ -98,10 +108,24 @@ def _database_error_message(exc: BaseException) -> str | None:
     raw = _first_line(raw.split("(Background on this error")[0])
     meaning = next((m for key, m in _DB_HINTS if key in raw.lower()), None)
     where = _database_location()
+    if "unable to open database file" in raw.lower():
+        file = where.split(":///", 1)[1] if ":///" in where else where  # sqlite:///path
+        meaning = f"{meaning}: {_sqlite_open_failure(Path(file))}"
     text = f"database error at {where}: {meaning or raw}"
     if meaning is not None and meaning != raw:
         text += f" ({raw})"
     return text + "; check AUTOSEL_DATABASE_URL / AUTOSEL_HOME"
+
+
+def _sqlite_open_failure(db: Path) -> str:
+    """Why SQLite could not open ``db``: its directory is missing or not writable (SQLite
+    needs to create its journal files next to the database)."""
+    folder = db.parent
+    if not folder.is_dir():
+        return f"{folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"{folder} is not writable (read-only file system or permissions)"
+    return "check the file's permissions"
 
 
 def _database_location() -> str:

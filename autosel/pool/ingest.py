@@ -365,12 +365,12 @@ def add_pool(
         records = _iter_parquet(src)
 
     pools_dir = settings.pools_dir
-    with _storage_errors(pools_dir):
+    with _storage_errors(pools_dir, settings.home):
         pools_dir.mkdir(parents=True, exist_ok=True)
         clean_stale_tmp(pools_dir)
         tmp = _TmpDir.claim(pools_dir)
     try:
-        with _storage_errors(pools_dir):
+        with _storage_errors(pools_dir, settings.home):
             result = _ingest_into(tmp.path, records, src, fmt, unit, skip_invalid)
             manifest = {
                 "schema_version": SCHEMA_VERSION,
@@ -403,14 +403,16 @@ def add_pool(
 
 
 @contextmanager
-def _storage_errors(pools_dir: Path) -> Iterator[None]:
+def _storage_errors(pools_dir: Path, home: Path) -> Iterator[None]:
     """OSErrors of the pool store (disk full, read-only, permission) as one StorageError;
     errors of the input file were already turned into located InputErrors by the readers."""
     try:
         yield
     except OSError as e:
+        if e.filename is not None and TMP_PREFIX in str(e.filename):
+            e.filename = None  # name the store, not a temp dir that no longer exists
         raise StorageError(
-            f"cannot write to the pool store: {describe_os_error(e, pools_dir)}"
+            f"cannot write to the pool store: {describe_os_error(e, pools_dir, home=home)}"
         ) from e
 
 

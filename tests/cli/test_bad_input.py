@@ -329,7 +329,7 @@ def test_real_read_only_home(tmp_path: Path) -> None:
     )
     lines = [ln for ln in out.splitlines() if ln.strip()]
     assert lines[1] == "rc=7" and "read-only file system" in lines[0], out
-    assert lines[3] == "rc=8" and "database error" in lines[2], out
+    assert lines[3] == "rc=8" and "is not writable" in lines[2], out
 
 
 # ---------------------------------------------------------------------------- database
