@@ -36,7 +36,8 @@ class HttpClient:
             try:
                 err = r.json()["error"]
             except Exception:  # noqa: BLE001
-                raise ServerError(f"{method} {url}: HTTP {r.status_code}: {r.text[:300]}") from None
+                text = " ".join(r.text[:300].split())  # one line, whatever the server sent
+                raise ServerError(f"{method} {url}: HTTP {r.status_code}: {text}") from None
             cls = (
                 NotFoundError
                 if r.status_code == 404
@@ -44,7 +45,8 @@ class HttpClient:
                 if r.status_code == 422
                 else ServerError
             )
-            raise cls(err["message"])
+            rid = err.get("request_id")
+            raise cls(err["message"] + (f" (request id {rid})" if rid else ""))
         return r
 
     def create_search(self, spec: dict[str, Any]) -> dict[str, Any]:

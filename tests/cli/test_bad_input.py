@@ -426,3 +426,24 @@ def test_ctrl_c_is_130(
     monkeypatch.setattr(ingest, "add_pool", interrupted)
     res = cli("pool", "add", str(tmp_path / "x.jsonl"))
     assert res.rc == 130 and "Traceback" not in res.err
+
+
+def test_server_errors_are_one_line_with_the_request_id() -> None:
+    import httpx
+
+    from autosel.cli.client import HttpClient, ServerError
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/searches":
+            return httpx.Response(500, text="Traceback (most recent call last):\n  boom\n")
+        body = {"error": {"code": "internal_error", "message": "internal", "request_id": "ab12"}}
+        return httpx.Response(500, json=body)
+
+    client = HttpClient("http://127.0.0.1:9", None)
+    client.http = httpx.Client(base_url="http://127.0.0.1:9", transport=httpx.MockTransport(answer))
+    with pytest.raises(ServerError) as plain:
+        client.searches()
+    assert "\n" not in str(plain.value) and "HTTP 500" in str(plain.value)
+    with pytest.raises(ServerError) as enveloped:
+        client.search("s1")
+    assert str(enveloped.value) == "internal (request id ab12)"
