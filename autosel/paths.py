@@ -33,13 +33,13 @@ class PathNotAllowedError(ConfigError):
 
     code = "path_not_allowed"
 
-    def __init__(self, raw: object, *, field: str, kind: Kind, roots: str) -> None:
-        text = str(raw)
-        shown = repr(text[:200] + ("…" if len(text) > 200 else ""))
+    def __init__(self, *, field: str, kind: Kind, roots: str) -> None:
+        # The path itself is not echoed: the message must not differ between a missing and
+        # a forbidden path, nor say which part of it is the server's root.
         what = "file" if kind == "file" else "directory"
         super().__init__(
-            f"field '{field}': {shown} is not an existing {what} inside {roots}; "
-            "relative paths resolve from that root"
+            f"field '{field}': not an existing {what} inside {roots} (relative paths "
+            "resolve from there; symlinks are followed)"
         )
         self.field = field
 
@@ -93,7 +93,7 @@ def confine(
             found = _fits(candidate, roots, kind)
             if found is not None:
                 return found
-    raise PathNotAllowedError(raw, field=field, kind=kind, roots=roots_name)
+    raise PathNotAllowedError(field=field, kind=kind, roots=roots_name)
 
 
 def confine_model(ref: str | None, settings: Settings, *, field: str) -> str | None:

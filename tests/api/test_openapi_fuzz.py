@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,8 +58,12 @@ def fuzz_app(demo_env: dict[str, Any], tmp_path_factory: pytest.TempPathFactory)
 
         assert _wait(client, sid)["state"] == "completed"
     store = open_store(db)
+    # schemathesis calls the app as Host 'testserver': served by a configured allow-list.
+    settings = demo_env["settings"].model_copy(update={"allowed_hosts": ["testserver"]})
     return {
-        "app": create_app(demo_env["settings"], store=store),
+        "app": create_app(settings, store=store),
+        "settings": settings,
+        "store": store,
         "search_id": sid,
         "pool_id": demo_env["pool"].pool_id,
         "job_id": store.jobs(search_id=sid)[0].id,
@@ -95,7 +98,9 @@ def _replays(case: Any, real: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**params, **swapped}] if swapped else []
 
 
-def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize("auth", [False, True], ids=["auth-off", "auth-on"])
+def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], auth: bool) -> None:
+    """Auth off (the loopback default) and on (with a user+worker token on every request)."""
     import schemathesis
     from schemathesis import GenerationMode
     from schemathesis.checks import not_a_server_error
@@ -113,7 +118,13 @@ def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], tmp_path: 
         response_headers_conformance,
         response_schema_conformance,
     ]
-    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app["app"])
+    headers: dict[str, str] = {}
+    app = fuzz_app["app"]
+    if auth:
+        app = create_app(fuzz_app["settings"], store=fuzz_app["store"], auth=True)
+        token, _ = fuzz_app["store"].create_token("fuzz", ["user", "worker"])
+        headers = {"Authorization": f"Bearer {token}"}
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     real = {
         "search_id": fuzz_app["search_id"],
         "pool_id": fuzz_app["pool_id"],
@@ -128,7 +139,7 @@ def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], tmp_path: 
         if case.operation.path.endswith("/events"):
             case.query = {**(case.query or {}), "follow": "false"}  # a followed stream never ends
         try:
-            response = case.call_and_validate(checks=checks)
+            response = case.call_and_validate(checks=checks, headers=headers or None)
             statuses[response.status_code] += 1
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected, reported together
             first = f"{label}: {type(exc).__name__}: {str(exc)[:400]}"
@@ -172,11 +183,16 @@ def test_api_conforms_to_its_openapi_schema(fuzz_app: dict[str, Any], tmp_path: 
         except Unsatisfiable:
             assert mode is GenerationMode.NEGATIVE, f"{label}: no valid request could be generated"
 
+    server_errors = sum(n for code, n in statuses.items() if code >= 500)
     print(
-        f"\nschemathesis: {len(operations)} operations, {sum(calls.values())} requests, "
-        f"statuses {dict(sorted(statuses.items()))}"
+        f"\nschemathesis (auth {'on' if auth else 'off'}): {len(operations)} operations, "
+        f"{sum(calls.values())} requests, statuses {dict(sorted(statuses.items()))}, "
+        f"{server_errors} server errors, {len(failures)} failures"
     )
     assert len(operations) >= 25
     assert all(calls[f"{op.method.upper()} {op.path}"] >= 1 for op in operations), calls
     assert sum(calls.values()) >= len(operations) * EXAMPLES, "hypothesis ran short of examples"
+    assert server_errors == 0
+    if auth:
+        assert statuses[401] + statuses[403] < sum(statuses.values()) / 2, "the token was used"
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:30])

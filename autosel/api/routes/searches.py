@@ -102,7 +102,7 @@ def _parse_spec(data: dict[str, Any]) -> Any:
     from autosel.scheduler.spec import SearchSpec
 
     try:
-        return SearchSpec.model_validate(data)
+        return SearchSpec.model_validate(data, context={"stored": False})
     except ValidationError as exc:
         errors = exc.errors()
         raise ApiError(
