@@ -20,7 +20,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from autosel.errors import AutoselError, ConfigError, InputError, NotFoundError
+from autosel.errors import (
+    AutoselError,
+    ConfigError,
+    DatabaseError,
+    InputError,
+    NotFoundError,
+    StorageError,
+)
 from autosel.paths import PathNotAllowedError, redact
 
 log = logging.getLogger("autosel.api")
@@ -36,6 +43,8 @@ def _status_table() -> list[tuple[type[AutoselError], int]]:
         (InvalidStateError, 409),
         (InputError, 422),
         (ConfigError, 422),
+        (StorageError, 507),  # the server's disk: full, read-only, permissions
+        (DatabaseError, 503),
     ]
 
 

@@ -387,3 +387,23 @@ def test_validation_errors_name_the_field_path(env: dict[str, Any]) -> None:
     assert nested.json()["error"]["field"] == "eval.benchmarks[0].name"
     knob = client.post("/v1/searches", json=_spec(pid, knobs={"seed": -1}))
     assert knob.json()["error"]["field"] == "knobs.seed"
+
+
+def test_disk_full_during_ingest_is_507_without_server_paths(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import autosel.pool.ingest
+    from autosel.errors import StorageError, describe_os_error
+
+    settings = env["settings"]
+
+    def full(*_: Any, **__: Any) -> Any:
+        err = OSError(errno.ENOSPC, "No space left on device", str(settings.pools_dir / "x"))
+        raise StorageError(describe_os_error(err, home=settings.home))
+
+    monkeypatch.setattr(autosel.pool.ingest, "add_pool", full)
+    r = env["client"].post("/v1/pools/upload?name=x", content=_jsonl(3), headers=OCTET)
+    assert r.status_code == 507 and r.json()["error"]["code"] == "storage_error"
+    assert "no space left" in r.text and str(settings.home) not in r.text

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from autosel import __version__
 from autosel.api.deps import SettingsDep
 from autosel.api.schemas import Health, Readiness
+from autosel.paths import redact
 
 router = APIRouter(tags=["health"])
 
@@ -30,6 +31,7 @@ def ready(settings: SettingsDep) -> JSONResponse:
         checks["home"] = "ok" if os.access(home, os.W_OK) else f"{home} is not writable"
     except OSError as e:
         checks["home"] = f"{home}: {e.strerror}"
+    checks = {k: redact(v, settings) for k, v in checks.items()}  # no server path
     ok = all(v == "ok" for v in checks.values())
     body = Readiness(status="ready" if ok else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
