@@ -1,0 +1,68 @@
+"""``autosel run`` says when its search failed: exit code 9 and the reason, never
+"completed" and 0.
+
+The flow is the real one (ingest, create the search, embedded scheduler and worker)
+except for three stand-ins that keep it fast: model-free signals instead of the model
+pass, an evaluation that fails the way a benchmark/metric mismatch does, and no
+dashboard server.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import autosel.cli.run as run_cli
+import autosel.scheduler.service as service
+import autosel.signals as signals_pkg
+from autosel.cli import app
+
+
+class _NoDashboard:
+    url = "http://127.0.0.1:0/"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _metric_never_computed(rows: Any, spec: Any, out: Path, *, stop: Any = None) -> Any:
+    raise KeyError("benchmark 'add': primary metric 'mc_prob' was not computed")
+
+
+def test_run_exits_9_with_the_reason_when_every_trial_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autosel.pool.demo.rules import generate_rules_pool
+
+    monkeypatch.setenv("AUTOSEL_HOME", str(tmp_path / "home"))
+    demo = generate_rules_pool(tmp_path / "data", size="small", seed=0)
+    real_signals = signals_pkg.compute_signals
+    monkeypatch.setattr(
+        signals_pkg,
+        "compute_signals",
+        lambda pool, **kw: real_signals(pool, model=None, progress=False, settings=kw["settings"]),
+    )
+    monkeypatch.setattr(
+        service,
+        "run_embedded",
+        functools.partial(
+            service.run_embedded, evaluate_fn=_metric_never_computed, poll_seconds=0.05
+        ),
+    )
+    monkeypatch.setattr(run_cli, "_Dashboard", _NoDashboard)
+    out = tmp_path / "out"
+    args = ["run", str(demo.pool_path), "--profile", "tiny", "--budget", "4", "--no-serve"]
+    args += [a for p in demo.bench_paths for a in ("--bench", str(p))]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 9, result.output
+    text = " ".join(result.output.split())
+    assert ": failed, 3/4 evaluations" in text
+    assert "all 3 trials failed" in text and "'mc_prob' was not computed" in text
+    assert not (out / "best_subset.jsonl").exists()
