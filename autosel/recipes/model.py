@@ -126,6 +126,8 @@ def load_recipe(path: str | Path) -> Recipe:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read recipe: {exc.strerror}", path=p) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not valid UTF-8 (byte {exc.start}); save it as UTF-8", path=p) from None
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:

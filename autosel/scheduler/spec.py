@@ -214,9 +214,14 @@ class SearchSpec(BaseModel):
 
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: cannot read search spec: {exc}") from None
+        except yaml.YAMLError as exc:  # one line, with the line number
+            mark = getattr(exc, "problem_mark", None)
+            at = f", line {mark.line + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or exc
+            raise ConfigError(f"{p}{at}: invalid YAML in search spec: {problem}") from None
         if isinstance(data, dict):
             ev = data.get("eval")
             if isinstance(ev, dict):
