@@ -23,7 +23,7 @@ from autosel.api.schemas import (
     PoolsPublic,
     PoolStats,
 )
-from autosel.errors import InputError
+from autosel.errors import InputError, StorageError, describe_os_error
 from autosel.paths import confine, data_roots
 from autosel.pool.pool import Pool, find_pool
 from autosel.settings import Settings
@@ -72,15 +72,10 @@ def list_(settings: SettingsDep, _: UserAuth) -> PoolsPublic:
     return PoolsPublic(data=pools, count=len(pools))
 
 
-def free_disk(settings: Settings) -> int:
-    """Free bytes on the disk that holds the pools."""
-    return shutil.disk_usage(settings.pools_dir).free
-
-
 def _check_disk(settings: Settings, incoming: int) -> None:
-    """507 when writing ``incoming`` more bytes would leave less than the minimum free."""
-    settings.pools_dir.mkdir(parents=True, exist_ok=True)
-    free = free_disk(settings)
+    """507 when writing ``incoming`` more bytes would leave less than the minimum free
+    (``settings.pools_dir`` must exist)."""
+    free = shutil.disk_usage(settings.pools_dir).free
     if free - incoming < settings.min_free_disk_bytes:
         raise ApiError(
             507,
@@ -139,12 +134,16 @@ async def upload(
         raise ApiError(
             413, "too_large", f"upload of {declared} bytes exceeds the limit of {limit} bytes"
         )
-    _check_disk(settings, declared)
-    fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=settings.pools_dir)
+    try:
+        settings.pools_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=settings.pools_dir)
+    except OSError as e:  # read-only or unwritable home: a 507, not a traceback
+        raise StorageError(describe_os_error(e, home=settings.home)) from None
     tmp = Path(tmp_name)
     try:
         size = 0
         with os.fdopen(fd, "wb") as f:
+            _check_disk(settings, declared)
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
