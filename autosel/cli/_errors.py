@@ -17,7 +17,13 @@ from pathlib import Path
 
 import typer
 
-from autosel.errors import AutoselError, DatabaseError, StorageError, describe_os_error
+from autosel.errors import (
+    AutoselError,
+    DatabaseError,
+    InputError,
+    StorageError,
+    describe_os_error,
+)
 
 DEBUG_ENV = "AUTOSEL_DEBUG"
 EXIT_UNEXPECTED = 1
@@ -58,7 +64,7 @@ def report(exc: BaseException) -> int:
 def describe(exc: BaseException) -> tuple[str, int]:
     """The one-line message and the exit code for an exception."""
     if isinstance(exc, AutoselError):
-        return str(exc), exc.exit_code
+        return one_line(str(exc)), exc.exit_code
     if isinstance(exc, OSError):
         return describe_os_error(exc, home=_home()), StorageError.exit_code
     db = _database_error_message(exc)
@@ -67,6 +73,12 @@ def describe(exc: BaseException) -> tuple[str, int]:
     settings = _settings_error_message(exc)
     if settings is not None:
         return settings, EXIT_CONFIG
+    if isinstance(exc, UnicodeDecodeError):
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        return (
+            f"input is not valid UTF-8 (byte 0x{bad} at offset {exc.start}); save it as UTF-8",
+            InputError.exit_code,
+        )
     if isinstance(exc, EOFError):
         return "unexpected end of input (EOFError)", EXIT_UNEXPECTED
     detail = _first_line(str(exc))
@@ -79,6 +91,17 @@ def describe(exc: BaseException) -> tuple[str, int]:
         f"(set {DEBUG_ENV}=1 to see the traceback)",
         EXIT_UNEXPECTED,
     )
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: a list under a ``head:`` line joins as ``head: a; b``."""
+    lines = [ln.strip() for ln in message.strip().splitlines()]
+    lines = [ln for ln in lines if ln and ln != "^"]  # drop YAML's caret marker lines
+    out = ""
+    for ln in lines:
+        sep = "" if not out else " " if out.endswith(":") else "; "
+        out += sep + ln
+    return out
 
 
 def _home() -> str | None:

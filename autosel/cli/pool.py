@@ -111,10 +111,35 @@ def export(
     from autosel.pool.export import export_subset
 
     pool = get_pool(ref)
-    id_list = None
-    if ids is not None:
-        id_list = [
-            line.strip() for line in ids.read_text(encoding="utf-8").splitlines() if line.strip()
-        ]
+    id_list = None if ids is None else _read_ids(ids)
     n = export_subset(pool, out, fmt, ids=id_list)
     console.print(f"wrote {n:,} records ({fmt}) to {out}")
+
+
+def _read_ids(path: Path) -> list[str]:
+    """Sample ids, one per line (blank lines ignored).
+
+    Raises:
+        InputError: the file cannot be read or is not UTF-8 text (line named).
+    """
+    from autosel.errors import InputError, describe_os_error
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        e.filename = None  # the path is named once, by the InputError
+        raise InputError(f"cannot read the id list: {describe_os_error(e)}", path=path) from None
+    ids = []
+    for n, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as e:
+            raise InputError(
+                f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                "expected one sample id per line",
+                path=path,
+                line=n,
+            ) from None
+        if line:
+            ids.append(line)
+    return ids

@@ -447,3 +447,55 @@ def test_server_errors_are_one_line_with_the_request_id() -> None:
     with pytest.raises(ServerError) as enveloped:
         client.search("s1")
     assert str(enveloped.value) == "internal (request id ab12)"
+
+
+# ---------------------------------------------------------------------------- other files
+
+OTHER_FILES: dict[str, tuple[bytes, list[str], int, str]] = {
+    # name: (file content, command with {f} for the file, exit code, text the line holds)
+    "spec_bad_yaml": (
+        b"budget: 3\neval: [\n",
+        ["search", "start", "good", "--spec", "{f}", "--detach"],
+        EXIT_CONFIG,
+        "{f}, line 3: invalid YAML",
+    ),
+    "spec_not_utf8": (
+        b"\x00\xff\xfe",
+        ["search", "start", "good", "--spec", "{f}", "--detach"],
+        EXIT_CONFIG,
+        "{f}: cannot read search spec",
+    ),
+    "recipe_not_utf8": (
+        b"\xff\xfe\x00",
+        ["recipe", "validate", "{f}"],
+        EXIT_INPUT,
+        "{f}: not valid UTF-8",
+    ),
+    "recipe_two_bad_steps": (
+        b"steps:\n  - operator: nope\n  - operator: alsonope\n",
+        ["recipe", "validate", "{f}"],
+        EXIT_CONFIG,
+        "recipe is invalid: steps[0] (nope)",
+    ),
+    "ids_not_utf8": (
+        b"good-id\n\xff\xfe\n",
+        ["pool", "export", "good", "--out", "{f}.out.jsonl", "--ids", "{f}"],
+        EXIT_INPUT,
+        "{f}, line 2: not valid UTF-8",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_FILES))
+def test_bad_spec_recipe_and_id_files(
+    case: str, tmp_path: Path, home: Path, cli: Callable[..., Result]
+) -> None:
+    content, args, code, expected = OTHER_FILES[case]
+    (path := tmp_path / f"{case}.yaml").write_bytes(content)
+    before = _snapshot(home)
+    res = cli(*(a.format(f=path) for a in args))
+    line = _one_line_error(res)
+    assert res.rc == code, line
+    assert expected.format(f=path) in line, line
+    assert _snapshot(home) == before
+    assert not Path(f"{path}.out.jsonl").exists()
