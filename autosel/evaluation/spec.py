@@ -199,12 +199,20 @@ def resolve_benchmark_paths(benchmarks: Any, folder: Path) -> None:
                 b[key] = str((folder / v).resolve())
 
 
+def field_path(loc: Any) -> str:
+    """A pydantic error location as a field path: ``eval.benchmarks[0].path``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def format_validation_error(exc: ValidationError) -> str:
     """One line per error: the dotted field path and what is accepted (pydantic's message,
     NaN/Infinity named as such). Errors of the whole spec name their fields themselves."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"])
+        loc = field_path(err["loc"])
         msg = error_message(err)
         parts.append(f"field '{loc}': {msg}" if loc else msg)
     return "; ".join(parts)

@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from autosel.errors import ConfigError
 from autosel.evaluation.spec import (
@@ -133,9 +134,15 @@ class SearchSpec(BaseModel):
         knobs = dict(data.get("knobs", {}))
         if "budget" in knobs:
             if not (info.context or {}).get("stored"):
-                raise ValueError(
-                    "field 'knobs.budget': the budget is not a knob; set the spec's "
-                    "top-level 'budget' (full evaluations to spend) instead"
+                raise _invalid(
+                    [
+                        (
+                            ("knobs", "budget"),
+                            "the budget is not a knob; set the spec's top-level 'budget' "
+                            "(full evaluations to spend) instead",
+                            knobs["budget"],
+                        )
+                    ]
                 )
             del knobs["budget"]
         budget = data.get("budget", cls.model_fields["budget"].default)
@@ -153,13 +160,16 @@ class SearchSpec(BaseModel):
         problems = [p for i, rec in enumerate(self.seed_recipes) for p in _seed_problems(i, rec)]
         known = list_operators()
         problems += [
-            f"field 'knobs.operators[{i}]': unknown operator {name!r}; known operators: "
-            + ", ".join(known)
+            (
+                ("knobs", "operators", i),
+                f"unknown operator {name!r}; known operators: " + ", ".join(known),
+                name,
+            )
             for i, name in enumerate(self.knobs.operators or ())
             if name not in known
         ]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise _invalid(problems)
         return self
 
     @field_validator("target_mix")
@@ -240,23 +250,39 @@ class SearchSpec(BaseModel):
         return self.model_dump(mode="json", exclude={"knobs": {"budget"}})
 
 
-def _seed_problems(index: int, data: Any) -> list[str]:
-    """What is wrong with seed recipe ``index``, each problem located
-    (``seed_recipes[1].steps[0].params.fraction: ...``); empty when it is valid."""
-    from autosel.errors import AutoselError
-    from autosel.recipes.model import recipe_from_data
+Problem = tuple[tuple[str | int, ...], str, Any]  # (field location, message, input)
+
+
+def _invalid(problems: list[Problem]) -> ValidationError:
+    """A validation error with each problem at its own field (raised from a validator of
+    the whole spec, pydantic keeps these locations)."""
+    return ValidationError.from_exception_data(
+        "SearchSpec",
+        [
+            InitErrorDetails(type=PydanticCustomError("invalid_spec", msg), loc=loc, input=value)
+            for loc, msg, value in problems
+        ],
+    )
+
+
+def _seed_problems(index: int, data: dict[str, Any]) -> list[Problem]:
+    """What is wrong with seed recipe ``index``, each problem at its field
+    (``seed_recipes[1].steps[0].params.fraction``); empty when it is valid."""
+    from autosel.ops.base import error_message
+    from autosel.recipes.model import Recipe
     from autosel.recipes.validate import check_recipe
 
-    where = f"seed_recipes[{index}]"
+    where: tuple[str | int, ...] = ("seed_recipes", index)
     try:
-        recipe = recipe_from_data(data)
-    except AutoselError as exc:
-        return [f"field '{where}': {exc}"]
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        return [((*where, *e["loc"]), error_message(e), e.get("input")) for e in exc.errors()]
     # No step limit: knobs.max_steps bounds what the strategy proposes, not the user's seeds.
     issues = check_recipe(recipe, max_steps=max(len(recipe.steps), 1))
-    return [
-        f"field '{where}.steps[{i.step}].{i.field}': {i.message}"
-        if i.step is not None
-        else f"field '{where}.{i.field}': {i.message}"
-        for i in issues
-    ]
+    out: list[Problem] = []
+    for i in issues:
+        loc = (*where, "steps") if i.step is None else (*where, "steps", i.step)
+        field = tuple(i.field.split(".")) if i.field and i.field != "steps" else ()
+        value = recipe.steps[i.step].operator if i.step is not None else None
+        out.append(((*loc, *field), i.message, value))
+    return out

@@ -39,12 +39,12 @@ def test_spec_is_frozen() -> None:
         ({"lora": {"target_modules": "everything"}}, "lora.target_modules", "all-linear"),
         (
             {"benchmarks": [{"name": "a b", "path": "x.jsonl"}]},
-            "benchmarks.0.name",
+            "benchmarks[0].name",
             "letters, digits",
         ),
         (
             {"benchmarks": [{"name": "a", "path": "x", "primary_metric": "f1"}]},
-            "benchmarks.0.primary_metric",
+            "benchmarks[0].primary_metric",
             "mc_accuracy",
         ),
     ],

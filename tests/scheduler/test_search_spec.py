@@ -61,11 +61,11 @@ def test_unknown_knob_operator_is_refused_at_parse_time() -> None:
         ({"target_mix": {"web": NAN}}, "target_mix.web"),
         ({"target_mix": {"web": INF}}, "target_mix.web"),
         ({"knobs": {"sigma": NAN}}, "knobs.sigma"),
-        ({"knobs": {"perturb_scales": [1.0, INF]}}, "knobs.perturb_scales.1"),
+        ({"knobs": {"perturb_scales": [1.0, INF]}}, "knobs.perturb_scales[1]"),
         ({"lease_seconds": -INF}, "lease_seconds"),
         (
             {"eval": {"benchmarks": [{"name": "b", "path": "b.jsonl", "test_fraction": NAN}]}},
-            "eval.benchmarks.0.test_fraction",
+            "eval.benchmarks[0].test_fraction",
         ),
     ],
 )
