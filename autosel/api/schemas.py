@@ -129,7 +129,7 @@ class TrialPublic(BaseModel):
 
     id: int
     number: int
-    state: Literal["pending", "running", "complete", "failed", "pruned"]
+    state: Literal["pending", "running", "complete", "failed", "cancelled"]
     origin: str = Field(
         description="warmup, edit, reseed, seed, ... or a final-report run: report:best, "
         "report:full, report:random, report:<reference>."

@@ -153,7 +153,7 @@ def event_printer() -> Any:
             )
         elif ev.kind == "trial_complete":
             console.print(f"  ✓ trial {d['number']} scored [bold]{d['score']:.4f}[/]")
-        elif ev.kind in ("trial_failed", "trial_pruned"):
+        elif ev.kind in ("trial_failed", "trial_cancelled"):
             console.print(f"  ✗ trial {d.get('number')} {ev.kind[6:]}: {d.get('reason')}")
         elif ev.kind == "search_report":
             console.print("  [dim]final report computed[/] (test split)")

@@ -47,10 +47,9 @@ from autosel.scheduler.subsets import load_subset, save_subset
 from autosel.search.strategy import Candidate, TrialResult
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec
-from autosel.store.records import ResultRecord, TrialRecord
+from autosel.store.records import FINAL_TRIAL_STATES, ResultRecord, TrialRecord, TrialState
 
 REFERENCES_EVENT = "report_references"
-FINAL_TRIAL_STATES = ("complete", "failed", "pruned")
 WORKER_LIVE_SECONDS = 120.0
 # A search whose first FAIL_FAST trials (or its whole budget, if smaller) all failed stops
 # spending its budget and ends failed: a deterministic problem fails every trial alike.
@@ -167,8 +166,8 @@ class Scheduler:
                         noise_var=self._noise_var(res),
                     )
                 )
-            elif t.state in ("failed", "pruned"):
-                reason = errors.get(t.id) or ("cancelled" if t.state == "pruned" else "failed")
+            elif t.state in ("failed", "cancelled"):
+                reason = errors.get(t.id) or t.state
                 history.append(
                     TrialResult(
                         recipe=recipe,
@@ -633,8 +632,8 @@ def _end_trial(
     reason: str | None,
     job_id: int | None,
 ) -> None:
-    """A trial whose job failed or was cancelled: ``failed`` / ``pruned``, with an event."""
-    state = "failed" if job_state == "failed" else "pruned"
+    """A trial whose job failed or was cancelled ends the same way, with an event."""
+    state: TrialState = "failed" if job_state == "failed" else "cancelled"
     store.update_trial(trial.id, state=state)
     store.append_event(
         f"trial_{state}",

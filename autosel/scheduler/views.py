@@ -13,6 +13,7 @@ from typing import Any
 from autosel.errors import NotFoundError
 from autosel.scheduler.report import is_report_origin
 from autosel.store import SearchRecord, Store
+from autosel.store.records import FINAL_TRIAL_STATES
 
 ACTIVE_OR_QUEUED = ("queued", "leased", "running")
 
@@ -98,7 +99,7 @@ def search_summary(
     rows = trial_rows(store, search.id) if rows is None else rows
     search_rows = [r for r in rows if not r["report"]]
     report_rows = [r for r in rows if r["report"]]
-    finished = [r for r in search_rows if r["state"] in ("complete", "failed", "pruned")]
+    finished = [r for r in search_rows if r["state"] in FINAL_TRIAL_STATES]
     best = best_trial(rows)
     best_so_far, running = [], None
     for r in sorted(finished, key=lambda r: r["finished_at"] or ""):
@@ -121,7 +122,7 @@ def search_summary(
         "best_score": best["score"] if best else None,
         "report_runs": len(report_rows),
         "report_runs_done": sum(
-            r["state"] in ("complete", "failed", "pruned") for r in report_rows
+            r["state"] in FINAL_TRIAL_STATES for r in report_rows
         ),
         "best_so_far": best_so_far,
         "device_seconds": sum(r["cost"].get("device_seconds", 0.0) for r in rows),

@@ -40,7 +40,7 @@ NAMING_CONVENTION = {
 
 JOB_STATES = ("queued", "leased", "running", "succeeded", "failed", "cancelled")
 SEARCH_STATES = ("created", "running", "completed", "cancelled", "failed")
-TRIAL_STATES = ("pending", "running", "complete", "failed", "pruned")
+TRIAL_STATES = ("pending", "running", "complete", "failed", "cancelled")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

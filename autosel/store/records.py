@@ -11,10 +11,12 @@ from typing import Any, Literal
 
 JobState = Literal["queued", "leased", "running", "succeeded", "failed", "cancelled"]
 SearchState = Literal["created", "running", "completed", "cancelled", "failed"]
-TrialState = Literal["pending", "running", "complete", "failed", "pruned"]
+TrialState = Literal["pending", "running", "complete", "failed", "cancelled"]
 
 ACTIVE_JOB_STATES: tuple[JobState, ...] = ("leased", "running")
 FINAL_JOB_STATES: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
+# A trial ends with its job: complete (scored), failed, or cancelled with its search.
+FINAL_TRIAL_STATES: tuple[TrialState, ...] = ("complete", "failed", "cancelled")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from autosel.errors import NotFoundError
 from autosel.store.base import InvalidStateError
 from autosel.store.clock import db_now
 from autosel.store.records import (
+    FINAL_TRIAL_STATES,
     EventRecord,
     PoolRecord,
     SearchRecord,
@@ -36,7 +37,6 @@ from autosel.store.sql_base import (
     to_record,
 )
 
-_TRIAL_FINAL = ("complete", "failed", "pruned")
 _TOKEN_PREFIX = "asl_"
 
 
@@ -176,7 +176,7 @@ class SqlCatalog(SqlBase):
         values: dict[str, Any] = {}
         if state is not None:
             values["state"] = state
-            values["finished_at"] = db_now() if state in _TRIAL_FINAL else None
+            values["finished_at"] = db_now() if state in FINAL_TRIAL_STATES else None
         if score is not None:
             values["score"] = float(score)
         if prediction is not None:

@@ -63,16 +63,16 @@ def test_cancel_ends_trials_and_a_restarted_manager_settles_them(
     manager.step_all()
     states = {t.id: t.state for t in store.trials(search.id)}
     trial_of_job = store.get_job(job.id).trial_id
-    assert states.pop(trial_of_job) == "running" and list(states.values()) == ["pruned"]
+    assert states.pop(trial_of_job) == "running" and list(states.values()) == ["cancelled"]
 
     time.sleep(LEASE + 0.3)  # the dead worker's lease runs out
     manager.step_all()
-    assert [t.state for t in store.trials(search.id)] == ["pruned", "pruned"]
+    assert [t.state for t in store.trials(search.id)] == ["cancelled", "cancelled"]
     assert [j.state for j in store.jobs(search_id=search.id)] == ["cancelled", "cancelled"]
     summary = _summary(store, search.id)
     assert (summary["state"], summary["in_flight"]) == ("cancelled", 0)
     kinds = [e.kind for e in store.events(search_id=search.id, limit=10_000)]
-    assert kinds.count("trial_pruned") == 2
+    assert kinds.count("trial_cancelled") == 2
     manager.step_all()  # settled: nothing more happens
     assert [e.kind for e in store.events(search_id=search.id, limit=10_000)] == kinds
     store.close()

@@ -60,6 +60,38 @@ def test_downgrade_to_base_and_back(db_url: str) -> None:
         engine.dispose()
 
 
+def test_0003_renames_pruned_trials_cancelled_and_back(db_url: str) -> None:
+    cfg = alembic_config(db_url)
+    command.upgrade(cfg, "0002")
+    engine = make_engine(db_url)
+    insert_search = (
+        "INSERT INTO searches (id, name, spec, spec_hash, state, created_at, updated_at) "
+        "VALUES ('s1', 's', '{}', 'h', 'cancelled', :t, :t)"
+    )
+    insert_trial = (
+        "INSERT INTO trials (search_id, number, recipe, recipe_hash, fingerprint, "
+        "state_vector, origin, state, created_at) "
+        "VALUES ('s1', :n, '{}', 'r', 'f', '[]', 'warmup', :state, :t)"
+    )
+    now = "2026-12-02 00:00:00+00:00"
+    states = "SELECT state FROM trials ORDER BY number"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(insert_search), {"t": now})
+            for n, state in enumerate(["pruned", "complete"]):
+                conn.execute(text(insert_trial), {"n": n, "state": state, "t": now})
+        assert upgrade_schema(engine) is True
+        with engine.connect() as conn:
+            assert conn.execute(text(states)).scalars().all() == ["cancelled", "complete"]
+        with pytest.raises(Exception, match="(?i)check"), engine.begin() as conn:
+            conn.execute(text(insert_trial), {"n": 2, "state": "pruned", "t": now})
+        command.downgrade(cfg, "0002")
+        with engine.connect() as conn:
+            assert conn.execute(text(states)).scalars().all() == ["pruned", "complete"]
+    finally:
+        engine.dispose()
+
+
 def _open(url: str) -> None:
     SqlStore(url).close()
 

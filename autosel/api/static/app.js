@@ -362,7 +362,7 @@ class SearchView {
   renderPlots() {
     const s = this.summary;
     const searchTrials = this.trials.filter((t) => !t.report);
-    const finished = searchTrials.filter((t) => ["complete", "failed", "pruned"].includes(t.state))
+    const finished = searchTrials.filter((t) => ["complete", "failed", "cancelled"].includes(t.state))
       .sort((a, b) => (a.finished_at || "").localeCompare(b.finished_at || ""));
     const xs = s.best_so_far.map((_, i) => i + 1);
     const traces = [
