@@ -249,6 +249,8 @@ def run_flow(
             recipe_file.write_text(yaml.safe_dump(best["recipe"], sort_keys=False))
     console.rule("[bold]result")
     print_summary(summary)
+    if summary["failed"]:  # failed evaluations spent budget: say so, with the reason
+        console.print(f"[yellow]{_failures(rows)}[/]")
     print_report(search_report(store, search.id))
     if best is not None:
         console.print(f"subset of the best recipe (dev), {best['size']} samples: {subset_file}")
@@ -271,6 +273,15 @@ def run_flow(
 # Exit status of `run`/`demo` when the search ended failed or cancelled (README, "CLI exit
 # codes"): a script must never read a search whose every trial failed as a success.
 EXIT_SEARCH_NOT_COMPLETED = 9
+
+
+def _failures(rows: list[dict[str, Any]]) -> str:
+    """How many search evaluations failed, and the most common reason."""
+    from collections import Counter
+
+    errors = [r["error"] or "failed" for r in rows if not r["report"] and r["state"] == "failed"]
+    common, n = Counter(errors).most_common(1)[0]
+    return f"{len(errors)} evaluation(s) failed and counted against the budget ({n}x: {common})"
 
 
 def _search_did_not_complete(summary: dict[str, Any], rows: list[Any], dash: _Dashboard) -> None:

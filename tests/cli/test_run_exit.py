@@ -36,9 +36,8 @@ def _metric_never_computed(rows: Any, spec: Any, out: Path, *, stop: Any = None)
     raise KeyError("benchmark 'add': primary metric 'mc_prob' was not computed")
 
 
-def test_run_exits_9_with_the_reason_when_every_trial_failed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evaluate: Any) -> tuple[Any, Path]:
+    """``autosel run`` on the small rules pool with ``evaluate`` as the evaluation."""
     from autosel.pool.demo.rules import generate_rules_pool
 
     monkeypatch.setenv("AUTOSEL_HOME", str(tmp_path / "home"))
@@ -52,17 +51,48 @@ def test_run_exits_9_with_the_reason_when_every_trial_failed(
     monkeypatch.setattr(
         service,
         "run_embedded",
-        functools.partial(
-            service.run_embedded, evaluate_fn=_metric_never_computed, poll_seconds=0.05
-        ),
+        functools.partial(service.run_embedded, evaluate_fn=evaluate, poll_seconds=0.05),
     )
     monkeypatch.setattr(run_cli, "_Dashboard", _NoDashboard)
     out = tmp_path / "out"
     args = ["run", str(demo.pool_path), "--profile", "tiny", "--budget", "4", "--no-serve"]
     args += [a for p in demo.bench_paths for a in ("--bench", str(p))]
-    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    return CliRunner().invoke(app, [*args, "--out", str(out)]), out
+
+
+def test_run_exits_9_with_the_reason_when_every_trial_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, out = _run(tmp_path, monkeypatch, _metric_never_computed)
     assert result.exit_code == 9, result.output
     text = " ".join(result.output.split())
     assert ": failed, 3/4 evaluations" in text
     assert "all 3 trials failed" in text and "'mc_prob' was not computed" in text
     assert not (out / "best_subset.jsonl").exists()
+
+
+def test_run_says_how_many_evaluations_failed_when_some_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.scheduler.conftest import FakeEvalResult, items_around
+
+    calls = []
+
+    def first_fails(rows: Any, spec: Any, out: Path, *, stop: Any = None) -> Any:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            return _metric_never_computed(rows, spec, out)
+        util = len(rows) / 1000
+        scores, ids = items_around(util, "add")
+        return FakeEvalResult(
+            "succeeded", None, {"add": {"mc_prob": util}}, {"add": "mc_prob"}, util,
+            item_scores=scores, item_ids=ids,
+        )
+
+    result, out = _run(tmp_path, monkeypatch, first_fails)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert ": completed, 4/4 evaluations" in text
+    assert "1 evaluation(s) failed and counted against the budget" in text
+    assert "'mc_prob' was not computed" in text
+    assert (out / "best_subset.jsonl").exists()

@@ -356,6 +356,7 @@ class SearchView {
       item("In flight / failed", `${s.in_flight} / ${s.failed}`),
       item("Device time", `${fmt(s.device_seconds, 1)} s`),
       item("Search id", h("code", {}, s.id)),
+      ...(s.failure_reason ? [item("Why it failed", s.failure_reason)] : []),
     ].flat());
   }
 
