@@ -208,9 +208,9 @@ class Scheduler:
         self.store.requeue_expired()
         finished = self.sync()
         search = self.store.get_search(self.search_id)
-        if search.state == "cancelled":
+        if search.state == "cancelled":  # done once the jobs still running have stopped
             in_flight = settle_cancelled(self.store, self.search_id, requeue=False)
-            return StepReport(0, finished, 0, in_flight, True)
+            return StepReport(0, finished, 0, in_flight, in_flight == 0)
         trials = self._trials()
         in_flight = sum(t.state in ("pending", "running") for t in trials)
         if search.state in ("completed", "failed"):

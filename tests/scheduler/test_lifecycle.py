@@ -78,6 +78,48 @@ def test_cancel_ends_trials_and_a_restarted_manager_settles_them(
     store.close()
 
 
+class _TrainsUntilStopped(LabelObjective):
+    """An evaluation that runs until its stop event is set (a cancel reaching training)."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        super().__init__(labels)
+        self.started = threading.Event()
+
+    def __call__(self, rows: Any, spec: Any, out: Path, *, stop: Any = None) -> Any:
+        from tests.scheduler.conftest import FakeEvalResult
+
+        self.started.set()
+        assert stop is not None and stop.wait(60), "the cancellation never reached training"
+        return FakeEvalResult("cancelled", "cancelled after 3 training steps", {}, {}, None)
+
+
+def test_an_embedded_run_cancelled_mid_trial_returns_with_its_trials_ended(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    search = create_search(store, _spec(pool.pool_id, 4), settings=settings)
+    objective = _TrainsUntilStopped(demo_env["labels"])
+    done: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: done.update(
+            run_embedded(store, search.id, settings=settings, evaluate_fn=objective,
+                         poll_seconds=0.05)
+        ),
+        daemon=True,
+    )
+    runner.start()
+    assert objective.started.wait(60)
+    store.cancel_search(search.id)
+    runner.join(90)
+    assert not runner.is_alive() and done["state"] == "cancelled"
+    assert done["in_flight"] == 0
+    assert [t.state for t in store.trials(search.id)] == ["cancelled"]
+    (job,) = store.jobs(search_id=search.id)
+    assert job.state == "cancelled" and "cancelled after 3 training steps" in (job.error or "")
+    store.close()
+
+
 class _MetricNeverComputed(LabelObjective):
     """Every evaluation fails the way a benchmark/metric mismatch does."""
 
