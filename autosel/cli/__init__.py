@@ -6,8 +6,9 @@ transformers at import time (heavy imports happen inside commands).
 
 Exit codes: 0 success; 1 unexpected error; 2 invalid configuration or usage; 3 not found;
 4 invalid input data; 5 lease lost; 6 invalid state; 7 file-system error (permission
-denied, read-only, disk full, missing path); 8 database error; 130 interrupted. Every
-error is one line on stderr; ``AUTOSEL_DEBUG=1`` adds the traceback (see ``_errors``).
+denied, read-only, disk full, missing path); 8 database error; 9 the search of ``run`` or
+``demo`` failed; 130 interrupted. Every error is one line on stderr; ``AUTOSEL_DEBUG=1``
+adds the traceback (see ``_errors``).
 """
 
 from __future__ import annotations
