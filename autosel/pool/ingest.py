@@ -442,14 +442,17 @@ class _TmpDir:
     @classmethod
     def claim(cls, pools_dir: Path) -> _TmpDir:
         path = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=pools_dir))
+        fd = None
         try:
             fd = os.open(path / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o644)
-        except OSError:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new file: nobody holds it
+            os.write(fd, f"pid {os.getpid()}\n".encode())  # for a human looking at it
+        except BaseException:  # e.g. disk full: leave nothing behind
+            if fd is not None:
+                os.close(fd)
             shutil.rmtree(path, ignore_errors=True)
             raise
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new file: nobody else holds it
-        os.write(fd, f"pid {os.getpid()}\n".encode())
         return cls(path, fd)
 
     def publish(self, final: Path) -> bool:
@@ -523,7 +526,7 @@ def clean_stale_tmp(pools_dir: Path, *, now: float | None = None) -> list[Path]:
 
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
+        return f.read(2) == GZIP_MAGIC
 
 
 def _ingest_into(
