@@ -3,7 +3,8 @@
 Exit codes (also in README, "CLI exit codes"): the ``exit_code`` of an
 :class:`~autosel.errors.AutoselError`; ``7`` for a file-system error (permission denied,
 read-only file system, disk full, missing file or directory); ``8`` for a database error
-(locked, unreachable, corrupt); ``2`` for an invalid setting; ``1`` for anything else.
+(locked, unreachable, corrupt); ``2`` for an invalid setting; ``4`` for undecodable
+(non-UTF-8) input; ``1`` for anything else, named by its exception class.
 No traceback is printed unless ``AUTOSEL_DEBUG=1`` asks for it (then it precedes the
 same one-line message and the exit code does not change).
 """
