@@ -194,9 +194,16 @@ class Scheduler:
         return None if item_var is None else 2.0 * item_var
 
     def _live_workers(self) -> int:
+        """Workers seen lately that may take this search's jobs (not those of another
+        search's embedded run)."""
         now = datetime.now(UTC)
         horizon = timedelta(seconds=self.worker_live_seconds)
-        return sum(1 for w in self.store.workers() if now - w.last_seen_at <= horizon)
+        return sum(
+            1
+            for w in self.store.workers()
+            if now - w.last_seen_at <= horizon
+            and (w.meta or {}).get("search_id") in (None, self.search_id)
+        )
 
     # ------------------------------------------------------------------------ the loop
     def sync(self) -> int:

@@ -66,6 +66,8 @@ class LocalJobSource:
         self.store, self.settings, self.search_id = store, settings, search_id
 
     def register(self, worker_id: str, *, hostname: str, device: str, meta: dict[str, Any]) -> None:
+        if self.search_id is not None:  # schedulers of other searches do not count it
+            meta = {**meta, "search_id": self.search_id}
         call_with_retry(
             self.store.register_worker, worker_id, hostname=hostname, device=device, meta=meta
         )

@@ -170,6 +170,24 @@ def test_an_embedded_run_executes_only_its_own_search(
     store.close()
 
 
+def test_workers_of_another_run_are_not_counted_as_free(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
+    from autosel.worker import LocalJobSource
+
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    other = create_search(store, _spec(pool.pool_id, 4), settings=settings)
+    mine = create_search(store, _spec(pool.pool_id, 4), settings=settings)
+    theirs = LocalJobSource(store, settings, search_id=other.id)
+    for w in ("x0", "x1", "x2"):  # the other run's embedded workers
+        theirs.register(w, hostname="h", device="cpu", meta={})
+    store.register_worker("fleet")  # a shared worker takes anyone's jobs
+    assert Scheduler(store, mine.id, settings=settings).step().proposed == 1
+    assert Scheduler(store, other.id, settings=settings).step().proposed == 4
+    store.close()
+
+
 def test_a_worker_killed_mid_trial_costs_no_trial_twice(
     demo_env: dict[str, Any], tmp_path: Path
 ) -> None:
