@@ -148,6 +148,18 @@ class SearchSpec(BaseModel):
         budget = data.get("budget", cls.model_fields["budget"].default)
         if isinstance(budget, int) and not isinstance(budget, bool) and 1 <= budget <= 10_000:
             knobs["budget"] = budget
+            warmup = knobs.get("n_warmup")
+            if isinstance(warmup, int) and warmup > budget:
+                raise _invalid(
+                    [
+                        (
+                            ("knobs", "n_warmup"),
+                            f"{warmup} warmup probes exceed the budget of {budget} "
+                            f"evaluations; accepted: 1 to {budget}, or null (the default: max(3, budget // 5), at most the budget)",
+                            warmup,
+                        )
+                    ]
+                )
         return {**data, "knobs": knobs}
 
     @model_validator(mode="after")

@@ -83,7 +83,8 @@ def test_target_mix_must_be_non_negative_and_not_all_zero() -> None:
 
 def test_budget_in_knobs_is_refused_and_warmup_checked_against_the_spec_budget() -> None:
     assert "knobs.budget" in _error(knobs={"budget": 30})
-    assert "n_warmup=10 exceeds budget=5" in _error(budget=5, knobs={"n_warmup": 10})
+    msg = _error(budget=5, knobs={"n_warmup": 10})
+    assert "knobs.n_warmup': 10 warmup probes exceed the budget of 5" in msg
     spec = SearchSpec.parse({"pool": "p", "budget": 100, "knobs": {"n_warmup": 30}})
     assert spec.search_knobs.budget == 100 and spec.knobs.n_warmup == 30
 
