@@ -98,7 +98,7 @@ def confine(
 
 def confine_model(ref: str | None, settings: Settings, *, field: str) -> str | None:
     """A model reference from a client: a builtin name (kept) or a confined directory."""
-    from autosel.models import EMBEDDED_NAMES
+    from autosel.base_model import EMBEDDED_NAMES
 
     if ref is None or ref.lower() in EMBEDDED_NAMES:
         return ref

@@ -102,7 +102,7 @@ def bench_loglik(demo: Path, n_items: int, repeats: int, device: str) -> float:
     from autosel.evaluation.bench import item_messages
     from autosel.evaluation.harness import render_prompt
     from autosel.evaluation.loglik import score_loglik
-    from autosel.models import load_model
+    from autosel.base_model import load_model
 
     model, tok = load_model("smollm2", device=device, dtype="fp32" if device == "cpu" else None)
     items = []
@@ -144,7 +144,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from autosel.models import pick_device, resolve_model
+    from autosel.base_model import pick_device, resolve_model
     from autosel.pool.demo import generate_demo_pool
 
     device = pick_device(args.device)

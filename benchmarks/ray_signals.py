@@ -41,7 +41,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from autosel.models import resolve_model
+    from autosel.base_model import resolve_model
     from autosel.pool.demo import generate_demo_pool
     from autosel.pool.ingest import add_pool
     from autosel.settings import Settings

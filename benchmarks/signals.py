@@ -118,7 +118,7 @@ def run_variant(variant: str, n: int, workdir: Path) -> dict[str, float]:
     """Run one model variant (called in a subprocess)."""
     import torch
 
-    from autosel.models import load_model
+    from autosel.base_model import load_model
     from autosel.signals.model_pass import encode, run_samples
 
     prompts, responses = _demo_texts("small", workdir)
@@ -247,7 +247,7 @@ def main() -> None:
     size = "medium" if args.quick else "large"
     lines = []
     if not args.minhash_only:
-        from autosel.models import resolve_model
+        from autosel.base_model import resolve_model
 
         resolve_model("smollm2")  # convert once, outside every timing
         model = {v: _subprocess(v, n, workdir) for v in ("naive", "fast", "ceiling")}

@@ -197,7 +197,7 @@ def evaluate(
         InputError / ConfigError: a benchmark file or the model reference is invalid.
     """
     from autosel.evaluation import sft
-    from autosel.models import pick_device
+    from autosel.base_model import pick_device
 
     out = Path(out_dir)
     rows = list(rows)
@@ -267,7 +267,7 @@ def evaluate(
 def load_trained(weights_dir: str | Path, spec: EvalSpec, device: str) -> tuple[Any, Any]:
     """Reload what ``evaluate`` saved: base model + LoRA adapter, or the full model directory."""
     from autosel.evaluation.sft import resolve_precision
-    from autosel.models import load_model
+    from autosel.base_model import load_model
 
     dtype = "bf16" if resolve_precision(spec, device) == "bf16" else "fp32"
     if spec.method == "full":
@@ -287,7 +287,7 @@ def evaluate_adapter(
 
     ``train_seconds`` is 0 and ``loss_curve`` empty: nothing is trained here.
     """
-    from autosel.models import pick_device
+    from autosel.base_model import pick_device
 
     _setup_threads(spec)
     device = pick_device(spec.device)

@@ -76,7 +76,7 @@ def load_for_training(spec: EvalSpec, device: str) -> tuple[Any, Any]:
     import torch
     from transformers import set_seed
 
-    from autosel.models import load_model
+    from autosel.base_model import load_model
 
     precision = resolve_precision(spec, device)
     # Mixed precision keeps fp32 master weights; only bf16 loads bf16 weights directly.

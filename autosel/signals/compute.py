@@ -256,7 +256,7 @@ def compute_signals(
     }
     bench_dirs: dict[str, Path] = {}
     if model is not None:
-        from autosel.models import (
+        from autosel.base_model import (
             load_model,
             model_identity,
             pick_device,
@@ -367,7 +367,7 @@ def load_signals(
         )
     mid = None
     if model is not None:
-        from autosel.models import model_identity, resolve_model
+        from autosel.base_model import model_identity, resolve_model
 
         mid = model_identity(resolve_model(model))
     groups: dict[str, Path] = {}

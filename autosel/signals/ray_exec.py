@@ -197,7 +197,7 @@ class _ShardScorer:
     def __init__(self, pool_path: str, spec: ModelSpec, out_dir: str, threads: int) -> None:
         import torch
 
-        from autosel.models import load_model
+        from autosel.base_model import load_model
 
         if spec.device == "cpu":  # Ray sets OMP_NUM_THREADS; torch must agree
             torch.set_num_threads(threads)

@@ -69,7 +69,7 @@ def compute_shard(
     Returns:
         The shard directory (existing shards are returned untouched: resume).
     """
-    from autosel.models import load_model
+    from autosel.base_model import load_model
     from autosel.signals.model_pass import encode, run_samples
 
     target = Path(out_dir) / shard_name(row_range)

@@ -47,7 +47,7 @@ def model_and_tok() -> tuple[Any, Any]:
     """The embedded SmolLM2-135M in fp32 on CPU, eval mode (shared: never train it)."""
     import torch
 
-    from autosel.models import load_model
+    from autosel.base_model import load_model
 
     torch.set_num_threads(2)
     return load_model("smollm2", device="cpu", dtype="fp32")

@@ -31,7 +31,7 @@ def session_settings() -> Settings:
 @pytest.fixture(scope="session")
 def fp32_model():
     """The embedded model in fp32 on CPU (exact comparisons), loaded once."""
-    from autosel.models import load_model
+    from autosel.base_model import load_model
 
     return load_model("smollm2", device="cpu", dtype="fp32")
 

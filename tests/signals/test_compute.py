@@ -93,7 +93,7 @@ def test_second_call_is_a_cache_hit(
     def boom(*a, **k):
         raise AssertionError("the model must not be loaded on a cache hit")
 
-    monkeypatch.setattr("autosel.models.load_model", boom)
+    monkeypatch.setattr("autosel.base_model.load_model", boom)
     again = compute_signals(
         small_pool,
         settings=session_settings,

@@ -181,7 +181,7 @@ def test_later_calls_are_cache_hits(runs: dict[str, Any], monkeypatch: pytest.Mo
     def boom(*a: Any, **k: Any) -> Any:
         raise AssertionError("a cache hit must neither load the model nor start Ray")
 
-    monkeypatch.setattr("autosel.models.load_model", boom)
+    monkeypatch.setattr("autosel.base_model.load_model", boom)
     monkeypatch.setattr(ray_exec, "import_ray", boom)
     for executor in ("local", "ray"):
         again = compute_signals(

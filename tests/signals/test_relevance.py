@@ -68,7 +68,7 @@ class Recorder:
 
 @pytest.fixture()
 def recorder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorder:
-    import autosel.models as models
+    import autosel.base_model as models
 
     rec = Recorder()
     monkeypatch.setattr(model_pass, "encode", rec.encode)

