@@ -133,7 +133,7 @@ class EmbeddedClient:
 
     def subset_rows(self, sid: str, trial: int | None) -> Iterator[dict[str, Any]]:
         from autosel.pool import get_pool
-        from autosel.scheduler.subsets import load_subset
+        from autosel.recipes.subsets import load_subset
 
         row = self._row(sid, trial)
         pool = get_pool(self.store.get_search(sid).pool_id or "", self.settings)

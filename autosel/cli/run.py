@@ -237,7 +237,7 @@ def run_flow(
         console.print(trials_table(rows))
         best = summary["best"]
         if best is not None:
-            from autosel.scheduler.subsets import load_subset
+            from autosel.recipes.subsets import load_subset
 
             subset_file = out / "best_subset.jsonl"
             recipe_file = out / "best_recipe.yaml"

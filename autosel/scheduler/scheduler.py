@@ -41,9 +41,9 @@ import numpy as np
 
 from autosel.errors import ConfigError
 from autosel.recipes.model import Recipe, recipe_from_data
+from autosel.recipes.subsets import load_subset, save_subset
 from autosel.scheduler import report as rep
 from autosel.scheduler.spec import SearchSpec
-from autosel.scheduler.subsets import load_subset, save_subset
 from autosel.search.strategy import Candidate, TrialResult
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec

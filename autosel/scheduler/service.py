@@ -57,9 +57,9 @@ def create_search(
     from autosel.pool.pool import find_pool
     from autosel.recipes.model import recipe_from_data
     from autosel.recipes.realize import pool_columns, subset_fingerprint
+    from autosel.recipes.subsets import save_subset
     from autosel.scheduler.report import read_reference_ids
     from autosel.scheduler.scheduler import REFERENCES_EVENT
-    from autosel.scheduler.subsets import save_subset
 
     settings = settings or get_settings()
     spec = spec if isinstance(spec, SearchSpec) else SearchSpec.parse(spec)

@@ -102,7 +102,7 @@ class LocalJobSource:
 
     def rows(self, lease: Lease) -> list[dict[str, Any]]:
         from autosel.pool import get_pool
-        from autosel.scheduler.subsets import load_subset
+        from autosel.recipes.subsets import load_subset
 
         pool = get_pool(lease.payload["pool_id"], self.settings)
         return list(pool.rows(load_subset(self.settings, lease.payload["fingerprint"])))

@@ -188,7 +188,7 @@ def subset(
     """The canonical pool rows the job trains on, as JSONL."""
     from autosel.pool.export import jsonl_lines
     from autosel.pool.pool import find_pool
-    from autosel.scheduler.subsets import load_subset
+    from autosel.recipes.subsets import load_subset
 
     job = store.get_job(job_id)
     pool = find_pool(job.payload["pool_id"], settings)

@@ -292,7 +292,7 @@ def export(
     """The subset of the best (or any) trial as JSONL, sample ids kept."""
     from autosel.pool.export import jsonl_lines
     from autosel.pool.pool import find_pool
-    from autosel.scheduler.subsets import load_subset
+    from autosel.recipes.subsets import load_subset
 
     row = _trial(cache, search_id, trial)
     pool = find_pool(cache.get(search_id).search.pool_id or "", settings)
@@ -314,7 +314,7 @@ def composition(
     """Rows per source of the best (or any) trial's subset against the whole pool."""
     from autosel.api.composition import source_composition
     from autosel.pool.pool import find_pool
-    from autosel.scheduler.subsets import load_subset
+    from autosel.recipes.subsets import load_subset
 
     row = _trial(cache, search_id, trial)
     pool = find_pool(cache.get(search_id).search.pool_id or "", settings)

@@ -1,5 +1,8 @@
 """Realized subsets on disk, addressed by fingerprint, so workers can fetch what to train on.
 
+It lives with the recipes (a subset is what a recipe realizes) so that the scheduler that
+writes subsets and the worker that reads them both import it from below.
+
 ``$AUTOSEL_HOME/subsets/<fingerprint>.npy`` holds the sorted int64 row indices. Local
 workers read it directly; remote workers get the rows through ``GET /v1/jobs/{id}/subset``.
 """
