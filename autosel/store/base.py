@@ -37,7 +37,6 @@ from autosel.store.records import (
     ResultRecord,
     SearchRecord,
     SearchState,
-    SignalSetRecord,
     TokenRecord,
     TrialRecord,
     TrialSpec,
@@ -61,14 +60,6 @@ class Store(ABC):
     @abstractmethod
     def pools(self) -> list[PoolRecord]:
         """All pools, oldest first."""
-
-    @abstractmethod
-    def put_signal_set(self, signal_set: SignalSetRecord) -> SignalSetRecord:
-        """Insert or update a signal set of a stored pool."""
-
-    @abstractmethod
-    def signal_sets(self, pool_id: str) -> list[SignalSetRecord]:
-        """The signal sets of a pool, oldest first."""
 
     # -- searches and trials ---------------------------------------------------------------
     @abstractmethod

@@ -70,18 +70,6 @@ class Pool(Base):
     created_at: Mapped[datetime] = _created()
 
 
-class SignalSet(Base):
-    __tablename__ = "signal_sets"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    model: Mapped[str | None] = mapped_column(String(300))
-    params: Mapped[dict[str, Any]]
-    path: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = _created()
-
-
 class Search(Base):
     __tablename__ = "searches"
     __table_args__ = (CheckConstraint(_in("state", SEARCH_STATES), name="state"),)

@@ -31,17 +31,6 @@ class PoolRecord:
 
 
 @dataclass(frozen=True)
-class SignalSetRecord:
-    id: str
-    pool_id: str
-    name: str
-    model: str | None
-    params: dict[str, Any]
-    path: str
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
 class SearchRecord:
     id: str
     name: str

@@ -23,7 +23,6 @@ from autosel.store.engine import DEFAULT_BUSY_TIMEOUT_MS, make_engine, upgrade_s
 R = TypeVar("R")
 
 POOLS: Table = m.Pool.__table__  # type: ignore[assignment]
-SIGNAL_SETS: Table = m.SignalSet.__table__  # type: ignore[assignment]
 SEARCHES: Table = m.Search.__table__  # type: ignore[assignment]
 TRIALS: Table = m.Trial.__table__  # type: ignore[assignment]
 JOBS: Table = m.Job.__table__  # type: ignore[assignment]

@@ -19,7 +19,6 @@ from autosel.store.records import (
     PoolRecord,
     SearchRecord,
     SearchState,
-    SignalSetRecord,
     TokenRecord,
     TrialRecord,
     TrialSpec,
@@ -29,7 +28,6 @@ from autosel.store.sql_base import (
     EVENTS,
     POOLS,
     SEARCHES,
-    SIGNAL_SETS,
     TOKENS,
     TRIALS,
     SqlBase,
@@ -69,29 +67,6 @@ class SqlCatalog(SqlBase):
         with self._read() as conn:
             rows = conn.execute(select(POOLS).order_by(POOLS.c.created_at, POOLS.c.id)).all()
         return [to_record(PoolRecord, r) for r in rows]
-
-    def put_signal_set(self, signal_set: SignalSetRecord) -> SignalSetRecord:
-        values = {
-            "id": signal_set.id, "pool_id": signal_set.pool_id, "name": signal_set.name,
-            "model": signal_set.model, "params": signal_set.params, "path": signal_set.path,
-        }
-        with self._write() as conn:
-            if conn.execute(select(POOLS.c.id).filter_by(id=signal_set.pool_id)).first() is None:
-                raise NotFoundError(
-                    f"signal set {signal_set.id!r}: pool {signal_set.pool_id!r} is not in the "
-                    "store; put_pool first"
-                )
-            conn.execute(self._upsert(SIGNAL_SETS, values, "id"))
-            row = conn.execute(select(SIGNAL_SETS).filter_by(id=signal_set.id)).one()
-        return to_record(SignalSetRecord, row)
-
-    def signal_sets(self, pool_id: str) -> list[SignalSetRecord]:
-        stmt = (
-            select(SIGNAL_SETS).filter_by(pool_id=pool_id)
-            .order_by(SIGNAL_SETS.c.created_at, SIGNAL_SETS.c.id)
-        )
-        with self._read() as conn:
-            return [to_record(SignalSetRecord, r) for r in conn.execute(stmt)]
 
     # -- searches --------------------------------------------------------------------------
     def create_search(

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from autosel.errors import NotFoundError
-from autosel.store import PoolRecord, SignalSetRecord, SqlStore, TrialSpec
+from autosel.store import PoolRecord, SqlStore, TrialSpec
 from autosel.store.clock import UtcDateTime
 from autosel.store.models import ApiToken
 
@@ -18,7 +18,7 @@ def _pool(rows: int = 10) -> PoolRecord:
                       path="/pools/p1", manifest={"rows": rows})
 
 
-def test_pools_and_signal_sets(store: SqlStore) -> None:
+def test_pools(store: SqlStore) -> None:
     store.put_pool(_pool())
     stored = store.put_pool(_pool(rows=12))  # idempotent by id, updates in place
     assert stored.rows == 12 and stored.created_at.tzinfo is UTC
@@ -26,14 +26,6 @@ def test_pools_and_signal_sets(store: SqlStore) -> None:
     assert store.get_pool("p1").manifest == {"rows": 12}
     with pytest.raises(NotFoundError, match="pool 'p2'"):
         store.get_pool("p2")
-
-    sig = SignalSetRecord(id="s1", pool_id="p1", name="hes", model="smollm2",
-                          params={"p": 0.005}, path="/cache/s1")
-    assert store.put_signal_set(sig).params == {"p": 0.005}
-    assert [s.id for s in store.signal_sets("p1")] == ["s1"]
-    with pytest.raises(NotFoundError, match="put_pool first"):
-        store.put_signal_set(SignalSetRecord(id="s2", pool_id="p9", name="x", model=None,
-                                             params={}, path="/x"))
 
 
 def test_search_spec_is_stored_with_a_canonical_hash(store: SqlStore) -> None:

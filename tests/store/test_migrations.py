@@ -27,7 +27,7 @@ from autosel.store.models import Base
 from autosel.store.testing import TempPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"pools", "signal_sets", "searches", "trials", "jobs", "results", "workers",
+TABLES = {"pools", "searches", "trials", "jobs", "results", "workers",
           "api_tokens", "events", "alembic_version"}
 
 
@@ -88,6 +88,26 @@ def test_0003_renames_pruned_trials_cancelled_and_back(db_url: str) -> None:
         command.downgrade(cfg, "0002")
         with engine.connect() as conn:
             assert conn.execute(text(states)).scalars().all() == ["pruned", "complete"]
+    finally:
+        engine.dispose()
+
+
+def test_0004_drops_the_unused_signal_sets_table_and_back(db_url: str) -> None:
+    cfg = alembic_config(db_url)
+    command.upgrade(cfg, "0003")
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert "signal_sets" in inspect(conn).get_table_names()
+        command.upgrade(cfg, "0004")
+        with engine.connect() as conn:
+            assert "signal_sets" not in inspect(conn).get_table_names()
+        command.downgrade(cfg, "0003")
+        with engine.connect() as conn:
+            assert "signal_sets" in inspect(conn).get_table_names()
+            assert {i["name"] for i in inspect(conn).get_indexes("signal_sets")} == {
+                "ix_signal_sets_pool_id"
+            }
     finally:
         engine.dispose()
 
