@@ -1,15 +1,17 @@
 """Operator registry: stable names, duplicates rejected, third-party packs by entry point.
 
-Built-in operators live in the top-level ``operators`` package and register on import.
-Third-party packs declare an entry point in the group ``autosel.operators``; its value is
-either a module (importing it runs its ``@register_operator`` decorators) or an
-:class:`~autosel.ops.base.Operator` subclass (registered under the entry point's name).
-Both are loaded lazily, on the first lookup or listing.
+Every operator pack, the built-in one included, declares an entry point in the group
+``autosel.operators``; its value is either a module (importing it runs its
+``@register_operator`` decorators) or an :class:`~autosel.ops.base.Operator` subclass
+(registered under the entry point's name). The built-in library is the top-level
+``operators`` package, declared in ``pyproject.toml`` as ``builtin = "operators"``: this
+module never imports it by name, so ``operators`` (which imports ``autosel.ops``) and
+``autosel.ops`` do not import each other. Packs are loaded lazily, on the first lookup
+or listing.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata as md
 import inspect
 from collections.abc import Callable
@@ -61,7 +63,12 @@ def register_operator(
     return deco
 
 
-def _load_entry_point(ep: Any) -> None:
+BUILTIN_MARK = "__autosel_operators__"
+"""Attribute set on autosel's own operator package (another project on PyPI is also
+called ``operators``; a shadowing directory on ``sys.path`` would lack the mark)."""
+
+
+def _load_entry_point(ep: Any) -> Any:
     try:
         obj = ep.load()
     except Exception as exc:  # a broken third-party pack must say which one it is
@@ -70,29 +77,48 @@ def _load_entry_point(ep: Any) -> None:
         ) from exc
     if inspect.isclass(obj) and issubclass(obj, Operator) and _REGISTRY.get(ep.name) is not obj:
         register_operator(ep.name, origin=f"entry point {ep.value}")(obj)
+    return obj
 
 
-def load_plugins(*, force: bool = False) -> None:
-    """Import the built-in ``operators`` package and every ``autosel.operators`` entry point.
-
-    Entry points are visited sorted by name so that a duplicate is always reported the
-    same way, whatever order the environment lists them in.
-    """
-    global _loaded
-    if _loaded and not force:
+def _check_builtin(eps: list[Any], loaded: list[Any]) -> None:
+    """Raise unless one entry point loaded autosel's built-in operator package."""
+    if any(inspect.ismodule(obj) and getattr(obj, BUILTIN_MARK, False) for obj in loaded):
         return
-    _loaded = True
-    builtin = importlib.import_module("operators")
-    if not getattr(builtin, "__autosel_operators__", False):
-        # e.g. a directory named `operators/` without __init__.py earlier on sys.path
-        where = getattr(builtin, "__file__", None) or list(getattr(builtin, "__path__", []))
+    found = ", ".join(f"'{ep.name} = {ep.value}'" for ep in eps) or "none"
+    shadow = [obj for ep, obj in zip(eps, loaded, strict=True) if ep.value == "operators"]
+    if shadow:  # e.g. a directory named `operators/` earlier on sys.path
+        where = getattr(shadow[0], "__file__", None) or list(getattr(shadow[0], "__path__", []))
         raise ConfigError(
             f"the importable 'operators' package ({where}) is not autosel's operator "
             "library; check sys.path for a shadowing directory or project"
         )
+    raise ConfigError(
+        f"autosel's built-in operators are not registered: no entry point in the group "
+        f"'{ENTRY_POINT_GROUP}' loads the 'operators' package (found: {found}). The "
+        "installed metadata of autosel-sft is missing or stale; reinstall it with "
+        "`pip install -e .` (or `make venv`)"
+    )
+
+
+def load_plugins(*, force: bool = False) -> None:
+    """Load every ``autosel.operators`` entry point, the built-in library among them.
+
+    Entry points are visited sorted by name so that a duplicate is always reported the
+    same way, whatever order the environment lists them in. A distribution that is
+    visible twice (e.g. an editable install's two metadata directories) lists the same
+    entry point twice; loading it again is a no-op.
+
+    Raises:
+        ConfigError: a pack failed to load, or no entry point provides autosel's own
+            ``operators`` package (stale install metadata, or a shadowing directory).
+    """
+    global _loaded
+    if _loaded and not force:
+        return
     eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value))
-    for ep in eps:
-        _load_entry_point(ep)
+    loaded = [_load_entry_point(ep) for ep in eps]
+    _check_builtin(eps, loaded)
+    _loaded = True
 
 
 def get_operator(name: str) -> type[Operator]:

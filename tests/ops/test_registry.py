@@ -122,3 +122,26 @@ def test_broken_pack_names_its_entry_point(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ConfigError, match="'broken = no_such_module_xyz' failed to load"):
         registry.load_plugins(force=True)
+
+
+def test_builtins_come_from_the_installed_entry_point() -> None:
+    eps = {e.name: e.value for e in md.entry_points(group=registry.ENTRY_POINT_GROUP)}
+    assert eps.get("builtin") == "operators", "reinstall: pip install -e . (pyproject entry point)"
+
+
+def test_missing_builtin_entry_point_says_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry.md, "entry_points", lambda group: [])
+    with pytest.raises(ConfigError, match="built-in operators are not registered.*pip install -e"):
+        registry.load_plugins(force=True)
+
+
+def test_shadowing_operators_package_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = md.EntryPoint(name="builtin", value="operators", group=registry.ENTRY_POINT_GROUP)
+    impostor = type(sys)("operators")  # an unrelated module that took the import name
+    impostor.__file__ = str(tmp_path / "operators" / "__init__.py")
+    monkeypatch.setattr(registry.md, "entry_points", lambda group: [fake])
+    monkeypatch.setitem(sys.modules, "operators", impostor)
+    with pytest.raises(ConfigError, match="is not autosel's operator library"):
+        registry.load_plugins(force=True)
