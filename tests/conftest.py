@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from autosel.settings import Settings
 
 _SESSION_ROOT = Path(tempfile.mkdtemp(prefix="autosel-tests-"))
+_MEASURED: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,6 +26,20 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _MEASURED:
+        terminalreporter.section("measured figures")
+        for line in _MEASURED:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def measured() -> Callable[[str], None]:
+    """``measured(line)`` records a figure a slow test measured (training results, times);
+    the lines are printed in the terminal summary, so CI logs keep them."""
+    return _MEASURED.append
 
 
 @pytest.fixture()

@@ -71,7 +71,10 @@ def test_eight_workers_race_on_200_jobs(
 
     assert [p.exitcode for p in procs] == [0] * 8
     assert double == 0 and lost == 0 and len(claims) == 200
-    assert len(per_worker) == 8, "every worker took part in the race"
+    # A real race: most workers won claims. Not "all 8": SQLite's busy handler is not
+    # fair (a waiting writer sleeps and retries), so on a 2-core machine one of eight
+    # processes can lose every round of a 1-second race (seen once in CI: 7 of 8).
+    assert len(per_worker) >= 6, f"only {len(per_worker)} of 8 workers won a claim"
     _assert_each_finished_once(store, 200, rows)
     figures(
         f"race[{backend}]: 8 processes x 200 jobs: double claims={double}, lost={lost}, "
