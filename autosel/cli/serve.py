@@ -39,6 +39,11 @@ def serve(
         if host not in ("0.0.0.0", "::") and settings.allowed_hosts is None:
             # the address it was told to serve on is a name clients will use
             settings = settings.model_copy(update={"allowed_hosts": [host]})
+    from autosel.pool.ingest import clean_stale_tmp
+
+    stale = clean_stale_tmp(settings.pools_dir) if settings.pools_dir.is_dir() else []
+    if stale:
+        console.print(f"removed {len(stale)} temp dir(s) of killed ingests under pools/")
     application = create_app(settings, auth=use_auth, run_scheduler=scheduler, workers=workers)
     hosts = allowed_hosts(settings.allowed_hosts, auth=use_auth)
     console.print(
