@@ -1,4 +1,4 @@
-"""The SQL store's catalog half: pools, signal sets, searches, trials, API tokens, events."""
+"""The SQL store's catalog half: pools, searches, trials, API tokens, events."""
 
 from __future__ import annotations
 
