@@ -1,4 +1,4 @@
-"""Pool ingestion, storage and export (layer 2 of DESIGN.md)."""
+"""Pool ingestion, storage and export (see docs/architecture.md)."""
 
 from autosel.pool.pool import Pool, get_pool, list_pools
 

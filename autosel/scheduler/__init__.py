@@ -1,4 +1,4 @@
-"""The scheduler couples a search to the job store (layer 7 of DESIGN.md)."""
+"""The scheduler couples a search to the job store (see docs/architecture.md)."""
 
 from autosel.scheduler.scheduler import Scheduler, StepReport
 from autosel.scheduler.spec import SearchSpec, SignalsSpec

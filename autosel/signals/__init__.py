@@ -1,4 +1,4 @@
-"""Per-sample signals of a pool: one model pass, many cached signals (layer 2 of DESIGN.md).
+"""Per-sample signals of a pool: one model pass, many cached signals (see docs/architecture.md).
 
 Public API::
 
