@@ -40,7 +40,7 @@ def _busy_fraction(store, search_id: str, wall: float) -> float:  # type: ignore
 
 def run_search(home: Path, pool_id: str, spec: dict, n_workers: int) -> dict:
     from autosel.scheduler.scheduler import Scheduler
-    from autosel.scheduler.service import create_search
+    from autosel.service import create_search
     from autosel.settings import Settings
     from autosel.store import open_store
 

@@ -48,7 +48,7 @@ def _target(name: str, measured: float, op: str, target: float) -> str:
 
 
 def _report(home: Path) -> dict[str, Any]:
-    from autosel.scheduler.service import search_report
+    from autosel.service import search_report
     from autosel.settings import Settings
     from autosel.store import open_store
 

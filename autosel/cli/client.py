@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from autosel.errors import AutoselError, ConfigError, NotFoundError
+from autosel.errors import AutoselError, ConfigError, InvalidStateError, NotFoundError
+
+if TYPE_CHECKING:
+    from autosel.pool.ingest import IngestResult
+    from autosel.settings import Settings
+    from autosel.store import Store
 
 
 class ServerError(AutoselError):
@@ -38,12 +44,8 @@ class HttpClient:
             except Exception:  # noqa: BLE001
                 text = " ".join(r.text[:300].split())  # one line, whatever the server sent
                 raise ServerError(f"{method} {url}: HTTP {r.status_code}: {text}") from None
-            cls = (
-                NotFoundError
-                if r.status_code == 404
-                else ConfigError
-                if r.status_code == 422
-                else ServerError
+            cls = {404: NotFoundError, 409: InvalidStateError, 422: ConfigError}.get(
+                r.status_code, ServerError
             )
             rid = err.get("request_id")
             raise cls(err["message"] + (f" (request id {rid})" if rid else ""))
@@ -64,6 +66,9 @@ class HttpClient:
     def cancel(self, sid: str) -> dict[str, Any]:
         return self._req("POST", f"/v1/searches/{sid}/cancel").json()
 
+    def resume(self, sid: str) -> dict[str, Any]:
+        return self._req("POST", f"/v1/searches/{sid}/resume").json()
+
     def report(self, sid: str) -> dict[str, Any]:
         return self._req("GET", f"/v1/searches/{sid}/report").json()
 
@@ -80,17 +85,26 @@ def _trial(trial: int | None) -> dict[str, Any]:
 
 
 class EmbeddedClient:
-    """The same operations on the local store (``AUTOSEL_DATABASE_URL`` or SQLite in home)."""
+    """The same operations on the local store (``AUTOSEL_DATABASE_URL`` or SQLite in home).
 
-    def __init__(self) -> None:
+    Each action is one call into :mod:`autosel.service`, the functions the API's routes
+    call, so both transports change the same state and write the same events.
+    """
+
+    def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
         from autosel.settings import get_settings
         from autosel.store import open_store
 
-        self.settings = get_settings()
-        self.store = open_store(settings=self.settings)
+        self.settings = settings or get_settings()
+        self.store = store if store is not None else open_store(settings=self.settings)
+
+    def register_pool(self, path: Path, **options: Any) -> IngestResult:
+        from autosel.service import register_pool
+
+        return register_pool(self.store, path, settings=self.settings, **options)
 
     def create_search(self, spec: dict[str, Any]) -> dict[str, Any]:
-        from autosel.scheduler.service import create_search
+        from autosel.service import create_search
 
         rec = create_search(self.store, spec, settings=self.settings)
         return {**self.search(rec.id), "spec": rec.spec}
@@ -112,32 +126,31 @@ class EmbeddedClient:
         return trial_rows(self.store, sid)
 
     def cancel(self, sid: str) -> dict[str, Any]:
-        self.store.cancel_search(sid)
-        self.store.append_event("search_cancelled", {}, search_id=sid)
+        from autosel.service import cancel_search
+
+        cancel_search(self.store, sid)
+        return self.search(sid)
+
+    def resume(self, sid: str) -> dict[str, Any]:
+        from autosel.service import resume_search
+
+        resume_search(self.store, sid)
         return self.search(sid)
 
     def report(self, sid: str) -> dict[str, Any]:
-        from autosel.scheduler.service import search_report
+        from autosel.service import search_report
 
         return search_report(self.store, sid)
 
-    def _row(self, sid: str, trial: int | None) -> dict[str, Any]:
-        from autosel.scheduler.views import trial_or_best
-
-        return trial_or_best(self.trials(sid), sid, trial)
-
     def recipe_yaml(self, sid: str, trial: int | None) -> str:
-        import yaml
+        from autosel.service import find_trial, recipe_yaml
 
-        return yaml.safe_dump(self._row(sid, trial)["recipe"], sort_keys=False)
+        return recipe_yaml(find_trial(self.store, sid, trial))
 
     def subset_rows(self, sid: str, trial: int | None) -> Iterator[dict[str, Any]]:
-        from autosel.pool import get_pool
-        from autosel.recipes.subsets import load_subset
+        from autosel.service import export_subset
 
-        row = self._row(sid, trial)
-        pool = get_pool(self.store.get_search(sid).pool_id or "", self.settings)
-        return pool.rows(load_subset(self.settings, row["fingerprint"]))
+        return export_subset(self.store, sid, trial, settings=self.settings).records()
 
 
 def make_client(server: str | None, token: str | None) -> HttpClient | EmbeddedClient:

@@ -29,10 +29,12 @@ def add(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Ingest FILE as a pool (adding the same content twice returns the same pool)."""
-    from autosel.pool.ingest import add_pool
+    from autosel.cli.client import EmbeddedClient
 
     with console.status(f"ingesting {file} …", spinner="dots"):
-        res = add_pool(file, fmt=fmt, container=container, name=name, skip_invalid=skip_invalid)
+        res = EmbeddedClient().register_pool(
+            file, fmt=fmt, container=container, name=name, skip_invalid=skip_invalid
+        )
     stats = res.pool.stats()
     if as_json:
         print_json(

@@ -185,23 +185,22 @@ def run_flow(
     """
     from autosel.cli.search import event_printer, print_report, print_summary, trials_table
     from autosel.pool.export import export_records
-    from autosel.pool.ingest import add_pool
-    from autosel.scheduler.service import create_search, run_embedded, search_report
     from autosel.scheduler.spec import SearchSpec
     from autosel.scheduler.views import trial_rows
+    from autosel.service import create_search, register_pool, run_embedded, search_report
     from autosel.settings import get_settings
     from autosel.signals import compute_signals
     from autosel.store import open_store
 
     settings = get_settings()
+    store = open_store(settings=settings)
     with _stage("ingest the pool", timings):
-        res = add_pool(pool_file, name=name, settings=settings)
+        res = register_pool(store, pool_file, name=name, settings=settings)
         console.print(stats_table(res.pool.stats()))
     pool = res.pool
     with _stage("compute signals (one model pass, cached)", timings):
         signals = compute_signals(pool, model=model, benchmarks=benches, settings=settings)
         console.print(f"{len(signals.names)} signal columns: {', '.join(signals.names)}")
-    store = open_store(settings=settings)
     spec_data: dict[str, Any] = {
         "pool": pool.pool_id,
         "name": f"{name} ({profile})",

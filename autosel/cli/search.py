@@ -214,7 +214,7 @@ def start(
             print_json(created)
         return
     if isinstance(client, EmbeddedClient):
-        from autosel.scheduler.service import run_embedded
+        from autosel.service import run_embedded
 
         summary = run_embedded(
             client.store,
@@ -233,15 +233,26 @@ def start(
 
 @search_app.command("resume")
 def resume(
-    search_id: str, workers: int = typer.Option(1, min=1, help="In-process workers.")
+    search_id: str,
+    workers: int = typer.Option(1, min=1, help="Embedded mode: in-process workers."),
+    server: str = SERVER,
+    token: str = TOKEN,
 ) -> None:
-    """Embedded mode: continue a search from its stored trials until its budget is spent."""
-    from autosel.cli.client import EmbeddedClient
-    from autosel.scheduler.service import run_embedded
+    """Continue a failed search from its stored trials until its budget is spent.
 
-    client = EmbeddedClient()
-    if client.store.get_search(search_id).state == "failed":
-        client.store.set_search_state(search_id, "running")
+    Embedded, this process runs it (also a search created with ``start --detach``); with
+    ``--server``, the server's scheduler does and this command follows it."""
+    from autosel.cli.client import EmbeddedClient, make_client
+
+    client = make_client(server, token)
+    if not isinstance(client, EmbeddedClient):
+        client.resume(search_id)
+        print_summary(_watch(client, search_id))
+        return
+    from autosel.service import run_embedded
+
+    if client.search(search_id)["state"] == "failed":
+        client.resume(search_id)
     print_summary(
         run_embedded(
             client.store,

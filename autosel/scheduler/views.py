@@ -3,7 +3,7 @@
 Pure functions of store records: a search summary (state, budget, progress, best trial
 by dev score) and one row per trial (recipe, origin, split, prediction vs actual,
 per-benchmark scores, cost, failure reason). The final report, with test scores and CIs,
-is :func:`autosel.scheduler.service.search_report`.
+is :func:`autosel.service.search_report`.
 """
 
 from __future__ import annotations

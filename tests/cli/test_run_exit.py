@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import autosel.cli.run as run_cli
-import autosel.scheduler.service as service
+import autosel.service as service
 import autosel.signals as signals_pkg
 from autosel.cli import app
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from autosel.scheduler.service import create_search, run_embedded
+from autosel.service import create_search, run_embedded
 from autosel.settings import Settings
 from autosel.store import open_store
 from tests.scheduler.conftest import LabelObjective, fast_spec

@@ -18,8 +18,8 @@ from typing import Any
 
 from autosel.scheduler import Scheduler, SearchSpec
 from autosel.scheduler.manager import SearchManager
-from autosel.scheduler.service import create_search, run_embedded
 from autosel.scheduler.views import search_summary
+from autosel.service import create_search, run_embedded
 from autosel.store import open_store
 from autosel.store.testing import join_all, read_logs, start_workers
 from tests.scheduler.conftest import LabelObjective, fast_spec

@@ -17,7 +17,7 @@ import pytest
 from autosel.errors import ConfigError, InputError
 from autosel.scheduler import Scheduler, SearchSpec
 from autosel.scheduler import report as rep
-from autosel.scheduler.service import create_search, run_embedded, search_report
+from autosel.service import create_search, run_embedded, search_report
 from autosel.store import open_store
 from autosel.worker import LocalJobSource, Worker
 from tests.scheduler.conftest import FakeEvalResult, fast_spec

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from autosel.scheduler import Scheduler, SearchSpec
-from autosel.scheduler.service import create_search
+from autosel.service import create_search
 from autosel.store import open_store
 from autosel.worker import LocalJobSource, Worker
 from tests.scheduler.conftest import LabelObjective, fast_spec

@@ -127,7 +127,7 @@ def create(
     Every path the spec names (benchmark files, model directories, reference id files)
     must lie inside the server's data root (models: also a model root); otherwise 403
     ``path_not_allowed``. The pool is named by id, unique id prefix or name."""
-    from autosel.scheduler.service import create_search
+    from autosel.service import create_search
 
     spec = _parse_spec(body.model_dump(exclude_none=True))
     record = create_search(store, spec, settings=settings, confine_paths=True)
@@ -186,7 +186,7 @@ def report(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
     """The final report on the test split: best recipe, full pool, random subsets and
     references re-trained with fresh seeds, each difference with a 95% CI and a verdict;
     or, before it exists, which report runs are still running."""
-    from autosel.scheduler.service import search_report
+    from autosel.service import search_report
 
     return search_report(store, search_id)
 
@@ -194,12 +194,9 @@ def report(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
 @router.post("/{search_id}/cancel", response_model=SearchPublic, responses=ERRORS)
 def cancel(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Stop a search: queued jobs are cancelled, running ones are signalled."""
-    report = store.cancel_search(search_id)
-    store.append_event(
-        "search_cancelled",
-        {"cancelled": list(report.cancelled), "signalled": list(report.signalled)},
-        search_id=search_id,
-    )
+    from autosel.service import cancel_search
+
+    cancel_search(store, search_id)
     return _summary(cache, search_id)
 
 
@@ -210,22 +207,21 @@ def cancel(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dic
 )
 def resume(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Continue a failed search from its trial history (cancelled searches stay cancelled)."""
-    search = store.get_search(search_id)
-    if search.state != "failed":
-        raise ApiError(
-            409, "invalid_state", f"search is {search.state}; only a failed search can be resumed"
-        )
-    store.set_search_state(search_id, "running")
-    store.append_event("search_resumed", {}, search_id=search_id)
+    from autosel.service import resume_search
+
+    resume_search(store, search_id)
     return _summary(cache, search_id)
 
 
-def _trial(cache: SearchReadCache, search_id: str, number: int | None) -> dict[str, Any]:
-    from autosel.scheduler.views import trial_or_best
+def _find(
+    store: Store, cache: SearchReadCache, search_id: str, number: int | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Trial ``number`` (default: the best) and every trial row, from the read cache."""
+    from autosel.service import find_trial
 
     rows = cache.get(search_id).rows  # an unknown search is a plain 404
     try:
-        return trial_or_best(rows, search_id, number)
+        return find_trial(store, search_id, number, rows=rows), rows
     except NotFoundError as e:  # name the query parameter that found nothing
         raise ApiError(404, "not_found", str(e), field="trial") from None
 
@@ -263,15 +259,14 @@ YAML_200 = {
 # No response_class: it would document the JSON errors as text/plain too.
 @router.get("/{search_id}/recipe", response_model=None, responses={**ERRORS, **YAML_200})
 def recipe(
-    search_id: str, cache: CacheDep, _: UserAuth, trial: TrialQuery = None
+    search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth, trial: TrialQuery = None
 ) -> PlainTextResponse:
     """The recipe of the best (or any) trial as YAML."""
-    import yaml
+    from autosel.service import recipe_yaml
 
-    row = _trial(cache, search_id, trial)
-    text = yaml.safe_dump(row["recipe"], sort_keys=False)
+    row, _ = _find(store, cache, search_id, trial)
     return PlainTextResponse(
-        text,
+        recipe_yaml(row),
         media_type="application/yaml",
         headers={
             "Content-Disposition": "attachment; "
@@ -283,6 +278,7 @@ def recipe(
 @router.get("/{search_id}/export", responses={**ERRORS, **NDJSON_200})
 def export(
     search_id: str,
+    store: StoreDep,
     cache: CacheDep,
     settings: SettingsDep,
     _: UserAuth,
@@ -291,14 +287,12 @@ def export(
 ) -> StreamingResponse:
     """The subset of the best (or any) trial as JSONL, sample ids kept."""
     from autosel.pool.export import jsonl_lines
-    from autosel.pool.pool import find_pool
-    from autosel.recipes.subsets import load_subset
+    from autosel.service import export_subset
 
-    row = _trial(cache, search_id, trial)
-    pool = find_pool(cache.get(search_id).search.pool_id or "", settings)
-    indices = load_subset(settings, row["fingerprint"])
+    row, rows = _find(store, cache, search_id, trial)
+    sub = export_subset(store, search_id, row["number"], settings=settings, rows=rows)
     return StreamingResponse(
-        jsonl_lines(pool.rows(indices), format),
+        jsonl_lines(sub.records(), format),
         media_type="application/x-ndjson",
         headers={
             "Content-Disposition": "attachment; "
@@ -309,17 +303,20 @@ def export(
 
 @router.get("/{search_id}/composition", response_model=CompositionPublic, responses=ERRORS)
 def composition(
-    search_id: str, cache: CacheDep, settings: SettingsDep, _: UserAuth, trial: TrialQuery = None
+    search_id: str,
+    store: StoreDep,
+    cache: CacheDep,
+    settings: SettingsDep,
+    _: UserAuth,
+    trial: TrialQuery = None,
 ) -> CompositionPublic:
     """Rows per source of the best (or any) trial's subset against the whole pool."""
     from autosel.api.composition import source_composition
-    from autosel.pool.pool import find_pool
-    from autosel.recipes.subsets import load_subset
+    from autosel.service import export_subset
 
-    row = _trial(cache, search_id, trial)
-    pool = find_pool(cache.get(search_id).search.pool_id or "", settings)
-    comp = source_composition(pool, load_subset(settings, row["fingerprint"]))
-    return CompositionPublic(trial=row["number"], **comp)
+    row, rows = _find(store, cache, search_id, trial)
+    sub = export_subset(store, search_id, row["number"], settings=settings, rows=rows)
+    return CompositionPublic(trial=row["number"], **source_composition(sub.pool, sub.indices))
 
 
 @router.get("/{search_id}/events", responses={**ERRORS, **SSE_200})

@@ -1,28 +1,25 @@
-"""Creating searches and reading their final report: the one path the CLI, the API and
-`autosel run` share."""
+"""Search actions: create, cancel, resume, report, and export a trial's subset or recipe.
+
+Each function is the whole action: it validates, changes the store and writes the action's
+event. Front ends render the returned records with :mod:`autosel.scheduler.views`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from autosel.errors import ConfigError
-from autosel.scheduler.spec import SearchSpec
+from autosel.errors import ConfigError, InvalidStateError
+from autosel.service.pools import record_pool
 from autosel.settings import Settings, get_settings
-from autosel.store import PoolRecord, SearchRecord, Store
+from autosel.store import CancelReport, SearchRecord, Store
 
+if TYPE_CHECKING:
+    import numpy as np
 
-def register_pool(store: Store, pool: Any) -> PoolRecord:
-    """Record a stored pool in the store's catalog (idempotent: pools are content-addressed)."""
-    return store.put_pool(
-        PoolRecord(
-            id=pool.pool_id,
-            name=pool.name,
-            content_hash=pool.content_hash,
-            rows=len(pool),
-            path=str(pool.path),
-            manifest=pool.manifest,
-        )
-    )
+    from autosel.pool.pool import Pool
+    from autosel.scheduler.spec import SearchSpec
 
 
 def create_search(
@@ -60,6 +57,7 @@ def create_search(
     from autosel.recipes.subsets import save_subset
     from autosel.scheduler.report import read_reference_ids
     from autosel.scheduler.scheduler import REFERENCES_EVENT
+    from autosel.scheduler.spec import SearchSpec
 
     settings = settings or get_settings()
     spec = spec if isinstance(spec, SearchSpec) else SearchSpec.parse(spec)
@@ -93,7 +91,7 @@ def create_search(
             "size": len(rows),
         }
     spec = spec.model_copy(update={"pool": pool.pool_id})
-    register_pool(store, pool)
+    record_pool(store, pool)
     record = store.create_search(
         name or spec.name or f"search on {pool.name}", spec.to_json(), pool_id=pool.pool_id
     )
@@ -121,6 +119,7 @@ def search_report(store: Store, search_id: str) -> dict[str, Any]:
     """
     from autosel.scheduler import report as rep
     from autosel.scheduler.scheduler import search_events
+    from autosel.scheduler.spec import SearchSpec
 
     search = store.get_search(search_id)
     spec = SearchSpec.parse(search.spec, where=f"search {search_id}", stored=True)
@@ -128,6 +127,7 @@ def search_report(store: Store, search_id: str) -> dict[str, Any]:
         "search_id": search_id,
         "search_state": search.state,
         "pending": [],
+        "created_at": None,
         "report": None,
     }
     latest = next(
@@ -176,70 +176,104 @@ def search_report(store: Store, search_id: str) -> dict[str, Any]:
     }
 
 
-def run_embedded(
+def cancel_search(store: Store, search_id: str) -> CancelReport:
+    """Stop a search: its queued jobs are cancelled, its leased and running ones signalled
+    (their workers stop at the next heartbeat).
+
+    Logs ``search_cancelled`` with the ids of the jobs cancelled and signalled.
+
+    Raises:
+        NotFoundError: no such search.
+    """
+    store.get_search(search_id)
+    report = store.cancel_search(search_id)
+    store.append_event(
+        "search_cancelled",
+        {"cancelled": list(report.cancelled), "signalled": list(report.signalled)},
+        search_id=search_id,
+    )
+    return report
+
+
+def resume_search(store: Store, search_id: str) -> SearchRecord:
+    """Continue a failed search from its trial history (logs ``search_resumed``).
+
+    A scheduler (the server's, or :func:`autosel.service.run_embedded`) then proposes
+    the rest of its budget. Cancelled and completed searches stay as they are.
+
+    Raises:
+        NotFoundError: no such search.
+        InvalidStateError: the search is not failed.
+    """
+    search = store.get_search(search_id)
+    if search.state != "failed":
+        raise InvalidStateError(
+            f"search {search_id} is {search.state}; only a failed search can be resumed"
+        )
+    record = store.set_search_state(search_id, "running")
+    store.append_event("search_resumed", {}, search_id=search_id)
+    return record
+
+
+def find_trial(
     store: Store,
     search_id: str,
+    number: int | None = None,
+    *,
+    rows: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Trial ``number`` of a search as its public row, or its best trial when None.
+
+    ``rows``: the search's trial rows when the caller has them already (the API's cache).
+
+    Raises:
+        NotFoundError: no such search, no such trial, or no completed trial yet.
+    """
+    from autosel.scheduler.views import trial_or_best, trial_rows
+
+    if rows is None:
+        store.get_search(search_id)
+        rows = trial_rows(store, search_id)
+    return trial_or_best(rows, search_id, number)
+
+
+def recipe_yaml(trial: dict[str, Any]) -> str:
+    """A trial's recipe as the YAML document ``autosel recipe run`` reads."""
+    import yaml
+
+    return yaml.safe_dump(trial["recipe"], sort_keys=False)
+
+
+@dataclass(frozen=True)
+class SubsetExport:
+    """A trial's subset, ready to write: the trial row, its pool and its row indices."""
+
+    trial: dict[str, Any]
+    pool: Pool
+    indices: np.ndarray
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The subset's samples in pool order, sample ids kept."""
+        return self.pool.rows(self.indices)  # type: ignore[no-any-return]
+
+
+def export_subset(
+    store: Store,
+    search_id: str,
+    number: int | None = None,
     *,
     settings: Settings | None = None,
-    workers: int = 1,
-    evaluate_fn: Any = None,
-    on_event: Any = None,
-    poll_seconds: float = 0.5,
-    signals: Any = None,
-) -> dict[str, Any]:
-    """Run a search to completion in this process: the scheduler here, ``workers`` worker threads.
+    rows: list[dict[str, Any]] | None = None,
+) -> SubsetExport:
+    """The subset of trial ``number`` (default: the best trial) of a search.
 
-    Args:
-        on_event: called with each new event record (progress display).
-        evaluate_fn: evaluation override (tests); default real SFT.
-
-    Returns:
-        The search summary (see :func:`autosel.scheduler.views.search_summary`).
+    Raises:
+        NotFoundError: no such search or trial, or its pool or subset file is gone.
     """
-    import threading
-
-    from autosel.scheduler.scheduler import Scheduler
-    from autosel.scheduler.views import search_summary
-    from autosel.worker import LocalJobSource, Worker
+    from autosel.pool.pool import find_pool
+    from autosel.recipes.subsets import load_subset
 
     settings = settings or get_settings()
-    stop = threading.Event()
-    pool_workers = [
-        Worker(
-            LocalJobSource(store, settings, search_id=search_id),  # this run's jobs only
-            evaluate_fn=evaluate_fn,
-            settings=settings,
-        )
-        for _ in range(workers)
-    ]
-    for w in pool_workers:
-        w.register()
-    threads = [
-        threading.Thread(
-            target=w.run,
-            kwargs={"stop": stop, "poll_seconds": poll_seconds},
-            name=f"worker-{i}",
-            daemon=True,
-        )
-        for i, w in enumerate(pool_workers)
-    ]
-    cursor = [max((e.id for e in store.events(0, search_id=search_id, limit=100_000)), default=0)]
-
-    def pump(_report: Any = None) -> None:
-        if on_event is None:
-            return
-        for ev in store.events(cursor[0], search_id=search_id, limit=1000):
-            cursor[0] = ev.id
-            on_event(ev)
-
-    try:
-        sched = Scheduler(store, search_id, settings=settings, signals=signals)
-        for t in threads:
-            t.start()
-        sched.run(poll_seconds=poll_seconds, on_step=pump)
-        pump()
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=60)
-    return search_summary(store, store.get_search(search_id))
+    trial = find_trial(store, search_id, number, rows=rows)
+    pool = find_pool(store.get_search(search_id).pool_id or "", settings)
+    return SubsetExport(trial, pool, load_subset(settings, trial["fingerprint"]))
