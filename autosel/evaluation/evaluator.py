@@ -196,8 +196,8 @@ def evaluate(
     Raises:
         InputError / ConfigError: a benchmark file or the model reference is invalid.
     """
-    from autosel.evaluation import sft
     from autosel.base_model import pick_device
+    from autosel.evaluation import sft
 
     out = Path(out_dir)
     rows = list(rows)
@@ -266,8 +266,8 @@ def evaluate(
 
 def load_trained(weights_dir: str | Path, spec: EvalSpec, device: str) -> tuple[Any, Any]:
     """Reload what ``evaluate`` saved: base model + LoRA adapter, or the full model directory."""
-    from autosel.evaluation.sft import resolve_precision
     from autosel.base_model import load_model
+    from autosel.evaluation.sft import resolve_precision
 
     dtype = "bf16" if resolve_precision(spec, device) == "bf16" else "fp32"
     if spec.method == "full":
