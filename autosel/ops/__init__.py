@@ -1,7 +1,8 @@
 """The operator contract: base class, registry, subset view and params search space.
 
-Operators themselves live in the top-level ``operators`` package (and in third-party
-packs registered through the ``autosel.operators`` entry-point group).
+Operators themselves live in the top-level ``operators`` package and in third-party
+packs; both register through the ``autosel.operators`` entry-point group (this package
+never imports ``operators``, which imports it).
 """
 
 from autosel.ops.base import Decision, Operator, OpParams, StepStats
