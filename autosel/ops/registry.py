@@ -95,18 +95,29 @@ def _check_builtin(eps: list[Any], loaded: list[Any]) -> None:
     raise ConfigError(
         f"autosel's built-in operators are not registered: no entry point in the group "
         f"'{ENTRY_POINT_GROUP}' loads the 'operators' package (found: {found}). The "
-        "installed metadata of autosel-sft is missing or stale; reinstall it with "
-        "`pip install -e .` (or `make venv`)"
+        f"metadata of autosel-sft ({_metadata_dir()}) is missing or stale; reinstall it "
+        "with `pip install -e .` (or `make venv`), and delete a stale "
+        "`autosel_sft.egg-info` directory from the working directory if there is one"
     )
+
+
+def _metadata_dir() -> str:
+    """Where the autosel-sft metadata that Python sees comes from (the first copy on
+    ``sys.path`` wins, so an old build's egg-info in the working directory hides the
+    installed one)."""
+    try:
+        dist = md.distribution("autosel-sft")
+    except md.PackageNotFoundError:
+        return "not installed"
+    return str(getattr(dist, "_path", "location unknown"))
 
 
 def load_plugins(*, force: bool = False) -> None:
     """Load every ``autosel.operators`` entry point, the built-in library among them.
 
     Entry points are visited sorted by name so that a duplicate is always reported the
-    same way, whatever order the environment lists them in. A distribution that is
-    visible twice (e.g. an editable install's two metadata directories) lists the same
-    entry point twice; loading it again is a no-op.
+    same way, whatever order the environment lists them in. Loading the same entry point
+    twice is a no-op.
 
     Raises:
         ConfigError: a pack failed to load, or no entry point provides autosel's own
