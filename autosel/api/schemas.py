@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
 from autosel.store.records import JobState
 
 FormatName = Literal["auto", "chat", "alpaca", "sharegpt", "prompt_response"]
@@ -120,7 +121,9 @@ class SearchCreate(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     pool: str = Field(description="Pool id, unique prefix or name.")
-    budget: int = Field(8, ge=1, le=10_000)
+    budget: int = Field(
+        DEFAULT_BUDGET, ge=1, le=MAX_BUDGET, description="Full evaluations to spend."
+    )
     name: str | None = Field(None, max_length=200)
 
 

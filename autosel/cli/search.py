@@ -12,6 +12,7 @@ import typer
 
 from autosel.cli import app
 from autosel.cli._common import console, print_json
+from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
 
 search_app = typer.Typer(help="Start and inspect recipe searches.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
@@ -190,7 +191,13 @@ def build_spec(
 @search_app.command("start")
 def start(
     pool: str = typer.Argument(..., help="Pool id, prefix or name."),
-    budget: int = typer.Option(None, "--budget", min=1, help="Full evaluations to spend."),
+    budget: int = typer.Option(
+        None,
+        "--budget",
+        min=1,
+        max=MAX_BUDGET,
+        help=f"Full evaluations to spend (default: the spec's, else {DEFAULT_BUDGET}).",
+    ),
     spec_file: Path = typer.Option(None, "--spec", help="Search spec YAML (see README)."),
     name: str = typer.Option(None, help="A name for the search."),
     server: str = SERVER,

@@ -40,6 +40,7 @@ from autosel.evaluation.spec import (
     format_validation_error,
     resolve_benchmark_paths,
 )
+from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
 from autosel.search.strategy import SearchKnobs
 
 
@@ -108,7 +109,9 @@ class SearchSpec(BaseModel):
 
     pool: str = Field(description="Pool id, unique id prefix or name.")
     name: str | None = Field(None, max_length=200)
-    budget: int = Field(8, ge=1, le=10_000, description="Full evaluations to spend.")
+    budget: int = Field(
+        DEFAULT_BUDGET, ge=1, le=MAX_BUDGET, description="Full evaluations to spend."
+    )
     knobs: SearchKnobs = Field(default_factory=SearchKnobs)
     signals: SignalsSpec = Field(default_factory=SignalsSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
@@ -146,7 +149,7 @@ class SearchSpec(BaseModel):
                 )
             del knobs["budget"]
         budget = data.get("budget", cls.model_fields["budget"].default)
-        if isinstance(budget, int) and not isinstance(budget, bool) and 1 <= budget <= 10_000:
+        if isinstance(budget, int) and not isinstance(budget, bool) and 1 <= budget <= MAX_BUDGET:
             knobs["budget"] = budget
             warmup = knobs.get("n_warmup")
             if isinstance(warmup, int) and warmup > budget:

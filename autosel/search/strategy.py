@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from autosel.errors import ConfigError
 from autosel.recipes.model import Recipe
+from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
 from autosel.search.edits import MOVES, Move
 
 Status = Literal["ok", "failed", "infeasible"]
@@ -131,7 +132,8 @@ class SearchKnobs(BaseModel):
     """Algorithm knobs of a search (explicit, validated, stored with the search).
 
     Args:
-        budget: full evaluations to spend (finished trials, failures included).
+        budget: full evaluations to spend (finished trials, failures included); in a
+            search, always the spec's budget.
         n_warmup: space-filling probes before the GP takes over; default
             ``max(3, budget // 5)``. User seed recipes count towards it.
         patience: consecutive successful evaluations without a new best that trigger a
@@ -164,7 +166,7 @@ class SearchKnobs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    budget: int = Field(25, ge=1, le=10_000)
+    budget: int = Field(DEFAULT_BUDGET, ge=1, le=MAX_BUDGET)
     n_warmup: int | None = Field(None, ge=1)
     patience: int = Field(4, ge=1)
     edit_moves: tuple[Move, ...] = MOVES
