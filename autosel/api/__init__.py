@@ -43,7 +43,7 @@ def create_app(
     from autosel.api.openapi import install_openapi
     from autosel.api.perimeter import PerimeterMiddleware, allowed_hosts
     from autosel.api.readcache import SearchReadCache
-    from autosel.api.routes import dashboard, health, jobs, operators, pools, searches
+    from autosel.api.routes import dashboard, health, jobs, meta, operators, pools, searches
     from autosel.store import open_store
 
     settings = settings or get_settings()
@@ -96,6 +96,6 @@ def create_app(
         PerimeterMiddleware, hosts=allowed_hosts(settings.allowed_hosts, auth=app.state.auth)
     )
     install_openapi(app)
-    for module in (health, pools, operators, searches, jobs, dashboard):
+    for module in (health, meta, pools, operators, searches, jobs, dashboard):
         app.include_router(module.router)
     return app

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
-from autosel.store.records import JobState
+from autosel.store.records import JobState, SearchState, TrialState
 
 FormatName = Literal["auto", "chat", "alpaca", "sharegpt", "prompt_response"]
 
@@ -116,6 +116,34 @@ class OperatorsPublic(BaseModel):
     count: int
 
 
+class StateNames(BaseModel):
+    all: list[str] = Field(description="Every state, in lifecycle order.")
+    final: list[str] = Field(description="States that never change again.")
+
+
+class JobStateNames(StateNames):
+    active: list[str] = Field(description="Held by a worker.")
+
+
+class TrialStateNames(StateNames):
+    open: list[str] = Field(description="Proposed or being evaluated.")
+    scored: str = Field(description="The state of a trial with a score.")
+
+
+class BudgetLimits(BaseModel):
+    default: int = Field(description="A search's budget when its spec names none.")
+    max: int
+
+
+class MetaPublic(BaseModel):
+    """The vocabulary clients share with the server (the dashboard reads it at start)."""
+
+    job_states: JobStateNames
+    search_states: StateNames
+    trial_states: TrialStateNames
+    budget: BudgetLimits
+
+
 class SearchCreate(BaseModel):
     """A search spec (see ``autosel.scheduler.SearchSpec``; README, "Search spec")."""
 
@@ -128,11 +156,14 @@ class SearchCreate(BaseModel):
 
 
 class TrialPublic(BaseModel):
-    """One trial as the dashboard and the CLI show it (see ``autosel.scheduler.views``)."""
+    """A trial's public shape: what the API, ``autosel search show --json`` and the
+    dashboard give (rows built by ``autosel.scheduler.views.trial_rows``)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     id: int
     number: int
-    state: Literal["pending", "running", "complete", "failed", "cancelled"]
+    state: TrialState
     origin: str = Field(
         description="warmup, edit, reseed, seed, ... or a final-report run: report:best, "
         "report:full, report:random, report:<reference>."
@@ -176,7 +207,7 @@ class SearchPublic(BaseModel):
     id: str
     name: str
     pool_id: str | None = None
-    state: Literal["created", "running", "completed", "cancelled", "failed"]
+    state: SearchState
     budget: int
     completed: int = Field(description="Finished search evaluations (report runs excluded).")
     failed: int = 0
@@ -314,7 +345,7 @@ class SearchReportPublic(BaseModel):
     """The final report of a search, or where the search stands on the way to it."""
 
     search_id: str
-    search_state: Literal["created", "running", "completed", "cancelled", "failed"]
+    search_state: SearchState
     status: Literal["complete", "running", "not_reached", "disabled", "unavailable"]
     message: str
     pending: list[ReportPending] = Field(description="Report runs still queued or training.")

@@ -320,6 +320,8 @@ def show(search_id: str, server: str = SERVER, token: str = TOKEN, as_json: bool
 def _watch(client: Any, sid: str, *, quiet: bool = False, interval: float = 2.0) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from autosel.store.records import FINAL_SEARCH_STATES
+
     s = client.search(sid)
     with Progress(
         TextColumn("{task.description}"),
@@ -339,7 +341,7 @@ def _watch(client: Any, sid: str, *, quiet: bool = False, interval: float = 2.0)
                     f"{s['state']}: best dev {_fmt(s['best_score'])}, {s['in_flight']} running"
                 ),
             )
-            if s["state"] in ("completed", "cancelled", "failed"):
+            if s["state"] in FINAL_SEARCH_STATES:
                 return s
             time.sleep(interval)
 

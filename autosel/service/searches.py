@@ -14,6 +14,7 @@ from autosel.errors import ConfigError, InvalidStateError
 from autosel.service.pools import record_pool
 from autosel.settings import Settings, get_settings
 from autosel.store import CancelReport, SearchRecord, Store
+from autosel.store.records import FINAL_SEARCH_STATES, OPEN_TRIAL_STATES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -152,9 +153,9 @@ def search_report(store: Store, search_id: str) -> dict[str, Any]:
             "state": t.state,
         }
         for t in runs
-        if t.state in ("pending", "running")
+        if t.state in OPEN_TRIAL_STATES
     ]
-    if search.state in ("cancelled", "failed", "completed"):
+    if search.state in FINAL_SEARCH_STATES:
         return {
             **out,
             "status": "unavailable",

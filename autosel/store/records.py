@@ -7,16 +7,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+# The state names, defined here once. The API serves them (``GET /v1/meta``) to the
+# dashboard, its schemas and the CLI use these types and tuples.
 JobState = Literal["queued", "leased", "running", "succeeded", "failed", "cancelled"]
 SearchState = Literal["created", "running", "completed", "cancelled", "failed"]
 TrialState = Literal["pending", "running", "complete", "failed", "cancelled"]
 
+JOB_STATES: tuple[JobState, ...] = get_args(JobState)
+SEARCH_STATES: tuple[SearchState, ...] = get_args(SearchState)
+TRIAL_STATES: tuple[TrialState, ...] = get_args(TrialState)
+
 ACTIVE_JOB_STATES: tuple[JobState, ...] = ("leased", "running")
 FINAL_JOB_STATES: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
+# A search ends completed (budget spent, report done), failed, or cancelled by a user.
+FINAL_SEARCH_STATES: tuple[SearchState, ...] = ("completed", "failed", "cancelled")
 # A trial ends with its job: complete (scored), failed, or cancelled with its search.
 FINAL_TRIAL_STATES: tuple[TrialState, ...] = ("complete", "failed", "cancelled")
+# Not yet ended: proposed (its job queued) or being evaluated.
+OPEN_TRIAL_STATES: tuple[TrialState, ...] = ("pending", "running")
+SCORED_TRIAL_STATE: TrialState = "complete"
 
 
 @dataclass(frozen=True)

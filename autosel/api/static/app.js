@@ -5,7 +5,10 @@
 "use strict";
 
 const TOKEN_KEY = "autosel-token";
-const TERMINAL = new Set(["completed", "failed", "cancelled"]);
+// State names and their groups come from the server (GET /v1/meta, read once at start),
+// never spelled here: {job_states, search_states, trial_states: {all, final, ...}}.
+let META = null;
+const ended = (search) => META.search_states.final.includes(search.state);
 const PLOT_CONFIG = { responsive: true, displaylogo: false };
 
 // ---------------------------------------------------------------- auth and API calls
@@ -280,7 +283,7 @@ class SearchView {
     try {
       await this.refresh();
     } catch (err) { showError(err); return; }
-    if (!TERMINAL.has(this.summary.state)) this.follow();
+    if (!ended(this.summary)) this.follow();
   }
 
   stop() { this.abort.abort(); }
@@ -299,7 +302,7 @@ class SearchView {
   async refreshReport() {
     if (this.report && this.report.status === "complete") return;
     const s = this.summary;
-    if (!s.report_runs && !TERMINAL.has(s.state) && this.report) return;
+    if (!s.report_runs && !ended(s) && this.report) return;
     try {
       this.report = await api(this.base + "/report");
     } catch (err) {
@@ -363,7 +366,7 @@ class SearchView {
   renderPlots() {
     const s = this.summary;
     const searchTrials = this.trials.filter((t) => !t.report);
-    const finished = searchTrials.filter((t) => ["complete", "failed", "cancelled"].includes(t.state))
+    const finished = searchTrials.filter((t) => META.trial_states.final.includes(t.state))
       .sort((a, b) => (a.finished_at || "").localeCompare(b.finished_at || ""));
     const xs = s.best_so_far.map((_, i) => i + 1);
     const traces = [
@@ -377,7 +380,7 @@ class SearchView {
     }, PLOT_CONFIG);
 
     const predicted = searchTrials.filter((t) => t.predicted_mean !== null && t.predicted_mean !== undefined);
-    const observed = searchTrials.filter((t) => t.state === "complete" && t.score !== null);
+    const observed = searchTrials.filter((t) => t.state === META.trial_states.scored && t.score !== null);
     Plotly.react("plot-prediction", [
       { name: "predicted mean ± std", x: predicted.map((t) => t.number), y: predicted.map((t) => t.predicted_mean),
         error_y: { type: "data", array: predicted.map((t) => t.predicted_std || 0), visible: true },
@@ -463,7 +466,7 @@ class SearchView {
         h("td", { class: "num" }, pred), h("td", { class: "num" }, fmt(t.score)),
         h("td", {}, bench || "–"), h("td", { class: "num" }, fmt(t.cost.device_seconds, 1)),
         h("td", { class: "error" }, t.error || ""),
-        h("td", {}, t.state === "complete" ? h("button", { type: "button", onclick: () => this.select(t.number),
+        h("td", {}, t.state === META.trial_states.scored ? h("button", { type: "button", onclick: () => this.select(t.number),
           "aria-label": "Show recipe and composition of trial " + t.number }, "Show") : ""));
     });
     document.getElementById("trials").replaceChildren(
@@ -537,5 +540,8 @@ function route() {
   }
 }
 
-window.addEventListener("hashchange", route);
-route();
+api("/v1/meta").then((meta) => {
+  META = meta;
+  window.addEventListener("hashchange", route);
+  route();
+}, showError);
