@@ -33,8 +33,10 @@ test: $(TEST_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# mypy reads its file list and settings from [tool.mypy] in pyproject.toml (autosel/, operators/).
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check autosel operators tests benchmarks
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -59,7 +59,7 @@ def _convert_embedded(target: Path) -> None:
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32
     )
     # save_pretrained refuses quantised models; the weights are already de-quantised.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # torch types module attributes as Tensor | Module
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     target.parent.mkdir(parents=True, exist_ok=True)

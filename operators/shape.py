@@ -53,7 +53,7 @@ class LengthFilter(Operator):
         masks = list(reasons.values())
         if not masks:
             return Decision(np.ones(len(n_tok), dtype=bool))
-        drop = masks[0] if len(masks) == 1 else np.logical_or(masks[0], masks[1])
+        drop = np.asarray(masks[0] if len(masks) == 1 else np.logical_or(masks[0], masks[1]))
         for mask in masks[2:]:
             drop |= mask
         return Decision(~drop, reasons)

@@ -11,6 +11,7 @@ from autosel.cli._common import console, print_json
 from autosel.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from autosel.signals import SignalSet
     from autosel.signals.ray_exec import RayExecutor
 
 signals_app = typer.Typer(
@@ -150,27 +151,27 @@ def show(
     _show(sig, as_json)
 
 
-def _show(sig: object, as_json: bool) -> None:
+def _show(sig: SignalSet, as_json: bool) -> None:
     import numpy as np
     from rich.table import Table
 
-    manifest = sig.manifest  # type: ignore[attr-defined]
+    manifest = sig.manifest
     if as_json:
         print_json(manifest)
         return
     t = Table(title=f"signals ({manifest['rows']:,} rows, entropy in {manifest['unit']})")
     for c in ("signal", "mean", "min", "p50", "max"):
         t.add_column(c)
-    for name in sig.names:  # type: ignore[attr-defined]
-        x = np.asarray(sig.column(name), dtype=np.float64)  # type: ignore[attr-defined]
+    for name in sig.names:
+        x = np.asarray(sig.column(name), dtype=np.float64)
         t.add_row(name, *(f"{f(x):.4g}" for f in (np.nanmean, np.nanmin, np.nanmedian, np.nanmax)))
     console.print(t)
-    levels = sig.minhash_thresholds  # type: ignore[attr-defined]
+    levels = sig.minhash_thresholds
     if levels:
         dup = [
             f"{t}: {int((sig.minhash_clusters(t) != np.arange(manifest['rows'])).sum())}"
             for t in levels
-        ]  # type: ignore[attr-defined]
+        ]
         console.print("near-duplicate rows by Jaccard threshold: " + ", ".join(dup))
     console.print(
         f"difficulty source: {manifest['difficulty_source']}; truncated: "

@@ -282,7 +282,7 @@ def score_benchmark(
     per_item: list[dict[str, float]] = []  # raw mc_* metrics of each item with choices
     for i, (it, (start, end)) in enumerate(zip(items, spans, strict=True)):
         lps = res[start:end]
-        gold = lps[it.gold] if it.choices else lps[0]
+        gold = lps[it.gold] if it.gold is not None else lps[0]  # gold is set iff choices are
         per_tok[i] = -gold.logprob / gold.n_tokens
         rec: dict[str, Any] = {"id": it.id, "answer": it.answer, "nll": float(per_tok[i])}
         if it.choices and it.gold is not None:

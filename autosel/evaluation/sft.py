@@ -92,7 +92,7 @@ def load_for_training(spec: EvalSpec, device: str) -> tuple[Any, Any]:
         lcfg = LoraConfig(
             task_type="CAUSAL_LM",
             r=spec.lora.r,
-            lora_alpha=spec.lora.alpha,
+            lora_alpha=spec.lora.alpha,  # type: ignore[arg-type]  # peft annotates int; a float alpha works (scaling = alpha / r)
             lora_dropout=spec.lora.dropout,
             target_modules=spec.lora.target_modules
             if isinstance(spec.lora.target_modules, str)

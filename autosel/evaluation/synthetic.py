@@ -169,7 +169,7 @@ def make_problem(n: int = 3000, seed: int = 0, *, noise: float = 0.01) -> Synthe
     toks = np.exp(rng.normal(5.0, 0.7, n) + 0.15 * quality).astype(np.int32) + 5
     difficulty = np.clip(rng.beta(2, 2, n) + 0.05 * rng.standard_normal(n), 0, 1)
     target_src = np.array([TARGET_MIX[s] >= 0.3 for s in SOURCES])[src_code]
-    cols = {
+    cols: dict[str, np.ndarray] = {
         "resp_tokens": toks,
         "entropy_mean": (0.3 * quality + rng.standard_normal(n)).astype(np.float32),
         "entropy_sum": (toks * (1 + 0.1 * rng.standard_normal(n))).astype(np.float32),

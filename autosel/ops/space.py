@@ -89,19 +89,24 @@ def _operator(op: str | type[Operator]) -> type[Operator]:
     return op
 
 
+def _num(bound: Any) -> float:
+    """A numeric ``Field`` bound as a float (annotated-types types it as merely comparable)."""
+    return float(bound)
+
+
 def _bounds(metadata: list[Any], is_int: bool) -> tuple[float | None, float | None]:
     low = high = None
     # Exclusive bounds are nudged inside so that every decoded value validates.
     step = 1 if is_int else None
     for m in metadata:
         if isinstance(m, at.Ge):
-            low = float(m.ge)
+            low = _num(m.ge)
         elif isinstance(m, at.Gt):
-            low = float(m.gt) + (step or max(abs(float(m.gt)) * 1e-6, 1e-6))
+            low = _num(m.gt) + (step or max(abs(_num(m.gt)) * 1e-6, 1e-6))
         elif isinstance(m, at.Le):
-            high = float(m.le)
+            high = _num(m.le)
         elif isinstance(m, at.Lt):
-            high = float(m.lt) - (step or max(abs(float(m.lt)) * 1e-6, 1e-6))
+            high = _num(m.lt) - (step or max(abs(_num(m.lt)) * 1e-6, 1e-6))
     return low, high
 
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -93,7 +93,7 @@ class _Source:
             raise _DamagedFile(f"cannot read: {describe_os_error(e, path)}", path=path) from None
         self.is_gzip = self._raw.read(2) == GZIP_MAGIC
         self._raw.seek(0)
-        self._f: IO[bytes] = (
+        self._f: gzip.GzipFile | io.BufferedReader = (
             gzip.GzipFile(fileobj=self._raw, mode="rb") if self.is_gzip else self._raw
         )
 

@@ -200,8 +200,8 @@ def _target_mix(recipe: Recipe, given: Mapping[str, float] | None) -> dict[str, 
     if given:
         return dict(sorted(given.items()))
     mixes = [s.params.get("proportions") for s in recipe.steps if s.operator == "source_mix"]
-    mixes = [m for m in mixes if m]
-    return dict(sorted(mixes[-1].items())) if mixes else None
+    given_mixes = [m for m in mixes if m]
+    return dict(sorted(given_mixes[-1].items())) if given_mixes else None
 
 
 def realize(

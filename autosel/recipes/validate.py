@@ -180,10 +180,10 @@ def _check(
     if known_recipes is not None:
         cycle = _union_cycle(recipe, known_recipes)
         if cycle:
-            step = next(i for i, s in enumerate(recipe.steps) if s.operator == UNION)
+            at = next(i for i, s in enumerate(recipe.steps) if s.operator == UNION)
             issues.append(
                 RecipeIssue(
-                    step,
+                    at,
                     UNION,
                     "params.recipe_hash",
                     "union cycle: " + " -> ".join(h[:12] for h in cycle),

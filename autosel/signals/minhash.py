@@ -329,8 +329,8 @@ def datasketch_clusters(
 
     kw = {"num_perm": params.num_perm, "seed": params.seed, "hashfunc": int}
     sh: list[list[int]] = []
-    for s in range(0, len(texts), TEXT_CHUNK):
-        vals, counts = shingle_values(texts[s : s + TEXT_CHUNK], params)
+    for start in range(0, len(texts), TEXT_CHUNK):
+        vals, counts = shingle_values(texts[start : start + TEXT_CHUNK], params)
         bounds = np.concatenate([[0], np.cumsum(counts)])
         flat = vals.tolist()
         sh.extend(flat[bounds[i] : bounds[i + 1]] for i in range(len(counts)))

@@ -160,13 +160,13 @@ def run_batch(
             emb = torch.zeros(len(batch), hidden.shape[-1], dtype=torch.float32, device=dev)
             emb.index_add_(0, row_t, hidden[row_t, pos_t].float())
             counts = torch.tensor([e.n_resp for e in batch], dtype=torch.float32, device=dev)
-            emb = (emb / counts[:, None]).cpu().numpy()
+            emb_rows = (emb / counts[:, None]).cpu().numpy()
     ent, lp, var = (x.cpu().numpy() for x in (ent, lp, var))
     out, start = [], 0
     for b, e in enumerate(batch):
         sl = slice(start, start + e.n_resp)
         start += e.n_resp
-        vec = emb[b] if want_embedding else np.zeros(0, dtype=np.float32)
+        vec = emb_rows[b] if want_embedding else np.zeros(0, dtype=np.float32)
         out.append(SampleStats(ent[sl], lp[sl], var[sl], vec))
     return out
 

@@ -97,7 +97,7 @@ def compute_shard(
     lengths = np.array([len(s.entropy) for s in stats], dtype=np.int64)
 
     def fill(tmp: Path) -> None:
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             "lengths": lengths,
             "resp_tokens": np.array([e.resp_total for e in enc], dtype=np.int64),
             "truncated": np.array([e.truncated for e in enc], dtype=np.int8),

@@ -97,7 +97,7 @@ class SqlStore(SqlCatalog, Store):
         stmt = select(JOBS.c.state, func.count()).group_by(JOBS.c.state)
         if search_id is not None:
             stmt = stmt.filter_by(search_id=search_id)
-        counts = dict.fromkeys(_ALL_STATES, 0)
+        counts: dict[str, int] = dict.fromkeys(_ALL_STATES, 0)
         with self._read() as conn:
             counts.update({str(s): int(n) for s, n in conn.execute(stmt)})
         return counts
@@ -224,6 +224,7 @@ class SqlStore(SqlCatalog, Store):
             .order_by(JOBS.c.id).with_for_update(skip_locked=True)
         )
         done: dict[str, list[int]] = {"requeued": [], "failed": [], "cancelled": []}
+        values: dict[str, Any]
         with self._write() as conn:
             for row in conn.execute(expired_q).all():
                 job = to_record(JobRecord, row)
@@ -348,12 +349,12 @@ def _claim_statement(kinds: Sequence[str] | None, *, of_search: bool = False) ->
         pick = pick.where(JOBS.c.kind.in_(list(kinds)))
     if of_search:
         pick = pick.where(JOBS.c.search_id == bindparam("sid"))
-    pick = (
+    picked = (
         pick.order_by(JOBS.c.priority.desc(), JOBS.c.id).limit(1)
         .with_for_update(skip_locked=True).scalar_subquery()
     )
     return (
-        update(JOBS).where(JOBS.c.id == pick, JOBS.c.state == "queued")
+        update(JOBS).where(JOBS.c.id == picked, JOBS.c.state == "queued")
         .values(
             state="leased", worker_id=bindparam("w"), lease_token=bindparam("tok"),
             lease_seconds=bindparam("secs"), lease_expires_at=db_now(bindparam("secs")),

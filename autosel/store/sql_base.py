@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, Insert, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,16 +20,28 @@ from sqlalchemy.engine import Connection
 from autosel.store import models as m
 from autosel.store.engine import DEFAULT_BUSY_TIMEOUT_MS, make_engine, upgrade_schema
 
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
-POOLS: Table = m.Pool.__table__  # type: ignore[assignment]
-SEARCHES: Table = m.Search.__table__  # type: ignore[assignment]
-TRIALS: Table = m.Trial.__table__  # type: ignore[assignment]
-JOBS: Table = m.Job.__table__  # type: ignore[assignment]
-RESULTS: Table = m.Result.__table__  # type: ignore[assignment]
-WORKERS: Table = m.Worker.__table__  # type: ignore[assignment]
-TOKENS: Table = m.ApiToken.__table__  # type: ignore[assignment]
-EVENTS: Table = m.Event.__table__  # type: ignore[assignment]
+R = TypeVar("R", bound="DataclassInstance")
+
+
+def _table(model: type[m.Base]) -> Table:
+    """The Core table behind a declarative model (SQLAlchemy types it as a ``FromClause``)."""
+    table = model.__table__
+    if not isinstance(table, Table):  # pragma: no cover - every model here is one table
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
+
+
+POOLS = _table(m.Pool)
+SEARCHES = _table(m.Search)
+TRIALS = _table(m.Trial)
+JOBS = _table(m.Job)
+RESULTS = _table(m.Result)
+WORKERS = _table(m.Worker)
+TOKENS = _table(m.ApiToken)
+EVENTS = _table(m.Event)
 
 # Built once: parameters passed at execution skip per-call statement construction.
 _INSERT_EVENT = insert(EVENTS)
@@ -43,7 +55,7 @@ def to_record(cls: type[R], row: Any) -> R:
     """Build the frozen record ``cls`` from a result row (extra columns are ignored)."""
     mapping: Mapping[str, Any] = row._mapping
     values = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         value = mapping[f.name]
         if value is None:
             pass

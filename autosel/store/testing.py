@@ -255,7 +255,7 @@ def spawn_workers(
 ) -> list[BaseProcess]:
     """Start ``n`` :func:`worker_main` processes (spawned: each opens its own store)."""
     ctx = mp.get_context("spawn")
-    procs = []
+    procs: list[BaseProcess] = []
     for i in range(n):
         wid = f"{prefix}{i}"
         proc = ctx.Process(
@@ -305,7 +305,7 @@ def join_all(procs: list[BaseProcess], timeout: float) -> None:
 
 def read_logs(paths: list[Path]) -> list[dict[str, Any]]:
     """All lines of :func:`worker_main` logs, in time order."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in paths:
         if path.exists():
             text = path.read_text()

@@ -69,7 +69,7 @@ def make_config(size: str, options: dict[str, object]) -> DemoConfig:
         raise ConfigError(f"unknown demo option(s) {', '.join(unknown)}; accepted: "
                           f"{', '.join(DemoConfig.model_fields)}")
     try:
-        return DemoConfig(**options)  # type: ignore[arg-type]
+        return DemoConfig(**options)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "rates"

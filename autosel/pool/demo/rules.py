@@ -261,7 +261,8 @@ def _write_bench(bench_dir: Path, tasks: list[str], k: int, seed: int,
     rng = stream(seed, "rules", "bench")
     paths = []
     for task in tasks:
-        lines, used = [], set(pool_prompts)
+        lines: list[str] = []
+        used = set(pool_prompts)
         while len(lines) < k:
             item = TASKS[task](rng)
             if item.prompts[0] in used:
