@@ -93,15 +93,23 @@ class EmbeddedClient:
 
     def __init__(self, settings: Settings | None = None, store: Store | None = None) -> None:
         from autosel.settings import get_settings
-        from autosel.store import open_store
 
         self.settings = settings or get_settings()
-        self.store = store if store is not None else open_store(settings=self.settings)
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use (``pool add`` needs none)."""
+        if self._store is None:
+            from autosel.store import open_store
+
+            self._store = open_store(settings=self.settings)
+        return self._store
 
     def register_pool(self, path: Path, **options: Any) -> IngestResult:
         from autosel.service import register_pool
 
-        return register_pool(self.store, path, settings=self.settings, **options)
+        return register_pool(path, settings=self.settings, **options)
 
     def create_search(self, spec: dict[str, Any]) -> dict[str, Any]:
         from autosel.service import create_search

@@ -193,14 +193,14 @@ def run_flow(
     from autosel.store import open_store
 
     settings = get_settings()
-    store = open_store(settings=settings)
     with _stage("ingest the pool", timings):
-        res = register_pool(store, pool_file, name=name, settings=settings)
+        res = register_pool(pool_file, name=name, settings=settings)
         console.print(stats_table(res.pool.stats()))
     pool = res.pool
     with _stage("compute signals (one model pass, cached)", timings):
         signals = compute_signals(pool, model=model, benchmarks=benches, settings=settings)
         console.print(f"{len(signals.names)} signal columns: {', '.join(signals.names)}")
+    store = open_store(settings=settings)
     spec_data: dict[str, Any] = {
         "pool": pool.pool_id,
         "name": f"{name} ({profile})",

@@ -1,4 +1,4 @@
-"""Pool actions: register a pool file (both front ends), record a pool in a store's catalog."""
+"""Pool actions: register a pool file (both front ends); record a pool in a store's catalog."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ def record_pool(store: Store, pool: Any) -> PoolRecord:
 
 
 def register_pool(
-    store: Store,
     path: str | os.PathLike[str],
     *,
     settings: Settings | None = None,
@@ -36,11 +35,13 @@ def register_pool(
     name: str | None = None,
     skip_invalid: bool = False,
 ) -> IngestResult:
-    """Ingest the file at ``path`` as a pool and record it in the store's catalog.
+    """Ingest the file at ``path`` into the pool store (``settings.pools_dir``).
 
     Registering the same content twice returns the same pool (``created`` False). Where
     the file may come from is the caller's decision: the API confines it to the server's
-    data root before calling, the CLI takes any local file.
+    data root before calling, the CLI takes any local file. The database is not touched:
+    a search records its pool in the store's catalog when it is created
+    (:func:`record_pool`), so ``autosel pool add`` works before any database exists.
 
     Raises:
         InputError: naming the file, line/record and field of the first bad record; nothing
@@ -48,7 +49,7 @@ def register_pool(
     """
     from autosel.pool.ingest import add_pool
 
-    res = add_pool(
+    return add_pool(
         path,
         fmt=fmt,
         container=container,
@@ -56,5 +57,3 @@ def register_pool(
         skip_invalid=skip_invalid,
         settings=settings or get_settings(),
     )
-    record_pool(store, res.pool)
-    return res

@@ -136,8 +136,11 @@ def _stage_trials(store: Store, settings: Settings, sid: str, pool_id: str) -> N
             store.update_trial(trial.id, state="complete", score=0.5)
 
 
-def _state(store: Store, roots: tuple[Path, ...]) -> dict[str, Any]:
-    """Everything the store holds, with ids, times and paths replaced by what they mean."""
+def _state(store: Store, settings: Settings, roots: tuple[Path, ...]) -> dict[str, Any]:
+    """Everything the store and the pool store hold, with ids, times and paths replaced by
+    what they mean."""
+    from autosel.pool import list_pools
+
     names = {s.id: f"search{i}" for i, s in enumerate(store.searches())}
 
     def norm(x: Any) -> Any:
@@ -155,6 +158,7 @@ def _state(store: Store, roots: tuple[Path, ...]) -> dict[str, Any]:
         return norm({k: v for k, v in vars(record).items() if k not in skip})
 
     return {
+        "pool_store": [(p.pool_id, p.name, len(p), p.content_hash) for p in list_pools(settings)],
         "pools": [keep(p, "manifest") for p in store.pools()],
         "searches": [keep(s, "id") for s in store.searches()],
         "trials": [keep(t) for s in store.searches() for t in store.trials(s.id)],
@@ -186,7 +190,7 @@ def test_every_action_leaves_the_same_state_through_api_and_cli(
 
         def step(answer: Any = None) -> None:
             answers[key].append(answer)  # noqa: B023 - used within this iteration only
-            states[key].append(_state(store, roots))  # noqa: B023
+            states[key].append(_state(store, settings, roots))  # noqa: B023
 
         pool_id = front.register_pool(tmp_path / "data" / "pool.jsonl")
         step(pool_id)
@@ -210,4 +214,6 @@ def test_every_action_leaves_the_same_state_through_api_and_cli(
     assert cancelled["data"] == {"cancelled": [3], "signalled": [2]}
     assert answers["cli"][5] == (409, "invalid_state") and answers["cli"][6] == "running"
     assert len(answers["cli"][3][0]) == 20, "the scored trial's subset is exported"
-    assert states["cli"][0]["pools"][0]["rows"] == ROWS, "registering records the pool"
+    (registered,) = states["cli"][0]["pool_store"]
+    assert registered[2] == ROWS and not states["cli"][0]["pools"], "no search names it yet"
+    assert states["cli"][1]["pools"][0]["rows"] == ROWS, "creating a search records its pool"

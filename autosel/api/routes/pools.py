@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from autosel.api.deps import SettingsDep, StoreDep, UserAuth
+from autosel.api.deps import SettingsDep, UserAuth
 from autosel.api.errors import ApiError, post_only
 from autosel.api.openapi import NDJSON_200
 from autosel.api.schemas import (
@@ -102,7 +102,6 @@ def _check_disk(settings: Settings, incoming: int) -> None:
 async def upload(
     request: Request,
     settings: SettingsDep,
-    store: StoreDep,
     _: UserAuth,
     name: Annotated[str | None, Query(max_length=200)] = None,
     format: FormatName = "auto",
@@ -161,7 +160,6 @@ async def upload(
         try:
             res = await run_in_threadpool(
                 register_pool,
-                store,
                 tmp,
                 fmt=format,
                 name=name or "upload",
@@ -187,9 +185,7 @@ async def upload(
     status_code=201,
     responses={**ERRORS, 403: {"model": ErrorPublic}},
 )
-def register(
-    body: PoolRegister, settings: SettingsDep, store: StoreDep, _: UserAuth
-) -> PoolCreated:
+def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCreated:
     """Ingest a file already on the server: the path (relative to the data root, or
     absolute) must resolve, symlinks followed, to a file inside ``AUTOSEL_DATA_ROOT``;
     otherwise 403 ``path_not_allowed``, the same answer whether it is missing or outside."""
@@ -197,7 +193,6 @@ def register(
 
     candidate = confine(body.path, data_roots(settings), field="path")
     res = register_pool(
-        store,
         candidate,
         fmt=body.format,
         name=body.name,
