@@ -171,7 +171,7 @@ def load_model(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=tdtype, local_files_only=True)
-    model.to(dev)
+    model.to(dev)  # type: ignore[arg-type]  # transformers' @wraps on .to() hides the bound self
     model.eval()
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token

@@ -51,7 +51,7 @@ class MinhashDedup(Operator):
         keep: Survivor = "first"
 
     @classmethod
-    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]
+    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]  # own Params: the registry passes no other
         return (MINHASH, *_extra(params.keep))
 
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
@@ -69,7 +69,7 @@ class ExactDedup(Operator):
         keep: Survivor = "first"
 
     @classmethod
-    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]
+    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]  # own Params: the registry passes no other
         return (EXACT_GROUPS, *_extra(params.keep))
 
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:

@@ -37,7 +37,7 @@ class HesFilter(Operator):
         threshold: float = Field(0.0, ge=0.0, json_schema_extra={"search": False})
 
     @classmethod
-    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]
+    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]  # own Params: the registry passes no other
         # Only the default p / tau are cached as columns; others need the ragged entropies.
         if params.score == "hes":
             return ("hes",) if math.isclose(params.p, DEFAULT_P) else (TOKEN_ENTROPY,)
@@ -67,7 +67,7 @@ class EntropyFilter(Operator):
         fraction: float = Field(0.5, gt=0.0, le=1.0)
 
     @classmethod
-    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]
+    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]  # own Params: the registry passes no other
         return (params.metric,)
 
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:

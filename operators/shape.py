@@ -108,7 +108,7 @@ class RelevanceFilter(Operator):
         combine: Literal["max", "mean"] = "max"
 
     @classmethod
-    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]
+    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]  # own Params: the registry passes no other
         # "relevance:*" means "at least one relevance column"; the validator knows the wildcard.
         if params.benchmark == "all":
             return (RELEVANCE_PREFIX + "*",)

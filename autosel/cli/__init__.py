@@ -91,8 +91,8 @@ def main() -> None:
     try:
         rc = app(standalone_mode=False)
     except usage_errors as exc:  # bad option, missing argument: exit code 2
-        exc.show()  # type: ignore[attr-defined]
-        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        exc.show()  # type: ignore[attr-defined]  # a click usage error (vendored or not)
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]  # same: click sets exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

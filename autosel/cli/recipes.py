@@ -82,7 +82,7 @@ def run(
         raise typer.Exit(1)
 
 
-def funnel_table(res, n_pool: int):  # type: ignore[no-untyped-def]
+def funnel_table(res, n_pool: int):
     """The per-step funnel of a realization as a rich table."""
     from rich.table import Table
 

@@ -94,14 +94,14 @@ def worker(
     if server:
         from autosel.worker.remote import RemoteJobSource
 
-        def make_source():  # type: ignore[no-untyped-def]
+        def make_source():
             return RemoteJobSource(server, token)
     else:
         from autosel.store import open_store
 
         store = open_store(settings=settings)
 
-        def make_source():  # type: ignore[no-untyped-def]
+        def make_source():
             return LocalJobSource(store, settings)
 
     devices = [f"cuda:{g.strip()}" for g in gpus.split(",")] if gpus else ["cpu"]

@@ -150,7 +150,7 @@ def _lean_trainer_cls() -> type:
     class _LeanSFTTrainer(SFTTrainer):
         """SFTTrainer whose loss step skips TRL's per-token entropy and accuracy metrics."""
 
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # type: ignore[no-untyped-def]
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs["use_cache"] = False
             return Trainer.compute_loss(
                 self,
@@ -169,7 +169,7 @@ def _watchdog(spec: EvalSpec, curve: list[tuple[int, float]], failure: list[str]
     class _Watch(TrainerCallback):
         """Records the loss curve and stops at the first sign of divergence."""
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs:
                 return
             loss = float(logs["loss"])
@@ -200,7 +200,7 @@ def stop_callback(stop: threading.Event) -> Any:
     from transformers import TrainerCallback
 
     class _StopOnEvent(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        def on_step_end(self, args, state, control, **kwargs):
             if stop.is_set():
                 control.should_training_stop = True
 

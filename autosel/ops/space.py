@@ -124,7 +124,7 @@ def param_space(op: str | type[Operator]) -> list[Dimension]:
         elif ann is bool:
             dims.append(Dimension(name, "categorical", choices=(False, True)))
         elif "choices" in extra:
-            dims.append(Dimension(name, "categorical", choices=tuple(extra["choices"])))  # type: ignore[arg-type]
+            dims.append(Dimension(name, "categorical", choices=tuple(extra["choices"])))  # type: ignore[arg-type]  # a list, by the Field contract
         elif ann in (int, float):
             low, high = _bounds(f.metadata, ann is int)
             if low is None or high is None:

@@ -46,7 +46,7 @@ from autosel.settings import Settings, get_settings
 try:  # POSIX: advisory locks that die with their process
     import fcntl
 except ImportError:  # pragma: no cover - Windows: stale temp dirs are left alone
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl on Windows; callers check for None
 
 log = logging.getLogger(__name__)
 
@@ -562,7 +562,7 @@ def _ingest_into(
                             f"{unit} {fmt_from}); mixed formats in one file are not accepted — split the "
                             "file, or pass --format to force one"
                         )
-                row = normalize(rec, file_fmt)  # type: ignore[arg-type]
+                row = normalize(rec, file_fmt)  # type: ignore[arg-type]  # str: given, or detected above
                 digest = _content_digest(row)
                 n_before = seen_digest[digest]
                 if row["sample_id"] is None:

@@ -78,7 +78,7 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
         # One connection shared by all threads, or every connection sees its own database.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     else:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        Path(database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]  # not None: None is in-memory
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -183,7 +183,7 @@ class SqlStore(SqlCatalog, Store):
                 job = self._job(conn, job_id)
                 if job.state == "succeeded" and job.lease_token == lease_token:
                     # The same report again (a retry after a lost reply): same answer.
-                    return self._result(conn, job_id)  # type: ignore[return-value]
+                    return self._result(conn, job_id)  # type: ignore[return-value]  # a succeeded job has its result row
                 raise self._lease_lost(conn, job_id, lease_token, "result")
             job = to_record(JobRecord, row)
             values = {

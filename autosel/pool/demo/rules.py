@@ -261,7 +261,7 @@ def _write_bench(bench_dir: Path, tasks: list[str], k: int, seed: int,
     rng = stream(seed, "rules", "bench")
     paths = []
     for task in tasks:
-        lines: list[str] = []
+        lines: list[dict[str, Any]] = []
         used = set(pool_prompts)
         while len(lines) < k:
             item = TASKS[task](rng)
