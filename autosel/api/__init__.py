@@ -52,7 +52,7 @@ def create_app(
     background: list[Any] = []
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI):
         if run_scheduler:
             from autosel.scheduler.manager import SearchManager
 

@@ -67,13 +67,13 @@ class StepReport:
     done: bool
 
 
-def resolve_pool(spec: SearchSpec, settings: Settings):  # type: ignore[no-untyped-def]
+def resolve_pool(spec: SearchSpec, settings: Settings):
     from autosel.pool import get_pool
 
     return get_pool(spec.pool, settings)
 
 
-def open_signals(spec: SearchSpec, pool, settings: Settings, *, compute: bool = True):  # type: ignore[no-untyped-def]
+def open_signals(spec: SearchSpec, pool, settings: Settings, *, compute: bool = True):
     """The signal set the search reads; computed (cached) when missing and ``compute``."""
     from autosel.signals import compute_signals, load_signals
 
@@ -480,7 +480,7 @@ class Scheduler:
             }
             ident = hashlib.sha256(f"reference/{run.arm}/{ref['fingerprint']}".encode())
             subset = (recipe_dict, ident.hexdigest(), ref["fingerprint"])
-            state = ()
+            state = np.zeros(0)  # a reference subset has no state vector
         eval_spec = self._report_eval(run)
         trajectory["seed"] = eval_spec.seed
         self._record(

@@ -34,7 +34,7 @@ router = APIRouter(tags=["jobs"])
 # Ids beyond the database's 64-bit integers cannot exist; refusing them up front keeps the
 # driver from overflowing (a 500) on a mistyped id.
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Job id.")]
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic},
     404: {"model": ErrorPublic},
     409: {"model": ErrorPublic},
@@ -93,7 +93,7 @@ class FailureReport(LeaseToken):
     retry: bool = False
 
 
-def _lease_errors(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _lease_errors(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except LeaseLostError as e:
@@ -206,7 +206,7 @@ def jobs(
         raise ApiError(
             422, "validation_error", f"state '{state}': accepted {', '.join(states)}", field="state"
         )
-    data = [_job(j) for j in store.jobs(search_id=search_id, state=state)]  # type: ignore[arg-type]
+    data = [_job(j) for j in store.jobs(search_id=search_id, state=state)]  # type: ignore[arg-type]  # checked against states above
     return {"data": data, "count": len(data)}
 
 

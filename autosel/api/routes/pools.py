@@ -30,7 +30,7 @@ from autosel.settings import Settings
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"])
 
-ERRORS = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
+ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
 # What an upload may declare as its Content-Type. Anything else (text/plain or a form, the
 # types a page of another site can send without asking) is refused with 415.
 UPLOAD_TYPES = (
@@ -59,7 +59,7 @@ def _public(pool: Pool) -> PoolPublic:
     )
 
 
-def _created(res) -> PoolCreated:  # type: ignore[no-untyped-def]
+def _created(res) -> PoolCreated:
     return PoolCreated(**_public(res.pool).model_dump(), created=res.created)
 
 
