@@ -29,11 +29,13 @@ from autosel.store import Store
 
 router = APIRouter(prefix="/v1/searches", tags=["searches"])
 MAX_ID = 2**63 - 1  # the database's integer range: larger ids cannot exist
-ERRORS = {401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}
+}
 
 
 def _cache(request: Request) -> SearchReadCache:
-    return request.app.state.read_cache  # type: ignore[no-any-return]
+    return request.app.state.read_cache
 
 
 CacheDep = Annotated[SearchReadCache, Depends(_cache)]
@@ -59,7 +61,7 @@ def _event_stream(
 ) -> StreamingResponse:
     """Events after ``start`` as SSE: of one search, or (``search_id=None``) of every search."""
 
-    async def stream():  # type: ignore[no-untyped-def]
+    async def stream():
         cursor = start
         while True:
             batch = await asyncio.to_thread(store.events, cursor, search_id=search_id, limit=500)
@@ -236,7 +238,7 @@ _STEP = {
     "required": ["operator", "params"],
     "properties": {"operator": {"type": "string"}, "params": {"type": "object"}},
 }
-YAML_200 = {
+YAML_200: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The recipe as a YAML document (what `autosel recipe run` reads).",
         "content": {
