@@ -255,7 +255,7 @@ class SubsetExport:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """The subset's samples in pool order, sample ids kept."""
-        return self.pool.rows(self.indices)  # type: ignore[no-any-return]
+        return self.pool.rows(self.indices)
 
 
 def export_subset(

@@ -266,7 +266,7 @@ def recipe(
     """The recipe of the best (or any) trial as YAML."""
     from autosel.service import recipe_yaml
 
-    row, _ = _find(store, cache, search_id, trial)
+    row = _find(store, cache, search_id, trial)[0]
     return PlainTextResponse(
         recipe_yaml(row),
         media_type="application/yaml",
