@@ -47,7 +47,14 @@ from autosel.scheduler.spec import SearchSpec
 from autosel.search.strategy import Candidate, TrialResult
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec
-from autosel.store.records import FINAL_TRIAL_STATES, ResultRecord, TrialRecord, TrialState
+from autosel.store.records import (
+    ACTIVE_JOB_STATES,
+    FINAL_TRIAL_STATES,
+    OPEN_TRIAL_STATES,
+    ResultRecord,
+    TrialRecord,
+    TrialState,
+)
 
 REFERENCES_EVENT = "report_references"
 WORKER_LIVE_SECONDS = 120.0
@@ -219,7 +226,7 @@ class Scheduler:
             in_flight = settle_cancelled(self.store, self.search_id, requeue=False)
             return StepReport(0, finished, 0, in_flight, in_flight == 0)
         trials = self._trials()
-        in_flight = sum(t.state in ("pending", "running") for t in trials)
+        in_flight = sum(t.state in OPEN_TRIAL_STATES for t in trials)
         if search.state in ("completed", "failed"):
             return StepReport(0, finished, 0, in_flight, True)
         if search.state == "created":
@@ -599,7 +606,7 @@ def sync_trials(store: Store, search_id: str) -> int:
         elif job.state in ("failed", "cancelled"):
             _end_trial(store, search_id, trial, job.state, job.error, job.id)
             finished += 1
-        elif job.state in ("leased", "running") and trial.state == "pending":
+        elif job.state in ACTIVE_JOB_STATES and trial.state == "pending":
             store.update_trial(trial.id, state="running")
     return finished
 

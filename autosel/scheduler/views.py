@@ -13,9 +13,9 @@ from typing import Any
 from autosel.errors import NotFoundError
 from autosel.scheduler.report import is_report_origin
 from autosel.store import SearchRecord, Store
-from autosel.store.records import FINAL_TRIAL_STATES
+from autosel.store.records import ACTIVE_JOB_STATES, FINAL_TRIAL_STATES
 
-ACTIVE_OR_QUEUED = ("queued", "leased", "running")
+ACTIVE_OR_QUEUED = ("queued", *ACTIVE_JOB_STATES)
 
 
 def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:

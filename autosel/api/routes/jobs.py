@@ -29,6 +29,7 @@ from autosel.api.schemas import (
     WorkersPublic,
 )
 from autosel.store import InvalidStateError, JobResult, LeaseLostError
+from autosel.store.records import JOB_STATES
 
 router = APIRouter(tags=["jobs"])
 # Ids beyond the database's 64-bit integers cannot exist; refusing them up front keeps the
@@ -201,7 +202,7 @@ def jobs(
     store: StoreDep, _: UserAuth, search_id: str | None = None, state: str | None = None
 ) -> dict[str, Any]:
     """Jobs, optionally of one search and/or in one state."""
-    states = ("queued", "leased", "running", "succeeded", "failed", "cancelled")
+    states = JOB_STATES
     if state is not None and state not in states:
         raise ApiError(
             422, "validation_error", f"state '{state}': accepted {', '.join(states)}", field="state"
