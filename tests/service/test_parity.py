@@ -65,6 +65,10 @@ class ApiFront:
     def report(self, sid: str) -> dict[str, Any]:
         return dict(self._ok("GET", f"/v1/searches/{sid}/report").json())
 
+    def show(self, sid: str) -> dict[str, Any]:
+        summary = self._ok("GET", f"/v1/searches/{sid}").json()
+        return {**summary, "trials": self._ok("GET", f"/v1/searches/{sid}/trials").json()["data"]}
+
     def export(self, sid: str) -> list[dict[str, Any]]:
         text = self._ok("GET", f"/v1/searches/{sid}/export?format=chat").text
         return [json.loads(line) for line in text.splitlines()]
@@ -96,6 +100,9 @@ class CliFront:
 
     def report(self, sid: str) -> dict[str, Any]:
         return self.client.report(sid)
+
+    def show(self, sid: str) -> dict[str, Any]:  # what `search show --json` prints
+        return {**self.client.search(sid), "trials": self.client.trials(sid)}
 
     def export(self, sid: str) -> list[dict[str, Any]]:
         from autosel.pool.export import jsonl_lines
@@ -168,6 +175,14 @@ def _state(store: Store, settings: Settings, roots: tuple[Path, ...]) -> dict[st
     }
 
 
+def _timeless(x: Any) -> Any:
+    """``x`` without its search id and timestamps (they differ between two stores)."""
+    if isinstance(x, dict):
+        drop = ("id", "created_at", "updated_at", "finished_at", "spec")
+        return {k: _timeless(v) for k, v in x.items() if k not in drop}
+    return [_timeless(v) for v in x] if isinstance(x, list) else x
+
+
 @pytest.fixture()
 def fronts(tmp_path: Path) -> tuple[Any, ...]:
     data = tmp_path / "data"
@@ -199,6 +214,7 @@ def test_every_action_leaves_the_same_state_through_api_and_cli(
         step({k: v for k, v in created.items() if k not in ("id", "created_at", "updated_at")})
         _stage_trials(store, settings, sid, pool_id)
         step({k: v for k, v in front.report(sid).items() if k != "search_id"})
+        step(_timeless(front.show(sid)))
         step((front.export(sid), front.recipe(sid)))
         step(front.cancel(sid)["state"])
         step(front.resume(sid))  # a cancelled search stays cancelled: refused
@@ -212,8 +228,11 @@ def test_every_action_leaves_the_same_state_through_api_and_cli(
     assert {"search_created", "search_cancelled", "search_resumed"} <= set(events)
     cancelled = next(e for e in states["cli"][-1]["events"] if e["kind"] == "search_cancelled")
     assert cancelled["data"] == {"cancelled": [3], "signalled": [2]}
-    assert answers["cli"][5] == (409, "invalid_state") and answers["cli"][6] == "running"
-    assert len(answers["cli"][3][0]) == 20, "the scored trial's subset is exported"
+    assert answers["cli"][6] == (409, "invalid_state") and answers["cli"][7] == "running"
+    shown = answers["cli"][3]
+    assert [t["job_state"] for t in shown["trials"]] == ["succeeded", "running", "queued"]
+    assert shown["best"]["number"] == 0 and shown["in_flight"] == 2
+    assert len(answers["cli"][4][0]) == 20, "the scored trial's subset is exported"
     (registered,) = states["cli"][0]["pool_store"]
     assert registered[2] == ROWS and not states["cli"][0]["pools"], "no search names it yet"
     assert states["cli"][1]["pools"][0]["rows"] == ROWS, "creating a search records its pool"
