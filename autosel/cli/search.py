@@ -1,4 +1,4 @@
-"""``autosel search``: start, list, show, watch, cancel, export, report — against a server
+"""``autosel search``: start, list, show, watch, cancel, resume, export, report — against a
 (``--server URL``) or, without it, the embedded store in this process."""
 
 from __future__ import annotations
