@@ -1,5 +1,5 @@
 """``autosel search``: start, list, show, watch, cancel, resume, export, report — against a
-(``--server URL``) or, without it, the embedded store in this process."""
+server (``--server URL``) or, without it, the embedded store in this process."""
 
 from __future__ import annotations
 
