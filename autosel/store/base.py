@@ -192,7 +192,11 @@ class Store(ABC):
     @abstractmethod
     def cancel_search(self, search_id: str) -> CancelReport:
         """Cancel a search: its queued jobs become cancelled, leased/running ones get
-        ``cancel_requested`` (seen by their workers on the next heartbeat)."""
+        ``cancel_requested`` (seen by their workers on the next heartbeat).
+
+        Raises:
+            InvalidStateError: the search is completed (its results and report stand).
+        """
 
     @abstractmethod
     def get_result(self, job_id: int) -> ResultRecord | None:

@@ -247,7 +247,11 @@ class SqlStore(SqlCatalog, Store):
 
     def cancel_search(self, search_id: str) -> CancelReport:
         with self._write() as conn:
-            self._lock_search(conn, search_id)
+            if self._lock_search(conn, search_id) == "completed":
+                # its results and report stand; cancelling would relabel a finished search
+                raise InvalidStateError(
+                    f"search {search_id} is completed; only an unfinished search can be cancelled"
+                )
             conn.execute(
                 update(SEARCHES).filter_by(id=search_id)
                 .values(state="cancelled", updated_at=db_now())

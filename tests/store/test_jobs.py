@@ -221,6 +221,16 @@ def test_cancel_search_stops_queued_and_signals_running(store: SqlStore, search_
     }
 
 
+def test_cancelling_a_completed_search_is_refused(store: SqlStore, search_id: str) -> None:
+    (job,) = store.create_jobs([JobSpec(payload={}, search_id=search_id)])
+    store.set_search_state(search_id, "completed")
+    events = len(store.events())
+    with pytest.raises(InvalidStateError, match="completed"):
+        store.cancel_search(search_id)
+    assert store.get_search(search_id).state == "completed"  # not relabelled
+    assert store.get_job(job.id).state == "queued" and len(store.events()) == events
+
+
 def test_workers_registry(store: SqlStore) -> None:
     first = store.register_worker("gpu-a", hostname="node1", device="H100", meta={"vram": 80})
     time.sleep(0.01)

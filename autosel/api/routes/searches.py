@@ -193,7 +193,11 @@ def report(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
     return search_report(store, search_id)
 
 
-@router.post("/{search_id}/cancel", response_model=SearchPublic, responses=ERRORS)
+@router.post(
+    "/{search_id}/cancel",
+    response_model=SearchPublic,
+    responses={**ERRORS, 409: {"model": ErrorPublic}},
+)
 def cancel(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Stop a search: queued jobs are cancelled, running ones are signalled."""
     from autosel.service import cancel_search
