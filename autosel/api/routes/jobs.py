@@ -207,7 +207,7 @@ def jobs(
         raise ApiError(
             422, "validation_error", f"state '{state}': accepted {', '.join(states)}", field="state"
         )
-    data = [_job(j) for j in store.jobs(search_id=search_id, state=state)]  # type: ignore[arg-type]  # checked against states above
+    data = [_job(j) for j in store.jobs(search_id=search_id, state=state)]
     return {"data": data, "count": len(data)}
 
 
