@@ -29,6 +29,9 @@ from autosel.errors import (
 DEBUG_ENV = "AUTOSEL_DEBUG"
 EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
+# A followed search (`run`, `demo`, `search start`, `search resume`) ended failed or
+# cancelled: a script must never read a search whose every trial failed as a success.
+EXIT_SEARCH_NOT_COMPLETED = 9
 
 _DB_HINTS = (
     # (text in the driver's message, what it means and what to do)

@@ -18,6 +18,7 @@ import typer
 
 from autosel.cli import app
 from autosel.cli._common import console, stats_table
+from autosel.cli._errors import EXIT_SEARCH_NOT_COMPLETED
 
 # Evaluation profiles sized for a 2-core CPU with the embedded 135M model.
 #
@@ -267,11 +268,6 @@ def run_flow(
             pass
     dash.stop()
     return summary
-
-
-# Exit status of `run`/`demo` when the search ended failed or cancelled (README, "CLI exit
-# codes"): a script must never read a search whose every trial failed as a success.
-EXIT_SEARCH_NOT_COMPLETED = 9
 
 
 def _failures(rows: list[dict[str, Any]]) -> str:

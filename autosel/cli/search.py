@@ -236,6 +236,18 @@ def start(
         print_json(summary)
     else:
         print_summary(summary)
+    exit_unless_completed(summary)
+
+
+def exit_unless_completed(summary: dict[str, Any]) -> None:
+    """Exit :data:`~autosel.cli._errors.EXIT_SEARCH_NOT_COMPLETED` with the reason when a
+    followed search ended ``failed`` or ``cancelled``."""
+    from autosel.cli._errors import EXIT_SEARCH_NOT_COMPLETED
+
+    if summary.get("state") in ("failed", "cancelled"):
+        why = summary.get("failure_reason") or "cancelled before its budget was spent"
+        typer.secho(f"error: search {summary['id']} {summary['state']}: {why}", fg="red", err=True)
+        raise typer.Exit(EXIT_SEARCH_NOT_COMPLETED)
 
 
 @search_app.command("resume")
@@ -254,21 +266,21 @@ def resume(
     client = make_client(server, token)
     if not isinstance(client, EmbeddedClient):
         client.resume(search_id)
-        print_summary(_watch(client, search_id))
-        return
-    from autosel.service import run_embedded
+        summary = _watch(client, search_id)
+    else:
+        from autosel.service import run_embedded
 
-    if client.search(search_id)["state"] == "failed":
-        client.resume(search_id)
-    print_summary(
-        run_embedded(
+        if client.search(search_id)["state"] == "failed":
+            client.resume(search_id)
+        summary = run_embedded(
             client.store,
             search_id,
             settings=client.settings,
             workers=workers,
             on_event=event_printer(),
         )
-    )
+    print_summary(summary)
+    exit_unless_completed(summary)
 
 
 @search_app.command("report")

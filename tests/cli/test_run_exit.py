@@ -96,3 +96,38 @@ def test_run_says_how_many_evaluations_failed_when_some_did(
     assert "1 evaluation(s) failed and counted against the budget" in text
     assert "'mc_prob' was not computed" in text
     assert (out / "best_subset.jsonl").exists()
+
+
+def test_search_start_exits_9_when_its_search_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same contract for ``autosel search start`` (embedded), which follows its
+    search to the end like ``run`` does."""
+    import json
+
+    from autosel.pool.demo.rules import generate_rules_pool
+
+    monkeypatch.setenv("AUTOSEL_HOME", str(tmp_path / "home"))
+    demo = generate_rules_pool(tmp_path / "data", size="small", seed=0)
+    real_signals = signals_pkg.compute_signals
+    monkeypatch.setattr(
+        signals_pkg,
+        "compute_signals",
+        lambda pool, **kw: real_signals(pool, model=None, progress=False, settings=kw["settings"]),
+    )
+    monkeypatch.setattr(
+        service,
+        "run_embedded",
+        functools.partial(
+            service.run_embedded, evaluate_fn=_metric_never_computed, poll_seconds=0.05
+        ),
+    )
+    runner = CliRunner()
+    added = runner.invoke(app, ["pool", "add", str(demo.pool_path), "--name", "rules"])
+    assert added.exit_code == 0, added.output
+    benches = [{"name": p.stem, "path": str(p), "limit": 6} for p in demo.bench_paths]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps({"budget": 3, "eval": {"benchmarks": benches}}))
+    result = runner.invoke(app, ["search", "start", "rules", "--spec", str(spec)])
+    assert result.exit_code == 9, result.output
+    assert "'mc_prob' was not computed" in " ".join(result.output.split())
