@@ -381,9 +381,13 @@ class JobPublic(BaseModel):
     id: int
     search_id: str | None
     trial_id: int | None
-    kind: str = Field(description="What the worker runs (``sft``).")
+    kind: str = Field(
+        description="What the worker runs: ``sft`` (an evaluation) or ``signals`` (the "
+        "pool's signals, before a search's first trial)."
+    )
     payload: dict[str, Any] = Field(
-        description="What the worker needs: pool id, subset fingerprint, evaluation spec."
+        description="What the worker needs: pool id, subset fingerprint and evaluation spec "
+        "(``sft``), or pool id and the signals to compute (``signals``)."
     )
     state: JobState
     priority: int

@@ -156,6 +156,12 @@ def event_printer() -> Any:
             console.print(f"  ✓ trial {d['number']} scored [bold]{d['score']:.4f}[/]")
         elif ev.kind in ("trial_failed", "trial_cancelled"):
             console.print(f"  ✗ trial {d.get('number')} {ev.kind[6:]}: {d.get('reason')}")
+        elif ev.kind == "signals_queued":
+            console.print(f"  signals: job queued for {d.get('samples')} samples of {d.get('pool')}")
+        elif ev.kind == "job.progress" and d.get("job_kind") == "signals":
+            console.print(f"  signals: {d.get('done')}/{d.get('total')} {d.get('unit', 'samples')}")
+        elif ev.kind == "signals_ready":
+            console.print("  signals: ready")
         elif ev.kind == "search_report":
             console.print("  [dim]final report computed[/] (test split)")
         elif ev.kind in (

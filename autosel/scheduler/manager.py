@@ -1,7 +1,9 @@
 """Drives every active search of a store from one background thread (used by the server).
 
-A search whose scheduler cannot be built (missing pool, signal computation error) is
-marked failed with the reason in the event log instead of stopping the others. Cancelled
+A search whose step raises (a missing pool, signals gone from the cache) is marked
+failed with the reason in the event log instead of stopping the others. Building a
+scheduler does no work, and signals are computed by a ``signals`` job (see
+:class:`~autosel.scheduler.scheduler.Scheduler`), so one round never blocks on them. Cancelled
 searches are settled too: their trials end with their jobs (see
 :func:`~autosel.scheduler.scheduler.settle_cancelled`), also those cancelled before a
 restart, so no trial of a cancelled search stays ``running``.
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from autosel.scheduler.scheduler import Scheduler, settle_cancelled
 from autosel.settings import Settings
@@ -28,7 +29,6 @@ class SearchManager:
         self._schedulers: dict[str, Scheduler] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.signals_cache: dict[Any, Any] = {}
         # Cancelled searches whose trials have all ended: nothing can change them again.
         self._settled: set[str] = set()
 

@@ -51,10 +51,12 @@ from autosel.store.records import (
     ACTIVE_JOB_STATES,
     FINAL_TRIAL_STATES,
     OPEN_TRIAL_STATES,
+    JobRecord,
     ResultRecord,
     TrialRecord,
     TrialState,
 )
+from autosel.worker.loop import SIGNALS_KIND, signals_payload
 
 REFERENCES_EVENT = "report_references"
 WORKER_LIVE_SECONDS = 120.0
@@ -80,24 +82,41 @@ def resolve_pool(spec: SearchSpec, settings: Settings):
     return get_pool(spec.pool, settings)
 
 
-def open_signals(spec: SearchSpec, pool, settings: Settings, *, compute: bool = True):
-    """The signal set the search reads; computed (cached) when missing and ``compute``."""
-    from autosel.signals import compute_signals, load_signals
+def _relevance_benchmarks(spec: SearchSpec) -> list[Any]:
+    """The benchmark specs relevance is computed for (none without a model or relevance)."""
+    if spec.signals.model is None or not spec.signals.relevance:
+        return []
+    return list(spec.eval.benchmarks)
 
-    # The specs, not just their paths: relevance reads the dev split the evaluation scores.
-    bench = {b.name: b for b in spec.eval.benchmarks} if spec.signals.relevance else None
-    if not compute:
-        return load_signals(pool, settings=settings, model=spec.signals.model)
-    return compute_signals(
-        pool,
-        model=spec.signals.model,
-        device=spec.signals.device,
-        precision=spec.signals.precision,
-        benchmarks=bench or None,
-        ifd=spec.signals.ifd,
-        progress=False,
-        settings=settings,
-    )
+
+def cached_signals(spec: SearchSpec, pool: Any, settings: Settings) -> Any:
+    """The signal set the search reads if every group it needs is cached, else ``None``.
+
+    Reads manifests only; the model is resolved (for its identity) only when a model
+    group is cached at all, so an empty cache costs nothing.
+    """
+    from autosel.signals import cache, load_signals
+
+    found = {man.get("group") for _, man in cache.list_groups(
+        cache.pool_signals_dir(settings, pool.content_hash)
+    )}
+    needed = {"text", "minhash"}
+    if spec.signals.model is not None:
+        needed |= {"model", "ifd"} if spec.signals.ifd else {"model"}
+        if _relevance_benchmarks(spec):
+            needed.add("bench")
+    if not needed <= found:
+        return None
+    signals = load_signals(pool, settings=settings, model=spec.signals.model)
+    groups = set(signal_dirs(signals))
+    want = (needed - {"bench"}) | {f"bench/{b.name}" for b in _relevance_benchmarks(spec)}
+    return signals if want <= groups else None
+
+
+def signal_dirs(signals: Any) -> dict[str, str]:
+    from autosel.signals.compute import signal_dirs as dirs
+
+    return dirs(signals)
 
 
 class Scheduler:
@@ -107,8 +126,13 @@ class Scheduler:
         store: the job store.
         search_id: the search to drive (its spec is read from the store).
         settings: service settings (home directory for subsets).
-        signals: an already-open signal set (default: opened/computed from the spec).
+        signals: an already-open signal set (default: the cached one, or the one a
+            ``signals`` job computes: see :meth:`step`).
         worker_live_seconds: a worker seen within this many seconds counts as available.
+
+    Construction reads the search's spec and nothing else: the pool, the signals, the
+    recipe space and the strategy are opened by the first :meth:`step` that can use them,
+    so a scheduler thread never stalls in a constructor.
     """
 
     def __init__(
@@ -120,31 +144,123 @@ class Scheduler:
         signals: Any = None,
         worker_live_seconds: float = WORKER_LIVE_SECONDS,
     ) -> None:
-        from autosel.search.bo import GPStrategy
-        from autosel.search.space import RecipeSpace
-
         self.store, self.search_id = store, search_id
         self.settings = settings or get_settings()
         record = store.get_search(search_id)
         self.spec = SearchSpec.parse(record.spec, where=f"search {search_id}", stored=True)
-        self.pool = resolve_pool(self.spec, self.settings)
-        self.signals = (
-            signals if signals is not None else open_signals(self.spec, self.pool, self.settings)
-        )
-        knobs = self.spec.search_knobs
-        self.space = RecipeSpace(
-            self.pool,
-            self.signals,
-            operators=knobs.operators,
-            max_steps=knobs.max_steps,
-            min_size=knobs.min_size,
-            seed=knobs.seed,
-            target_mix=self.spec.target_mix,
-        )
-        seeds = [recipe_from_data(r) for r in self.spec.seed_recipes]
-        self.strategy = GPStrategy(self.space, knobs, seed_recipes=seeds)
+        self.signals: Any = signals
+        self._pool: Any = None
+        self._space: Any = None
+        self._strategy: Any = None
         self.worker_live_seconds = worker_live_seconds
         self._references: dict[str, dict[str, Any]] | None = None
+
+    # ------------------------------------------------- opened by the first step needing them
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            self._pool = resolve_pool(self.spec, self.settings)
+        return self._pool
+
+    @property
+    def space(self) -> Any:
+        """The recipe space over the pool and its signals (the signals must be open)."""
+        if self._space is None:
+            from autosel.search.space import RecipeSpace
+
+            if self.signals is None:
+                self.signals = cached_signals(self.spec, self.pool, self.settings)
+            if self.signals is None:
+                raise ConfigError(
+                    f"search {self.search_id}: its signals are not computed yet "
+                    "(a step queues the job computing them)"
+                )
+            knobs = self.spec.search_knobs
+            self._space = RecipeSpace(
+                self.pool,
+                self.signals,
+                operators=knobs.operators,
+                max_steps=knobs.max_steps,
+                min_size=knobs.min_size,
+                seed=knobs.seed,
+                target_mix=self.spec.target_mix,
+            )
+        return self._space
+
+    @property
+    def strategy(self) -> Any:
+        if self._strategy is None:
+            from autosel.search.bo import GPStrategy
+
+            seeds = [recipe_from_data(r) for r in self.spec.seed_recipes]
+            self._strategy = GPStrategy(self.space, self.spec.search_knobs, seed_recipes=seeds)
+        return self._strategy
+
+    # ---------------------------------------------------------------------- signals job
+    def _signals_job(self) -> JobRecord | None:
+        """This search's latest signals job, if it has one."""
+        jobs = [j for j in self.store.jobs(search_id=self.search_id) if j.kind == SIGNALS_KIND]
+        return jobs[-1] if jobs else None
+
+    def _await_signals(self) -> str | None:
+        """Open the signals, or queue / wait for the job computing them.
+
+        Returns ``None`` once the signals are open, ``"waiting"`` while a signals job is
+        queued or running, or the reason the search cannot get its signals (the job
+        failed or was cancelled).
+        """
+        job = self._signals_job()
+        if job is None:
+            cached = cached_signals(self.spec, self.pool, self.settings)
+            if cached is not None:
+                self.signals = cached
+                return None
+            self._queue_signals()
+            return "waiting"
+        if job.state == "queued" or job.state in ACTIVE_JOB_STATES:
+            return "waiting"
+        if job.state == "succeeded":
+            from autosel.signals.compute import open_signal_dirs
+
+            res = self.store.get_result(job.id)
+            prefix = "signals/"
+            dirs = {
+                k.removeprefix(prefix): v
+                for k, v in (res.artifacts if res is not None else {}).items()
+                if k.startswith(prefix)
+            }
+            self.signals = open_signal_dirs(self.pool, dirs)
+            self.store.append_event(
+                "signals_ready", {"groups": sorted(dirs)}, search_id=self.search_id, job_id=job.id
+            )
+            return None
+        return f"signals job {job.id} {job.state}: {job.error or job.state}"
+
+    def _queue_signals(self) -> None:
+        """Queue the one job computing the signals this search needs."""
+        payload = signals_payload(
+            self.pool.pool_id,
+            len(self.pool),
+            model=self.spec.signals.model,
+            device=self.spec.signals.device,
+            precision=self.spec.signals.precision,
+            ifd=self.spec.signals.ifd,
+            benchmarks=[b.model_dump(mode="json") for b in _relevance_benchmarks(self.spec)],
+        )
+        job = self.store.create_job(
+            JobSpec(
+                payload=payload,
+                search_id=self.search_id,
+                kind=SIGNALS_KIND,
+                max_attempts=self.spec.max_attempts,
+            )
+        )
+        self.store.append_event(
+            "signals_queued",
+            {"pool": self.pool.pool_id, "samples": len(self.pool), "model": payload["model"]},
+            search_id=self.search_id,
+            job_id=job.id,
+        )
 
     # ------------------------------------------------------------------ state from store
     def _trials(self) -> list[TrialRecord]:
@@ -234,6 +350,16 @@ class Scheduler:
             self.store.append_event(
                 "search_started", {"budget": self.spec.budget}, search_id=self.search_id
             )
+        if self.signals is None:
+            waiting = self._await_signals()
+            if waiting == "waiting":
+                return StepReport(0, finished, 0, in_flight, False)
+            if waiting is not None:
+                self.store.set_search_state(self.search_id, "failed")
+                self.store.append_event(
+                    "search_failed", {"reason": waiting[:2000]}, search_id=self.search_id
+                )
+                return StepReport(0, finished, 0, 0, True)
         history, pending = self._history(trials)
         completed = len(history)
         proposed = 0

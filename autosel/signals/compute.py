@@ -146,16 +146,33 @@ class _Progress:
 ShardRunner = Callable[[Pool, list[tuple[int, int]], ModelSpec, Path, str], list[Path]]
 
 
-def _local_runner(loader: Callable[[], Any], progress: bool) -> ShardRunner:
-    """Run the shards one after the other in this process, with a progress bar."""
+ProgressFn = Callable[[int, int], None]
+
+
+def _local_runner(
+    loader: Callable[[], Any], progress: bool, on_progress: ProgressFn | None = None
+) -> ShardRunner:
+    """Run the shards one after the other in this process, with a progress bar.
+
+    ``on_progress(done, total)`` is called after each batch with the samples of this
+    pass done so far (how a signals job reports its progress).
+    """
 
     def run(
         pool: Pool, ranges: list[tuple[int, int]], spec: ModelSpec, partial: Path, label: str
     ) -> list[Path]:
         bar = _Progress(progress, len(pool), f"{label} pass")
+        done = [0]
+
+        def on_batch(samples: int, tokens: int) -> None:
+            bar.update(samples, tokens)
+            if on_progress is not None:
+                done[0] = min(done[0] + samples, len(pool))
+                on_progress(done[0], len(pool))
+
         try:
             return [
-                compute_shard(pool.path, r, spec, partial, loaded=loader(), on_batch=bar.update)
+                compute_shard(pool.path, r, spec, partial, loaded=loader(), on_batch=on_batch)
                 for r in ranges
             ]
         finally:
@@ -229,6 +246,7 @@ def compute_signals(
     settings: Settings | None = None,
     unit: str = "bits",
     executor: str | RayExecutor = "local",
+    on_progress: ProgressFn | None = None,
 ) -> SignalSet:
     """Compute every missing signal group of ``pool`` and return the signal set.
 
@@ -242,6 +260,9 @@ def compute_signals(
     search passes its own splits). Relevance reads only the dev split's questions
     (:mod:`autosel.signals.relevance`); the files are read and validated before any model
     pass, so a bad benchmark fails fast.
+
+    ``on_progress(done, total)``: called with the samples done of each local model pass
+    (not with Ray, whose actors report to their own progress bar).
     """
     ray_ex = _ray_executor(executor)
     bench_questions = {
@@ -290,7 +311,11 @@ def compute_signals(
             batch_tokens=batch_tokens,
         )
         extra = {"model": {"ref": str(model), "path": str(path), "identity": mid}}
-        run = _local_runner(loader, progress) if ray_ex is None else _ray_runner(ray_ex, progress)
+        run = (
+            _local_runner(loader, progress, on_progress)
+            if ray_ex is None
+            else _ray_runner(ray_ex, progress)
+        )
         key = _key("model", MODEL_VERSION, pool, mparams.model_dump(), mid)
         groups["model"] = _sharded_model_group(pool, root, "model", key, spec, run, extra)
         if ifd:
@@ -339,6 +364,37 @@ def _ray_executor(executor: str | RayExecutor) -> RayExecutor | None:
     raise ConfigError(
         f"executor {executor!r}: accepted values are 'local', 'ray' or a RayExecutor(...)"
     )
+
+
+def signal_dirs(signals: SignalSet) -> dict[str, str]:
+    """The cache directories of an open signal set: ``{group: dir}`` for the signal
+    groups and ``{"bench/<name>": dir}`` for relevance centroids (what a signals job
+    reports, so that the scheduler opens exactly what the job computed)."""
+    dirs = {g: str(d) for g, d in sorted(signals._groups.items())}
+    dirs.update({f"bench/{b}": str(d) for b, d in signals._bench.items()})
+    return dirs
+
+
+def open_signal_dirs(pool: Pool, dirs: Mapping[str, str], unit: str = "bits") -> SignalSet:
+    """The signal set of ``pool`` made of the cache directories :func:`signal_dirs` gave.
+
+    Raises:
+        NotFoundError: a directory is gone from the cache (with the command to recompute).
+    """
+    groups: dict[str, Path] = {}
+    bench: dict[str, Path] = {}
+    for name, d in dirs.items():
+        path = Path(d)
+        if not (path / cache.MANIFEST).is_file():
+            raise NotFoundError(
+                f"signal group {name} of pool {pool.pool_id}: {path} is no longer in the "
+                f"cache; run `autosel signals compute {pool.pool_id}`"
+            )
+        if name.startswith("bench/"):
+            bench[name.removeprefix("bench/")] = path
+        else:
+            groups[name] = path
+    return _open(pool, groups, bench, unit)
 
 
 def _open(pool: Pool, groups: dict[str, Path], bench: dict[str, Path], unit: str) -> SignalSet:

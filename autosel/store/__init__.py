@@ -14,6 +14,7 @@ from autosel.store.engine import default_url
 from autosel.store.records import (
     CancelReport,
     EventRecord,
+    JobProgress,
     JobRecord,
     JobResult,
     JobSpec,
@@ -47,6 +48,7 @@ __all__ = [
     "CancelReport",
     "EventRecord",
     "InvalidStateError",
+    "JobProgress",
     "JobRecord",
     "JobResult",
     "JobSpec",

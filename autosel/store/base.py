@@ -28,6 +28,7 @@ __all__ = ["InvalidStateError", "LeaseLostError", "Store"]
 from autosel.store.records import (
     CancelReport,
     EventRecord,
+    JobProgress,
     JobRecord,
     JobResult,
     JobSpec,
@@ -150,11 +151,19 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def heartbeat(self, job_id: int, worker_id: str, lease_token: str) -> JobRecord:
+    def heartbeat(
+        self,
+        job_id: int,
+        worker_id: str,
+        lease_token: str,
+        *,
+        progress: JobProgress | None = None,
+    ) -> JobRecord:
         """Extend the lease by its length from now (database clock).
 
-        Returns the job; ``cancel_requested`` tells the worker to stop. Raises
-        LeaseLostError if the lease is no longer held.
+        ``progress`` (how much of the job is done) is logged as a ``job.progress`` event
+        in the same transaction. Returns the job; ``cancel_requested`` tells the worker
+        to stop. Raises LeaseLostError if the lease is no longer held.
         """
 
     @abstractmethod

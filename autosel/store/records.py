@@ -131,6 +131,27 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class JobProgress:
+    """How much of a running job is done, reported with a heartbeat.
+
+    Attributes:
+        done: units finished so far (``0 <= done <= total``).
+        total: units in the whole job.
+        unit: what is counted, e.g. ``"samples"``.
+    """
+
+    done: int
+    total: int
+    unit: str = "samples"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.done <= self.total:
+            raise ValueError(
+                f"job progress {self.done}/{self.total}: done must be between 0 and total"
+            )
+
+
+@dataclass(frozen=True)
 class JobResult:
     """What a worker reports for a finished evaluation.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -26,6 +27,7 @@ from autosel.store.clock import db_now
 from autosel.store.records import (
     ACTIVE_JOB_STATES,
     CancelReport,
+    JobProgress,
     JobRecord,
     JobResult,
     JobSpec,
@@ -133,7 +135,14 @@ class SqlStore(SqlCatalog, Store):
             self._log(conn, **_event("job.leased", job, {"attempt": job.attempts}))
         return job
 
-    def heartbeat(self, job_id: int, worker_id: str, lease_token: str) -> JobRecord:
+    def heartbeat(
+        self,
+        job_id: int,
+        worker_id: str,
+        lease_token: str,
+        *,
+        progress: JobProgress | None = None,
+    ) -> JobRecord:
         stmt = (
             update(JOBS)
             .where(JOBS.c.id == job_id, JOBS.c.lease_token == lease_token, _ACTIVE)
@@ -145,7 +154,11 @@ class SqlStore(SqlCatalog, Store):
             row = conn.execute(stmt).first()
             if row is None:
                 raise self._lease_lost(conn, job_id, lease_token, "heartbeat")
-        return to_record(JobRecord, row)
+            job = to_record(JobRecord, row)
+            if progress is not None:
+                data = {**asdict(progress), "job_kind": job.kind}
+                self._log(conn, **_event("job.progress", job, data))
+        return job
 
     def start_job(self, job_id: int, lease_token: str) -> JobRecord:
         stmt = (

@@ -1,7 +1,10 @@
 """The worker loop: claim → fetch the subset → evaluate → report, with heartbeats.
 
-The worker knows nothing about searches: a job's payload names the pool, the subset
-fingerprint and the evaluation spec. A heartbeat thread renews the lease every third of
+The worker knows nothing about searches. It dispatches on the payload's ``kind``: an
+evaluation (``trial``, also any payload without a kind) names the pool, the subset
+fingerprint and the evaluation spec; a ``signals`` job names the pool and the signals to
+compute into the shared signal cache (progress, in samples, goes out with the
+heartbeats; the result's artifacts name the cache directories). A heartbeat thread renews the lease every third of
 its length (at least every ``cancel_poll_seconds``); when the lease is lost (the job was
 requeued after this worker looked dead) or the search was cancelled, it sets the
 evaluation's stop event: training ends after its current step, and the job is reported
@@ -28,10 +31,12 @@ from typing import Any, Protocol
 
 from autosel.errors import ConfigError, InputError
 from autosel.settings import Settings, get_settings
-from autosel.store import JobResult, LeaseLostError
+from autosel.store import JobProgress, JobResult, LeaseLostError
 from autosel.worker.source import JobSource, Lease
 
 log = logging.getLogger("autosel.worker")
+
+SIGNALS_KIND = "signals"  # the payload kind (and job kind) of a signals job
 
 
 class EvaluateFn(Protocol):
@@ -121,19 +126,31 @@ class _Heartbeat(threading.Thread):
         self.lost = threading.Event()
         self.cancelled = threading.Event()
         self.halt = threading.Event()  # the evaluation's stop event
+        self.progress: JobProgress | None = None  # sent with the next beat when it changed
+        self._sent: JobProgress | None = None
 
     def run(self) -> None:
         while not self.stop.wait(self.interval):
             try:
-                if self.source.heartbeat(self.worker_id, self.lease):
-                    self.cancelled.set()
-                    self.halt.set()
+                self.beat()
             except LeaseLostError:
                 self.lost.set()
                 self.halt.set()
                 return
             except Exception as exc:  # noqa: BLE001 - keep beating through transient trouble
                 log.warning("heartbeat for job %s failed: %s", self.lease.job_id, exc)
+
+    def beat(self) -> None:
+        """One heartbeat, with the progress when it changed since the last one."""
+        progress = self.progress
+        if progress is not None and progress != self._sent:
+            cancel = self.source.heartbeat(self.worker_id, self.lease, progress=progress)
+            self._sent = progress
+        else:
+            cancel = self.source.heartbeat(self.worker_id, self.lease)
+        if cancel:
+            self.cancelled.set()
+            self.halt.set()
 
 
 class Worker:
@@ -209,9 +226,7 @@ class Worker:
         return self.stats
 
     def run_one(self, lease: Lease) -> None:
-        """Evaluate one leased job and report it (never raises for an evaluation error)."""
-        from autosel.evaluation import EvalSpec
-
+        """Run one leased job and report it (never raises for a job's own error)."""
         interval = max(0.5, min(lease.lease_seconds / 3.0, self.cancel_poll_seconds))
         hb = _Heartbeat(self.source, self.worker_id, lease, interval)
         try:
@@ -220,6 +235,62 @@ class Worker:
             self.stats.lost.append(lease.job_id)
             return
         hb.start()
+        if lease.payload.get("kind") == SIGNALS_KIND:
+            self._run_signals(lease, hb)
+        else:
+            self._run_evaluation(lease, hb)
+
+    def _run_signals(self, lease: Lease, hb: _Heartbeat) -> None:
+        """Compute a pool's signals into the cache; progress goes out with the heartbeats."""
+        total = int(lease.payload.get("n_samples") or 0)
+        try:
+            pool = self.source.pool(lease)
+            total = len(pool)
+            hb.progress = JobProgress(0, total)
+            hb.beat()  # 0/N at once: the job shows as started even if it is quick
+            signals = compute_signals_job(
+                pool,
+                lease.payload,
+                self.settings,
+                on_progress=lambda done, n: setattr(hb, "progress", JobProgress(done, n)),
+            )
+        except LeaseLostError:
+            hb.stop.set()
+            self.stats.lost.append(lease.job_id)
+            return
+        except Exception as exc:  # noqa: BLE001 - reported; retried unless deterministic
+            hb.stop.set()
+            self._report_exception(lease, exc)
+            return
+        finally:
+            hb.stop.set()
+        if hb.lost.is_set():
+            self.stats.lost.append(lease.job_id)
+            return
+        if hb.cancelled.is_set():
+            self._report_failure(lease, "cancelled", retry=False)
+            return
+        from autosel.signals.compute import signal_dirs
+
+        try:
+            hb.progress = JobProgress(total, total)
+            hb.beat()
+            self.source.complete(
+                lease,
+                JobResult(
+                    scores={},
+                    costs={"n_samples": float(total)},
+                    artifacts={f"signals/{k}": v for k, v in signal_dirs(signals).items()},
+                ),
+            )
+            self.stats.succeeded.append(lease.job_id)
+        except LeaseLostError:
+            self.stats.lost.append(lease.job_id)
+
+    def _run_evaluation(self, lease: Lease, hb: _Heartbeat) -> None:
+        """Train and score one subset (an evaluation job)."""
+        from autosel.evaluation import EvalSpec
+
         try:
             spec = EvalSpec.model_validate(lease.payload["eval"])
             if self.device != "cpu" and spec.device is None:
@@ -235,13 +306,7 @@ class Worker:
             res = evaluate(rows, spec, out, stop=hb.halt)
         except Exception as exc:  # noqa: BLE001 - reported; retried unless deterministic
             hb.stop.set()
-            retry = not is_deterministic(exc)
-            reason = f"worker error: {failure_reason(exc)}"
-            if not retry:
-                reason += " (not retried: the same input fails the same way)"
-            log.warning("job %s failed: %s", lease.job_id, reason)
-            log.debug("job %s: traceback", lease.job_id, exc_info=True)
-            self._report_failure(lease, reason, retry=retry)
+            self._report_exception(lease, exc)
             return
         finally:
             hb.stop.set()
@@ -261,12 +326,69 @@ class Worker:
         except LeaseLostError:
             self.stats.lost.append(lease.job_id)
 
+    def _report_exception(self, lease: Lease, exc: BaseException) -> None:
+        """Fail the job with a one-line reason; requeued unless the error is deterministic."""
+        retry = not is_deterministic(exc)
+        reason = f"worker error: {failure_reason(exc)}"
+        if not retry:
+            reason += " (not retried: the same input fails the same way)"
+        log.warning("job %s failed: %s", lease.job_id, reason)
+        log.debug("job %s: traceback", lease.job_id, exc_info=True)
+        self._report_failure(lease, reason, retry=retry)
+
     def _report_failure(self, lease: Lease, reason: str, *, retry: bool) -> None:
         try:
             self.source.fail(lease, reason, retry=retry)
             self.stats.failed.append(lease.job_id)
         except LeaseLostError:
             self.stats.lost.append(lease.job_id)
+
+
+def signals_payload(
+    pool_id: str,
+    n_samples: int,
+    *,
+    model: str | None,
+    device: str | None,
+    precision: str,
+    ifd: bool,
+    benchmarks: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The payload of a signals job: the pool, what to compute, and the benchmark specs
+    (JSON) whose dev questions relevance reads (empty: no relevance)."""
+    return {
+        "kind": SIGNALS_KIND,
+        "pool_id": pool_id,
+        "n_samples": int(n_samples),
+        "model": model,
+        "device": device,
+        "precision": precision,
+        "ifd": bool(ifd),
+        "benchmarks": benchmarks,
+    }
+
+
+def compute_signals_job(
+    pool: Any, payload: dict[str, Any], settings: Settings, *, on_progress: Any = None
+) -> Any:
+    """Compute (or find cached) the signals a signals job's payload names."""
+    import autosel.signals as signals
+    from autosel.evaluation.spec import BenchmarkSpec
+
+    specs = [BenchmarkSpec.model_validate(x) for x in payload.get("benchmarks") or []]
+    bench = {b.name: b for b in specs}
+    # Through the package attribute, so that tests can stand in a model-free computation.
+    return signals.compute_signals(
+        pool,
+        model=payload.get("model"),
+        device=payload.get("device"),
+        precision=payload.get("precision") or "auto",
+        benchmarks=bench or None,
+        ifd=bool(payload.get("ifd")),
+        progress=False,
+        settings=settings,
+        on_progress=on_progress,
+    )
 
 
 def _real_evaluate(

@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import orjson
 
-from autosel.errors import AutoselError
-from autosel.store import JobResult, LeaseLostError
+from autosel.errors import AutoselError, ConfigError
+from autosel.store import JobProgress, JobResult, LeaseLostError
 from autosel.worker.source import Lease
+
+EVAL_KIND = "sft"  # the job kind of evaluations (the store's default kind)
 
 
 class RemoteError(AutoselError):
@@ -77,9 +79,10 @@ class RemoteJobSource:
         )
 
     def claim(self, worker_id: str, lease_seconds: float) -> Lease | None:
-        r = self._call(
-            "POST", "/v1/jobs/lease", json={"worker_id": worker_id, "lease_seconds": lease_seconds}
-        )
+        # Evaluations only: a signals job writes the server's signal cache, which a remote
+        # worker does not share (the server's in-process or local workers run those).
+        body = {"worker_id": worker_id, "lease_seconds": lease_seconds, "kinds": [EVAL_KIND]}
+        r = self._call("POST", "/v1/jobs/lease", json=body)
         if r.status_code == 204:
             return None
         j = r.json()
@@ -97,12 +100,13 @@ class RemoteJobSource:
             "POST", f"/v1/jobs/{lease.job_id}/start", json={"lease_token": lease.lease_token}
         )
 
-    def heartbeat(self, worker_id: str, lease: Lease) -> bool:
-        r = self._call(
-            "POST",
-            f"/v1/jobs/{lease.job_id}/heartbeat",
-            json={"lease_token": lease.lease_token, "worker_id": worker_id},
-        )
+    def heartbeat(
+        self, worker_id: str, lease: Lease, *, progress: JobProgress | None = None
+    ) -> bool:
+        body: dict[str, Any] = {"lease_token": lease.lease_token, "worker_id": worker_id}
+        if progress is not None:
+            body["progress"] = asdict(progress)
+        r = self._call("POST", f"/v1/jobs/{lease.job_id}/heartbeat", json=body)
         return bool(r.json()["cancel_requested"])
 
     def complete(self, lease: Lease, result: JobResult) -> None:
@@ -122,3 +126,10 @@ class RemoteJobSource:
     def rows(self, lease: Lease) -> list[dict[str, Any]]:
         r = self._call("GET", f"/v1/jobs/{lease.job_id}/subset")
         return [orjson.loads(line) for line in r.content.splitlines() if line.strip()]
+
+    def pool(self, lease: Lease) -> Any:
+        raise ConfigError(
+            f"job {lease.job_id} is a signals job: it runs where the pool store and the "
+            "signal cache are (the server's in-process workers or `autosel worker` without "
+            "--server); remote workers lease evaluation jobs only"
+        )

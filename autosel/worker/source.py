@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from autosel.settings import Settings
-from autosel.store import JobResult, Store
+from autosel.store import JobProgress, JobResult, Store
 from autosel.store.retry import call_with_retry
 
 
@@ -38,8 +38,11 @@ class JobSource(Protocol):
 
     def start(self, lease: Lease) -> None: ...
 
-    def heartbeat(self, worker_id: str, lease: Lease) -> bool:
-        """Renew the lease; True when cancellation was requested. Raises LeaseLostError."""
+    def heartbeat(
+        self, worker_id: str, lease: Lease, *, progress: JobProgress | None = None
+    ) -> bool:
+        """Renew the lease (reporting ``progress``, if given); True when cancellation was
+        requested. Raises LeaseLostError."""
         ...
 
     def complete(self, lease: Lease, result: JobResult) -> None: ...
@@ -48,6 +51,10 @@ class JobSource(Protocol):
 
     def rows(self, lease: Lease) -> list[dict[str, Any]]:
         """The canonical pool rows of the job's subset."""
+        ...
+
+    def pool(self, lease: Lease) -> Any:
+        """The job's whole pool (a signals job), from the shared ``$AUTOSEL_HOME``."""
         ...
 
 
@@ -90,8 +97,12 @@ class LocalJobSource:
     def start(self, lease: Lease) -> None:
         call_with_retry(self.store.start_job, lease.job_id, lease.lease_token)
 
-    def heartbeat(self, worker_id: str, lease: Lease) -> bool:
-        job = call_with_retry(self.store.heartbeat, lease.job_id, worker_id, lease.lease_token)
+    def heartbeat(
+        self, worker_id: str, lease: Lease, *, progress: JobProgress | None = None
+    ) -> bool:
+        job = call_with_retry(
+            self.store.heartbeat, lease.job_id, worker_id, lease.lease_token, progress=progress
+        )
         return bool(job.cancel_requested)
 
     def complete(self, lease: Lease, result: JobResult) -> None:
@@ -106,3 +117,8 @@ class LocalJobSource:
 
         pool = get_pool(lease.payload["pool_id"], self.settings)
         return list(pool.rows(load_subset(self.settings, lease.payload["fingerprint"])))
+
+    def pool(self, lease: Lease) -> Any:
+        from autosel.pool import get_pool
+
+        return get_pool(lease.payload["pool_id"], self.settings)

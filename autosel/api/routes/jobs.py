@@ -28,7 +28,7 @@ from autosel.api.schemas import (
     WorkerPublic,
     WorkersPublic,
 )
-from autosel.store import InvalidStateError, JobResult, LeaseLostError
+from autosel.store import InvalidStateError, JobProgress, JobResult, LeaseLostError
 from autosel.store.records import JOB_STATES
 
 router = APIRouter(tags=["jobs"])
@@ -57,14 +57,29 @@ class WorkerRegister(_Body):
 class LeaseRequest(_Body):
     worker_id: str = Field(min_length=1, max_length=200)
     lease_seconds: float = Field(600.0, ge=1.0, le=86_400.0)
+    kinds: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = Field(
+        None,
+        max_length=16,
+        description="Lease only jobs of these kinds (``sft``: evaluations; ``signals``: "
+        "signal computation); default any kind.",
+    )
 
 
 class LeaseToken(_Body):
     lease_token: str = Field(min_length=1, max_length=100)
 
 
+class Progress(_Body):
+    done: int = Field(ge=0)
+    total: int = Field(ge=0)
+    unit: str = Field("samples", min_length=1, max_length=32)
+
+
 class Heartbeat(LeaseToken):
     worker_id: str = Field(min_length=1, max_length=200)
+    progress: Progress | None = Field(
+        None, description="How much of the job is done (logged as a job.progress event)."
+    )
 
 
 # Bounds of a result's per-item scores: generous for real benchmarks, small enough that one
@@ -131,7 +146,7 @@ def workers(store: StoreDep, _: UserAuth) -> dict[str, Any]:
 def lease(body: LeaseRequest, store: StoreDep, _: WorkerAuth) -> Any:
     """Atomically lease the next queued job (204 when there is none)."""
     store.requeue_expired()
-    job = _lease_errors(store.claim_job, body.worker_id, body.lease_seconds)
+    job = _lease_errors(store.claim_job, body.worker_id, body.lease_seconds, kinds=body.kinds)
     if job is None:
         return Response(status_code=204)
     return _job(job)
@@ -148,7 +163,15 @@ def start(job_id: JobId, body: LeaseToken, store: StoreDep, _: WorkerAuth) -> di
 @router.post("/v1/jobs/{job_id}/heartbeat", response_model=HeartbeatPublic, responses=ERRORS)
 def heartbeat(job_id: JobId, body: Heartbeat, store: StoreDep, _: WorkerAuth) -> dict[str, Any]:
     """Renew the lease; ``cancel_requested`` tells the worker to stop."""
-    job = _lease_errors(store.heartbeat, job_id, body.worker_id, body.lease_token)
+    progress = None
+    if body.progress is not None:
+        try:
+            progress = JobProgress(**body.progress.model_dump())
+        except ValueError as e:
+            raise ApiError(422, "invalid_progress", f"progress: {e}", "progress") from None
+    job = _lease_errors(
+        store.heartbeat, job_id, body.worker_id, body.lease_token, progress=progress
+    )
     return {
         "job_id": job.id,
         "cancel_requested": job.cancel_requested,

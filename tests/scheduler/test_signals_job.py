@@ -1,0 +1,203 @@
+"""Signals are computed by a ``signals`` job, never by the scheduler itself.
+
+A search on a pool whose signals are not cached queues exactly one signals job (and no
+evaluation) until it succeeds; the job is leased, heartbeated with its progress, requeued
+when its worker dies, and its failure fails the search with the reason. A cached pool
+gets no job, and building a scheduler does no signal work at all.
+
+Signals are model-free (no model pass) and evaluation is the label-based test double.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import autosel.signals as signals_pkg
+from autosel.pool.ingest import add_pool
+from autosel.scheduler import Scheduler, SearchSpec
+from autosel.service import create_search, run_embedded
+from autosel.settings import Settings
+from autosel.store import Store, open_store
+from autosel.worker import LocalJobSource, Worker
+from tests.scheduler.conftest import LabelObjective, fast_spec
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from autosel.pool.demo import generate_demo_pool
+
+    return Path(generate_demo_pool(tmp_path_factory.mktemp("sig"), size="small", seed=0).pool_path)
+
+
+@pytest.fixture
+def fresh(demo_file: Path, tmp_path: Path) -> dict[str, Any]:
+    """A store and a home where the demo pool is ingested and has no signals yet."""
+    settings = Settings(home=tmp_path / "home")
+    pool = add_pool(demo_file, settings=settings).pool
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    yield {"settings": settings, "pool": pool, "store": store}
+    store.close()
+
+
+def _search(store: Store, pool_id: str, settings: Settings, budget: int = 4) -> str:
+    spec = SearchSpec.parse(
+        fast_spec(pool_id, budget, seed=3, report={"enabled": False}, max_attempts=2)
+    ).to_json()
+    return create_search(store, spec, settings=settings).id
+
+
+def _events(store: Store, search_id: str, kind: str) -> list[Any]:
+    return [e for e in store.events(search_id=search_id, limit=10_000) if e.kind == kind]
+
+
+def _worker(store: Store, settings: Settings, search_id: str) -> Worker:
+    return Worker(LocalJobSource(store, settings, search_id=search_id), settings=settings,
+                  cancel_poll_seconds=0.5)
+
+
+def test_building_a_scheduler_does_no_signal_work(
+    fresh: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def refuse(name: str) -> Any:
+        def fn(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            raise AssertionError(f"{name} called while building a scheduler")
+
+        return fn
+
+    monkeypatch.setattr(signals_pkg, "compute_signals", refuse("compute_signals"))
+    monkeypatch.setattr(signals_pkg, "load_signals", refuse("load_signals"))
+    store, settings = fresh["store"], fresh["settings"]
+    sid = _search(store, fresh["pool"].pool_id, settings)
+    sched = Scheduler(store, sid, settings=settings)
+    assert calls == [] and sched.signals is None
+    assert store.jobs(search_id=sid) == [], "building it queued nothing either"
+
+
+def test_an_uncached_pool_gets_one_signals_job_and_no_evaluation_until_it_succeeds(
+    fresh: dict[str, Any],
+) -> None:
+    store, settings, pool = fresh["store"], fresh["settings"], fresh["pool"]
+    sid = _search(store, pool.pool_id, settings)
+    store.register_worker("w-other")  # a live worker: the scheduler would propose at once
+    sched = Scheduler(store, sid, settings=settings)
+    for _ in range(3):
+        report = sched.step()
+        assert report.proposed == 0 and not report.done
+    (job,) = store.jobs(search_id=sid)
+    assert job.kind == "signals" and job.trial_id is None
+    assert job.payload["kind"] == "signals" and job.payload["pool_id"] == pool.pool_id
+    assert job.payload["n_samples"] == len(pool) and job.payload["model"] is None
+    assert store.trials(sid) == []
+    assert store.get_search(sid).state == "running"
+
+    worker = _worker(store, settings, sid)
+    worker.run(max_jobs=1, idle_timeout=5, poll_seconds=0.05)
+    assert worker.stats.succeeded == [job.id]
+    progress = [e.data for e in _events(store, sid, "job.progress")]
+    assert progress[0] == {"done": 0, "total": len(pool), "unit": "samples",
+                           "job_kind": "signals"}
+    assert progress[-1]["done"] == len(pool)
+
+    report = sched.step()
+    assert report.proposed >= 1
+    assert [j.kind for j in store.jobs(search_id=sid)].count("signals") == 1
+    assert {j.kind for j in store.jobs(search_id=sid)} == {"signals", "sft"}
+    assert len(_events(store, sid, "signals_ready")) == 1
+    # A restarted scheduler reads the job's result: no second job, no recomputation.
+    again = Scheduler(store, sid, settings=settings)
+    again.step()
+    assert [j.kind for j in store.jobs(search_id=sid)].count("signals") == 1
+
+
+def test_a_failing_signals_job_fails_the_search_with_its_reason(
+    fresh: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bad(pool: Any, **kwargs: Any) -> Any:
+        raise ValueError("benchmark file add.jsonl, line 3: no 'answer' field")
+
+    monkeypatch.setattr(signals_pkg, "compute_signals", bad)
+    store, settings = fresh["store"], fresh["settings"]
+    sid = _search(store, fresh["pool"].pool_id, settings)
+    sched = Scheduler(store, sid, settings=settings)
+    sched.step()
+    _worker(store, settings, sid).run(max_jobs=1, idle_timeout=5, poll_seconds=0.05)
+    report = sched.step()
+    assert report.done
+    assert store.get_search(sid).state == "failed"
+    (failed,) = _events(store, sid, "search_failed")
+    assert "no 'answer' field" in failed.data["reason"]
+    assert failed.data["reason"].startswith("signals job")
+    assert store.trials(sid) == [] and len(store.jobs(search_id=sid)) == 1
+
+
+def test_a_cached_pool_creates_no_signals_job(demo_env: dict[str, Any], tmp_path: Path) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    sid = _search(store, pool.pool_id, settings)
+    assert Scheduler(store, sid, settings=settings).step().proposed == 1
+    assert [j.kind for j in store.jobs(search_id=sid)] == ["sft"]
+    assert _events(store, sid, "signals_queued") == []
+    store.close()
+
+
+def test_a_worker_killed_mid_signals_job_gets_it_requeued_and_it_completes_once(
+    fresh: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, settings = fresh["store"], fresh["settings"]
+    real = signals_pkg.compute_signals
+    computed: list[int] = []
+
+    def counting(pool: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return real(pool, **kwargs)
+
+    monkeypatch.setattr(signals_pkg, "compute_signals", counting)
+    sid = _search(store, fresh["pool"].pool_id, settings)
+    sched = Scheduler(store, sid, settings=settings)
+    sched.step()
+    store.register_worker("dies")
+    lease = store.claim_job("dies", 0.5, search_id=sid)
+    assert lease is not None and lease.kind == "signals"
+    store.start_job(lease.id, lease.lease_token or "")
+    time.sleep(0.8)  # the worker died: no heartbeat, the lease runs out
+    sched.step()  # requeues it
+    assert store.get_job(lease.id).state == "queued"
+
+    worker = _worker(store, settings, sid)
+    worker.run(max_jobs=1, idle_timeout=5, poll_seconds=0.05)
+    job = store.get_job(lease.id)
+    assert (job.state, job.attempts) == ("succeeded", 2)
+    assert len(store.results(search_id=sid)) == 1 and computed == [1]
+    sched.step()
+    assert [j.kind for j in store.jobs(search_id=sid)].count("signals") == 1
+    assert any(j.kind == "sft" for j in store.jobs(search_id=sid))
+
+
+def test_an_embedded_run_computes_the_signals_in_its_worker(fresh: dict[str, Any]) -> None:
+    store, settings = fresh["store"], fresh["settings"]
+    sid = _search(store, fresh["pool"].pool_id, settings, budget=3)
+    labels = _labels(fresh["pool"])
+    seen: list[Any] = []
+    summary = run_embedded(
+        store, sid, settings=settings, evaluate_fn=LabelObjective(labels),
+        poll_seconds=0.05, on_event=seen.append,
+    )
+    assert summary["state"] == "completed", summary
+    kinds = [j.kind for j in store.jobs(search_id=sid)]
+    assert kinds[0] == "signals" and kinds.count("signals") == 1 and kinds.count("sft") == 3
+    assert [e.kind for e in seen].index("signals_ready") < [e.kind for e in seen].index(
+        "trial_proposed"
+    )
+    assert any(e.kind == "job.progress" for e in seen)
+
+
+def _labels(pool: Any) -> dict[str, str]:
+    """Every sample labelled clean: the objective then rewards size only (enough here)."""
+    return {r["sample_id"]: "clean" for r in pool.rows(columns=["sample_id"])}
