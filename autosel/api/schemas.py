@@ -202,6 +202,16 @@ class TrialsPublic(BaseModel):
     count: int
 
 
+class SignalsJobPublic(BaseModel):
+    """A search's signals job: computes the pool's signals before the first trial."""
+
+    job_id: int
+    state: JobState
+    done: int | None = Field(description="Samples done (known while it runs and once done).")
+    total: int | None = Field(description="Samples in the pool.")
+    error: str | None = Field(description="Why it failed (the search then failed too).")
+
+
 class SearchPublic(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
@@ -224,6 +234,9 @@ class SearchPublic(BaseModel):
     best_so_far: list[float | None] = Field(
         default_factory=list,
         description="Best dev score after each finished evaluation, in finish order.",
+    )
+    signals: SignalsJobPublic | None = Field(
+        None, description="The signals job, when the search's signals were not cached."
     )
     device_seconds: float = 0.0
     created_at: str | None = None

@@ -14,6 +14,7 @@ from autosel.errors import NotFoundError
 from autosel.scheduler.report import is_report_origin
 from autosel.store import SearchRecord, Store
 from autosel.store.records import ACTIVE_JOB_STATES, FINAL_TRIAL_STATES
+from autosel.worker.loop import SIGNALS_KIND
 
 ACTIVE_OR_QUEUED = ("queued", *ACTIVE_JOB_STATES)
 
@@ -92,6 +93,31 @@ def failure_reason(store: Store, search: SearchRecord) -> str | None:
     return str(failed[-1].data.get("reason")) if failed else None
 
 
+def signals_job(store: Store, search_id: str) -> dict[str, Any] | None:
+    """The search's signals job (the latest), with its progress while it runs; ``None``
+    when the search needed none (its signals were cached)."""
+    jobs = [j for j in store.jobs(search_id=search_id) if j.kind == SIGNALS_KIND]
+    if not jobs:
+        return None
+    job = jobs[-1]
+    out: dict[str, Any] = {
+        "job_id": job.id,
+        "state": job.state,
+        "done": None,
+        "total": job.payload.get("n_samples"),
+        "error": job.error,
+    }
+    if job.state == "succeeded":
+        out["done"] = out["total"]
+    elif job.state in ACTIVE_JOB_STATES:
+        # Only while it runs, when the search has logged little else: cheap to scan.
+        events = store.events(0, search_id=search_id, limit=10_000)
+        beats = [e for e in events if e.kind == "job.progress" and e.job_id == job.id]
+        if beats:
+            out["done"], out["total"] = beats[-1].data.get("done"), beats[-1].data.get("total")
+    return out
+
+
 def search_summary(
     store: Store, search: SearchRecord, rows: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -124,6 +150,7 @@ def search_summary(
         "report_runs_done": sum(
             r["state"] in FINAL_TRIAL_STATES for r in report_rows
         ),
+        "signals": signals_job(store, search.id),
         "best_so_far": best_so_far,
         "device_seconds": sum(r["cost"].get("device_seconds", 0.0) for r in rows),
         "created_at": search.created_at.isoformat(),

@@ -19,9 +19,10 @@ import pytest
 import autosel.signals as signals_pkg
 from autosel.pool.ingest import add_pool
 from autosel.scheduler import Scheduler, SearchSpec
+from autosel.scheduler.views import search_summary
 from autosel.service import create_search, run_embedded
 from autosel.settings import Settings
-from autosel.store import Store, open_store
+from autosel.store import JobProgress, Store, open_store
 from autosel.worker import LocalJobSource, Worker
 from tests.scheduler.conftest import LabelObjective, fast_spec
 
@@ -97,9 +98,12 @@ def test_an_uncached_pool_gets_one_signals_job_and_no_evaluation_until_it_succee
     assert store.trials(sid) == []
     assert store.get_search(sid).state == "running"
 
+    assert search_summary(store, store.get_search(sid))["signals"]["state"] == "queued"
     worker = _worker(store, settings, sid)
     worker.run(max_jobs=1, idle_timeout=5, poll_seconds=0.05)
     assert worker.stats.succeeded == [job.id]
+    shown = search_summary(store, store.get_search(sid))["signals"]
+    assert (shown["state"], shown["done"], shown["total"]) == ("succeeded", len(pool), len(pool))
     progress = [e.data for e in _events(store, sid, "job.progress")]
     assert progress[0] == {"done": 0, "total": len(pool), "unit": "samples",
                            "job_kind": "signals"}
@@ -134,6 +138,9 @@ def test_a_failing_signals_job_fails_the_search_with_its_reason(
     (failed,) = _events(store, sid, "search_failed")
     assert "no 'answer' field" in failed.data["reason"]
     assert failed.data["reason"].startswith("signals job")
+    summary = search_summary(store, store.get_search(sid))
+    assert "no 'answer' field" in summary["failure_reason"]
+    assert summary["signals"]["state"] == "failed"
     assert store.trials(sid) == [] and len(store.jobs(search_id=sid)) == 1
 
 
@@ -166,6 +173,9 @@ def test_a_worker_killed_mid_signals_job_gets_it_requeued_and_it_completes_once(
     lease = store.claim_job("dies", 0.5, search_id=sid)
     assert lease is not None and lease.kind == "signals"
     store.start_job(lease.id, lease.lease_token or "")
+    store.heartbeat(lease.id, "dies", lease.lease_token or "", progress=JobProgress(100, 800))
+    shown = search_summary(store, store.get_search(sid))["signals"]
+    assert (shown["state"], shown["done"], shown["total"]) == ("running", 100, 800)
     time.sleep(0.8)  # the worker died: no heartbeat, the lease runs out
     sched.step()  # requeues it
     assert store.get_job(lease.id).state == "queued"
