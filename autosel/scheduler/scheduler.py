@@ -2,6 +2,9 @@
 
 Every ``step()``:
 
+0. until the search's signals are open: opens them from the cache if every group the
+   spec needs is there, else queues one ``signals`` job (a worker computes them) and
+   returns at once while it is queued or running; a failed job fails the search;
 1. requeues jobs whose lease ran out (dead workers);
 2. moves finished jobs into their trials (score, or failure with the reason);
 3. if the budget is spent, queues the final report's runs once (best recipe, full pool,
@@ -35,6 +38,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,9 +112,19 @@ def cached_signals(spec: SearchSpec, pool: Any, settings: Settings) -> Any:
     if not needed <= found:
         return None
     signals = load_signals(pool, settings=settings, model=spec.signals.model)
-    groups = set(signal_dirs(signals))
+    dirs = signal_dirs(signals)
     want = (needed - {"bench"}) | {f"bench/{b.name}" for b in _relevance_benchmarks(spec)}
-    return signals if want <= groups else None
+    if not want <= set(dirs):
+        return None
+    if _relevance_benchmarks(spec):
+        from autosel.signals.relevance import centroid_key, dev_questions
+
+        # A centroid is cached per question set: a changed benchmark file needs a new one.
+        for b in _relevance_benchmarks(spec):
+            manifest = cache.read_manifest(Path(dirs[f"bench/{b.name}"]))
+            if manifest.get("texts") != centroid_key(dev_questions(b)):
+                return None
+    return signals
 
 
 def signal_dirs(signals: Any) -> dict[str, str]:
