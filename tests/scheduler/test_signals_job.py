@@ -211,3 +211,53 @@ def test_an_embedded_run_computes_the_signals_in_its_worker(fresh: dict[str, Any
 def _labels(pool: Any) -> dict[str, str]:
     """Every sample labelled clean: the objective then rewards size only (enough here)."""
     return {r["sample_id"]: "clean" for r in pool.rows(columns=["sample_id"])}
+
+
+def test_progress_reported_during_the_computation_reaches_the_store_with_a_heartbeat(
+    fresh: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the computation reports mid-way goes out with the next heartbeat."""
+    real = signals_pkg.compute_signals
+
+    def halfway(pool: Any, **kwargs: Any) -> Any:
+        kwargs["on_progress"](120, len(pool))
+        time.sleep(1.5)  # heartbeats every 0.5 s: one of them carries 120/N
+        return real(pool, **kwargs)
+
+    monkeypatch.setattr(signals_pkg, "compute_signals", halfway)
+    store, settings, pool = fresh["store"], fresh["settings"], fresh["pool"]
+    sid = _search(store, pool.pool_id, settings)
+    Scheduler(store, sid, settings=settings).step()
+    _worker(store, settings, sid).run(max_jobs=1, idle_timeout=5, poll_seconds=0.05)
+    done = [e.data["done"] for e in _events(store, sid, "job.progress")]
+    assert done == [0, 120, len(pool)], "each change sent once, in order"
+
+
+def test_the_local_model_pass_reports_samples_done(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The model pass's batches become ``on_progress(done, total)`` calls (no model: the
+    shard computation is replaced by one that reports two batches)."""
+    import autosel.signals.compute as compute
+
+    def shard(path: Any, rng: tuple[int, int], spec: Any, partial: Path, **kw: Any) -> Path:
+        kw["on_batch"](rng[1] - rng[0] - 1, 10)
+        kw["on_batch"](1, 10)
+        return partial
+
+    monkeypatch.setattr(compute, "compute_shard", shard)
+    seen: list[tuple[int, int]] = []
+    run = compute._local_runner(lambda: None, False, lambda d, n: seen.append((d, n)))
+    pool: Any = _Sized(10, tmp_path)
+    run(pool, [(0, 6), (6, 10)], None, tmp_path, "model")
+    assert seen == [(5, 10), (6, 10), (9, 10), (10, 10)]
+
+
+class _Sized:
+    """A pool stand-in: a length and a path."""
+
+    def __init__(self, n: int, path: Path) -> None:
+        self.n, self.path = n, path
+
+    def __len__(self) -> int:
+        return self.n
