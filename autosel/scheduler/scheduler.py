@@ -100,10 +100,10 @@ def cached_signals(spec: SearchSpec, pool: Any, settings: Settings) -> Any:
     group is cached at all, so an empty cache costs nothing.
     """
     from autosel.signals import cache, load_signals
+    from autosel.signals.compute import signal_dirs
 
-    found = {man.get("group") for _, man in cache.list_groups(
-        cache.pool_signals_dir(settings, pool.content_hash)
-    )}
+    root = cache.pool_signals_dir(settings, pool.content_hash)
+    found = {manifest.get("group") for _, manifest in cache.list_groups(root)}
     needed = {"text", "minhash"}
     if spec.signals.model is not None:
         needed |= {"model", "ifd"} if spec.signals.ifd else {"model"}
@@ -125,12 +125,6 @@ def cached_signals(spec: SearchSpec, pool: Any, settings: Settings) -> Any:
             if manifest.get("texts") != centroid_key(dev_questions(b)):
                 return None
     return signals
-
-
-def signal_dirs(signals: Any) -> dict[str, str]:
-    from autosel.signals.compute import signal_dirs as dirs
-
-    return dirs(signals)
 
 
 class Scheduler:

@@ -4,8 +4,8 @@ The worker knows nothing about searches. It dispatches on the payload's ``kind``
 evaluation (``trial``, also any payload without a kind) names the pool, the subset
 fingerprint and the evaluation spec; a ``signals`` job names the pool and the signals to
 compute into the shared signal cache (progress, in samples, goes out with the
-heartbeats; the result's artifacts name the cache directories). A heartbeat thread renews the lease every third of
-its length (at least every ``cancel_poll_seconds``); when the lease is lost (the job was
+heartbeats; the result's artifacts name the cache directories). A heartbeat thread
+renews the lease every third of its length (at least every ``cancel_poll_seconds``); when the lease is lost (the job was
 requeued after this worker looked dead) or the search was cancelled, it sets the
 evaluation's stop event: training ends after its current step, and the job is reported
 cancelled (or, with the lease lost, not reported at all).
@@ -247,7 +247,7 @@ class Worker:
             pool = self.source.pool(lease)
             total = len(pool)
             hb.progress = JobProgress(0, total)
-            hb.beat()  # 0/N at once: the job shows as started even if it is quick
+            self._beat_now(hb)  # 0/N at once: the job shows as started even if it is quick
             signals = compute_signals_job(
                 pool,
                 lease.payload,
@@ -255,11 +255,9 @@ class Worker:
                 on_progress=lambda done, n: setattr(hb, "progress", JobProgress(done, n)),
             )
         except LeaseLostError:
-            hb.stop.set()
             self.stats.lost.append(lease.job_id)
             return
         except Exception as exc:  # noqa: BLE001 - reported; retried unless deterministic
-            hb.stop.set()
             self._report_exception(lease, exc)
             return
         finally:
@@ -274,7 +272,7 @@ class Worker:
 
         try:
             hb.progress = JobProgress(total, total)
-            hb.beat()
+            self._beat_now(hb)
             self.source.complete(
                 lease,
                 JobResult(
@@ -286,6 +284,17 @@ class Worker:
             self.stats.succeeded.append(lease.job_id)
         except LeaseLostError:
             self.stats.lost.append(lease.job_id)
+
+    @staticmethod
+    def _beat_now(hb: _Heartbeat) -> None:
+        """A heartbeat from this thread (to send progress at once); a transient failure
+        only delays the progress, a lost lease raises LeaseLostError."""
+        try:
+            hb.beat()
+        except LeaseLostError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the heartbeat thread keeps trying
+            log.warning("heartbeat for job %s failed: %s", hb.lease.job_id, exc)
 
     def _run_evaluation(self, lease: Lease, hb: _Heartbeat) -> None:
         """Train and score one subset (an evaluation job)."""
