@@ -207,6 +207,8 @@ def run_flow(
         "name": f"{name} ({profile})",
         "budget": budget or PROFILES[profile]["budget"],
         "eval": eval_spec_for(benches, profile, model, seed),
+        # the signals computed above: a restarted server must look for these, not defaults
+        "signals": {"model": model},
         "knobs": {"seed": seed},
     }
     if references:

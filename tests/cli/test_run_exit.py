@@ -36,7 +36,9 @@ def _metric_never_computed(rows: Any, spec: Any, out: Path, *, stop: Any = None)
     raise KeyError("benchmark 'add': primary metric 'mc_prob' was not computed")
 
 
-def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evaluate: Any) -> tuple[Any, Path]:
+def _run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evaluate: Any, extra: tuple[str, ...] = ()
+) -> tuple[Any, Path]:
     """``autosel run`` on the small rules pool with ``evaluate`` as the evaluation."""
     from autosel.pool.demo.rules import generate_rules_pool
 
@@ -57,7 +59,7 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evaluate: Any) -> tupl
     out = tmp_path / "out"
     args = ["run", str(demo.pool_path), "--profile", "tiny", "--budget", "4", "--no-serve"]
     args += [a for p in demo.bench_paths for a in ("--bench", str(p))]
-    return CliRunner().invoke(app, [*args, "--out", str(out)]), out
+    return CliRunner().invoke(app, [*args, *extra, "--out", str(out)]), out
 
 
 def test_run_exits_9_with_the_reason_when_every_trial_failed(
@@ -131,3 +133,21 @@ def test_search_start_exits_9_when_its_search_failed(
     result = runner.invoke(app, ["search", "start", "rules", "--spec", str(spec)])
     assert result.exit_code == 9, result.output
     assert "'mc_prob' was not computed" in " ".join(result.output.split())
+
+
+def test_run_stores_the_signal_model_it_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``run --model DIR`` computes signals with DIR, so the stored spec must name DIR: a
+    restarted server reads the spec to find the search's cached signals."""
+    from autosel.settings import Settings
+    from autosel.store import open_store
+
+    model = tmp_path / "my-model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    result, _ = _run(tmp_path, monkeypatch, _metric_never_computed, extra=("--model", str(model)))
+    assert result.exit_code == 9, result.output
+    (search,) = open_store(settings=Settings(home=tmp_path / "home")).searches()
+    assert search.spec["signals"]["model"] == str(model)
+    assert search.spec["eval"]["model"] == str(model)
