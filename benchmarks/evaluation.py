@@ -99,8 +99,8 @@ def bench_sft(demo: Path, n_rows: int, repeats: int, device: str) -> float:
 
 def bench_loglik(demo: Path, n_items: int, repeats: int, device: str) -> float:
     from autosel.base_model import load_model
+    from autosel.bench.load import item_messages
     from autosel.evaluation import load_benchmark
-    from autosel.evaluation.bench import item_messages
     from autosel.evaluation.harness import render_prompt
     from autosel.evaluation.loglik import score_loglik
 

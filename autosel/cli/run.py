@@ -101,7 +101,7 @@ def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int)
     if profile not in PROFILES:
         raise ConfigError(f"--profile {profile!r}: accepted {', '.join(PROFILES)}")
     p = PROFILES[profile]
-    from autosel.evaluation.bench import load_benchmark
+    from autosel.bench.load import load_benchmark
 
     def bench(name: str, path: Path) -> dict[str, Any]:
         b: dict[str, Any] = {

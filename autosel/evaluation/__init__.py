@@ -4,7 +4,7 @@ Importing this package stays light: torch, transformers, TRL and PEFT load only 
 function that needs them runs.
 """
 
-from autosel.evaluation.bench import (
+from autosel.bench.load import (
     MIN_SPLIT_ITEMS,
     BenchItem,
     Benchmark,

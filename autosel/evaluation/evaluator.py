@@ -11,7 +11,7 @@ Artifacts under ``out_dir``: ``adapter/`` (LoRA) or ``model/`` (full FT), ``metr
 (this result plus the spec) and ``predictions/<benchmark>.jsonl`` (per item).
 
 Which benchmark items are scored is ``spec.split``: ``dev`` for the search's trials,
-``test`` for the final report (see :func:`autosel.evaluation.bench.load_benchmark_split`).
+``test`` for the final report (see :func:`autosel.bench.load.load_benchmark_split`).
 The utility is on the normalised scale of :mod:`autosel.evaluation.harness`; the per-item
 normalised values behind it come back in ``item_scores`` (with ``item_ids``).
 """
@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from autosel.evaluation.bench import Benchmark, load_benchmark_split
+from autosel.bench.load import Benchmark, load_benchmark_split
 from autosel.evaluation.spec import EvalSpec
 
 METRICS_NAME = "metrics.json"

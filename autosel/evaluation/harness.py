@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from autosel.bench.load import Benchmark, item_messages, load_benchmark_split
 from autosel.errors import ConfigError
-from autosel.evaluation.bench import Benchmark, item_messages, load_benchmark_split
 from autosel.evaluation.extract import exact_match, extract_answer
 from autosel.evaluation.loglik import score_loglik
 from autosel.evaluation.spec import BenchmarkSpec, EvalSpec

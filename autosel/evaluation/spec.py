@@ -11,19 +11,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from autosel.bench.spec import BenchmarkSpec, _Frozen
 from autosel.errors import ConfigError
 from autosel.ops.base import error_message
-
-PrimaryMetric = Literal[
-    "auto", "mc_accuracy", "mc_accuracy_norm", "mc_margin", "mc_prob", "exact_match", "neg_nll"
-]
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class LoraSpec(_Frozen):
@@ -45,64 +37,6 @@ class LoraSpec(_Frozen):
         if isinstance(v, tuple) and not v:
             raise ValueError("accepted: 'all-linear' or a non-empty list of module names")
         return v
-
-
-class BenchmarkSpec(_Frozen):
-    """One held-out benchmark and how it counts in the utility.
-
-    Every benchmark has a *dev* split (what the search optimises) and a *test* split
-    (scored only by the final report): either two files (``path`` = dev, ``test_path`` =
-    test) or one file split deterministically by item id with ``test_fraction`` (see
-    :func:`autosel.evaluation.bench.load_benchmark_split`).
-    """
-
-    name: str = Field(description="Short unique name (letters, digits, _ . -).")
-    path: Path = Field(
-        description="JSONL benchmark file (see autosel.evaluation.bench); the dev file "
-        "when test_path is set."
-    )
-    test_path: Path | None = Field(
-        None, description="JSONL test file; None = split `path` by item id (test_fraction)."
-    )
-    test_fraction: float = Field(
-        0.5,
-        ge=0.1,
-        le=0.9,
-        description="Share of `path`'s items in the test split (ignored with test_path).",
-    )
-    weight: float = Field(1.0, ge=0.0, description="Weight of the primary metric in the utility.")
-    primary_metric: PrimaryMetric = Field(
-        "auto", description="auto = mc_accuracy when items have choices, else exact_match."
-    )
-    max_new_tokens: int = Field(64, ge=1, le=4096, description="Generation cap for exact match.")
-    n_fewshot: int = Field(
-        0, ge=0, le=32, description="Few-shot turns taken from each item's examples."
-    )
-    limit: int | None = Field(
-        None, ge=1, description="Score only the first N items of the split (None = all)."
-    )
-    generate: bool = Field(True, description="Run generation + exact match (slowest metric).")
-    answer_prefix: str = Field(
-        "", description="Text placed before the answer when scoring log-likelihoods."
-    )
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not _NAME_RE.match(v):
-            raise ValueError("accepted: letters, digits, '_', '.', '-' (non-empty)")
-        return v
-
-    @model_validator(mode="after")
-    def _exact_match_needs_generation(self) -> BenchmarkSpec:
-        # An explicit exact_match primary is known to be uncomputable from the spec alone;
-        # `auto` needs the file (see autosel.evaluation.harness.check_primary_metrics).
-        if self.primary_metric == "exact_match" and not self.generate:
-            raise ValueError(
-                f"benchmark '{self.name}': primary_metric exact_match needs generate: true "
-                "(or choose mc_accuracy, mc_accuracy_norm, mc_margin, mc_prob or neg_nll)"
-            )
-        return self
 
 
 class EvalSpec(_Frozen):

@@ -33,9 +33,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from autosel.bench.spec import _NAME_RE
 from autosel.errors import ConfigError
 from autosel.evaluation.spec import (
-    _NAME_RE,
     EvalSpec,
     format_validation_error,
     resolve_benchmark_paths,

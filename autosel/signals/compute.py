@@ -35,7 +35,7 @@ from autosel.signals.shard import ModelSpec, compute_shard, merge_shards, shard_
 from autosel.signals.signalset import SignalSet
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autosel.evaluation.spec import BenchmarkSpec
+    from autosel.bench.spec import BenchmarkSpec
 
 ROWS_PER_SHARD = 1024
 DEFAULT_BATCH_TOKENS = 8192

@@ -1,7 +1,7 @@
 """Target-benchmark centroids for task relevance (one column per benchmark).
 
 **What is read.** Only the *questions* of each benchmark's *dev* split, loaded with the
-evaluation loader (:func:`autosel.evaluation.bench.load_benchmark_split` with ``"dev"``),
+evaluation loader (:func:`autosel.bench.load.load_benchmark_split` with ``"dev"``),
 so relevance and evaluation cannot disagree about what an item or a split is. Answers,
 choices, few-shot examples and every test item are never read: the test split is what
 the final report scores, and a centroid built from gold answers would steer the search
@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from autosel.evaluation.bench import load_benchmark_split
-from autosel.evaluation.spec import BenchmarkSpec
+from autosel.bench.load import load_benchmark_split
+from autosel.bench.spec import BenchmarkSpec
 
 # How a question becomes an embedding; part of the cache key.
 EMBEDDING = "question-as-response/prompt-free/mean-hidden"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from autosel.bench.load import item_messages
 from autosel.errors import InputError
 from autosel.evaluation import load_benchmark
-from autosel.evaluation.bench import item_messages
 
 GOOD = {"id": "q1", "question": "2+3?", "answer": "5", "choices": ["4", "5", "6", "7"]}
 

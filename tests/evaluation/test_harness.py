@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from autosel.bench.load import item_messages
 from autosel.evaluation import BenchmarkSpec, EvalSpec, load_benchmark, utility
-from autosel.evaluation.bench import item_messages
 from autosel.evaluation.harness import render_prompt, resolve_primary, score_benchmark
 from autosel.evaluation.loglik import score_loglik
 

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autosel.bench.load import load_benchmark_split
 from autosel.errors import ConfigError
 from autosel.evaluation import BenchmarkSpec, EvalSpec, check_primary_metrics, evaluate, harness
-from autosel.evaluation.bench import load_benchmark_split
 from autosel.evaluation.harness import mc_item_metrics, normalise, score_benchmark, utility
 from autosel.evaluation.loglik import LoglikResult
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from autosel.bench.load import is_test_item, split_fraction
 from autosel.errors import ConfigError, InputError
 from autosel.evaluation import (
     MIN_SPLIT_ITEMS,
@@ -17,7 +18,6 @@ from autosel.evaluation import (
     load_benchmark,
     load_benchmark_split,
 )
-from autosel.evaluation.bench import is_test_item, split_fraction
 from autosel.evaluation.evaluator import load_benchmarks
 
 

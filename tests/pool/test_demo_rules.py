@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from autosel.bench.load import load_benchmark
 from autosel.cli import app
 from autosel.errors import ConfigError
-from autosel.evaluation.bench import load_benchmark
 from autosel.pool.demo.rules import RULES_SIZES, generate_rules_pool
 from autosel.pool.ingest import add_pool
 from autosel.settings import Settings

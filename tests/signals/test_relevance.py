@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autosel.bench.load import is_test_item
 from autosel.evaluation import BenchmarkSpec
-from autosel.evaluation.bench import is_test_item
 from autosel.settings import Settings
 from autosel.signals import compute_signals, load_signals, model_pass
 from autosel.signals.model_pass import Encoded, SampleStats

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from autosel.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autosel.evaluation.spec import BenchmarkSpec
+    from autosel.bench.spec import BenchmarkSpec
 
 MIN_SPLIT_ITEMS = 20
 SPLITS = ("dev", "test")
