@@ -172,7 +172,13 @@ class SearchSpec(BaseModel):
         # of being dropped (or failing the search) at run time.
         from autosel.ops.registry import list_operators
 
-        problems = [p for i, rec in enumerate(self.seed_recipes) for p in _seed_problems(i, rec)]
+        model_free: list[str] | None = None
+        if self.signals.model is None and self.seed_recipes:
+            # Without a signal model only these exist: a seed needing more is refused now.
+            model_free = model_free_signal_names()
+        problems = [
+            p for i, rec in enumerate(self.seed_recipes) for p in _seed_problems(i, rec, model_free)
+        ]
         known = list_operators()
         problems += [
             (
@@ -280,9 +286,22 @@ def _invalid(problems: list[Problem]) -> ValidationError:
     )
 
 
-def _seed_problems(index: int, data: dict[str, Any]) -> list[Problem]:
+def model_free_signal_names() -> list[str]:
+    """What a recipe may require when ``signals.model`` is null: the pool's own columns,
+    the text statistics and the MinHash / exact-duplicate structures (checked against a
+    real model-free signal set in tests/scheduler/test_search_spec.py)."""
+    from autosel.ops.view import EXACT_GROUPS, MINHASH
+    from autosel.signals.signalset import POOL_SIGNALS, TEXT_SIGNALS
+
+    return sorted({*POOL_SIGNALS, *TEXT_SIGNALS, MINHASH, EXACT_GROUPS})
+
+
+def _seed_problems(
+    index: int, data: dict[str, Any], signal_names: list[str] | None = None
+) -> list[Problem]:
     """What is wrong with seed recipe ``index``, each problem at its field
-    (``seed_recipes[1].steps[0].params.fraction``); empty when it is valid."""
+    (``seed_recipes[1].steps[0].params.fraction``); empty when it is valid. With
+    ``signal_names``, a step needing another signal is a problem too."""
     from autosel.ops.base import error_message
     from autosel.recipes.model import Recipe
     from autosel.recipes.validate import check_recipe
@@ -293,7 +312,7 @@ def _seed_problems(index: int, data: dict[str, Any]) -> list[Problem]:
     except ValidationError as exc:
         return [((*where, *e["loc"]), error_message(e), e.get("input")) for e in exc.errors()]
     # No step limit: knobs.max_steps bounds what the strategy proposes, not the user's seeds.
-    issues = check_recipe(recipe, max_steps=max(len(recipe.steps), 1))
+    issues = check_recipe(recipe, signal_names=signal_names, max_steps=max(len(recipe.steps), 1))
     out: list[Problem] = []
     for i in issues:
         loc = (*where, "steps") if i.step is None else (*where, "steps", i.step)

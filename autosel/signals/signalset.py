@@ -31,6 +31,23 @@ HES_TAU = 1.6
 DERIVED_KEPT = 8  # HES variants kept per signal set (a search perturbs p and tau)
 
 
+# Signal names by where they come from (a SignalSet's ``names`` is built from these).
+POOL_SIGNALS = ("difficulty",)  # a pool column, always present (NaN where unknown)
+TEXT_SIGNALS = ("resp_chars", "lexical_entropy")  # model-free, always computed
+MODEL_SIGNALS = (  # the model pass; plus relevance_<bench> per benchmark, ifd if asked
+    "resp_tokens",
+    "entropy_mean",
+    "entropy_sum",
+    "hes",
+    "hes_abs",
+    "avg_he",
+    "varentropy_mean",
+    "nll_mean",
+    "ppl",
+    "truncated",
+    "empty",
+)
+
 class SignalSet:
     """Signals of one pool, aligned with its rows (see the package docstring for names)."""
 
@@ -93,23 +110,11 @@ class SignalSet:
 
     @property
     def names(self) -> list[str]:
-        out = {"difficulty"}
+        out = set(POOL_SIGNALS)
         if self._has("text"):
-            out |= {"resp_chars", "lexical_entropy"}
+            out |= set(TEXT_SIGNALS)
         if self._has("model"):
-            out |= {
-                "resp_tokens",
-                "entropy_mean",
-                "entropy_sum",
-                "hes",
-                "hes_abs",
-                "avg_he",
-                "varentropy_mean",
-                "nll_mean",
-                "ppl",
-                "truncated",
-                "empty",
-            }
+            out |= set(MODEL_SIGNALS)
             out |= {RELEVANCE_PREFIX + b for b in self._bench}
             if self._has("ifd"):
                 out.add("ifd")

@@ -96,3 +96,32 @@ def test_stored_specs_round_trip_and_old_ones_with_knobs_budget_still_load() -> 
     assert SearchSpec.parse(stored) == spec
     legacy = {**stored, "knobs": {**stored["knobs"], "budget": 25}}  # as stored before
     assert SearchSpec.parse(legacy, stored=True).search_knobs.budget == 5
+
+
+def test_seed_needing_model_signals_is_refused_when_the_spec_has_no_signal_model() -> None:
+    """``signals.model: null`` computes model-free signals only: a seed using HES could
+    never run, so it is refused at creation (it used to be accepted, then dropped)."""
+    seeds = [{"steps": [_step("minhash_dedup")]}, {"steps": [_step("hes_filter")]}]
+    msg = _error(signals={"model": None}, seed_recipes=seeds)
+    assert "seed_recipes[1].steps[0].signals" in msg and "needs signal 'hes'" in msg
+    assert "seed_recipes[0]" not in msg  # MinHash needs no model
+    SearchSpec.parse({"pool": "p", "seed_recipes": seeds})  # with the default model: fine
+
+
+def test_model_free_signal_names_are_what_a_model_free_signal_set_offers(
+    tmp_path: Any,
+) -> None:
+    """The list the spec checks against is the real thing: model-free signals computed on
+    a small pool offer exactly these names to recipes."""
+    from autosel.ops.view import available_signals
+    from autosel.pool.demo.rules import generate_rules_pool
+    from autosel.pool.ingest import add_pool
+    from autosel.scheduler.spec import model_free_signal_names
+    from autosel.settings import Settings
+    from autosel.signals import compute_signals
+
+    settings = Settings(home=tmp_path / "home")
+    demo = generate_rules_pool(tmp_path / "data", seed=0)
+    pool = add_pool(demo.pool_path, name="rules", settings=settings).pool
+    signals = compute_signals(pool, model=None, progress=False, settings=settings)
+    assert available_signals(signals) == model_free_signal_names()
