@@ -123,39 +123,45 @@ class EmbeddedClient:
         return [search_summary(self.store, s) for s in self.store.searches()]
 
     def search(self, sid: str) -> dict[str, Any]:
+        sid = self.store.resolve_search_id(sid)  # id, unique prefix or name
         from autosel.scheduler.views import search_summary
 
         return search_summary(self.store, self.store.get_search(sid))
 
     def trials(self, sid: str) -> list[dict[str, Any]]:
+        sid = self.store.resolve_search_id(sid)  # id, unique prefix or name
         from autosel.scheduler.views import trial_rows
 
-        self.store.get_search(sid)
         return trial_rows(self.store, sid)
 
     def cancel(self, sid: str) -> dict[str, Any]:
+        sid = self.store.resolve_search_id(sid)  # id, unique prefix or name
         from autosel.service import cancel_search
 
         cancel_search(self.store, sid)
         return self.search(sid)
 
     def resume(self, sid: str) -> dict[str, Any]:
+        sid = self.store.resolve_search_id(sid)  # id, unique prefix or name
         from autosel.service import resume_search
 
         resume_search(self.store, sid)
         return self.search(sid)
 
     def report(self, sid: str) -> dict[str, Any]:
+        sid = self.store.resolve_search_id(sid)  # id, unique prefix or name
         from autosel.service import search_report
 
         return search_report(self.store, sid)
 
     def recipe_yaml(self, sid: str, trial: int | None) -> str:
+        sid = self.store.resolve_search_id(sid)  # id, unique prefix or name
         from autosel.service import find_trial, recipe_yaml
 
         return recipe_yaml(find_trial(self.store, sid, trial))
 
     def subset_rows(self, sid: str, trial: int | None) -> Iterator[dict[str, Any]]:
+        sid = self.store.resolve_search_id(sid)  # id, unique prefix or name
         from autosel.service import export_subset
 
         return export_subset(self.store, sid, trial, settings=self.settings).records()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -194,6 +194,11 @@ def build_spec(
     return spec.to_json()
 
 
+SearchIdArg = Annotated[
+    str, typer.Argument(help="Search id, a unique id prefix (6+ characters) or its name.")
+]
+
+
 @search_app.command("start")
 def start(
     pool: str = typer.Argument(..., help="Pool id, prefix or name."),
@@ -258,7 +263,7 @@ def exit_unless_completed(summary: dict[str, Any]) -> None:
 
 @search_app.command("resume")
 def resume(
-    search_id: str,
+    search_id: SearchIdArg,
     workers: int = typer.Option(1, min=1, help="Embedded mode: in-process workers."),
     server: str = SERVER,
     token: str = TOKEN,
@@ -276,7 +281,9 @@ def resume(
     else:
         from autosel.service import run_embedded
 
-        if client.search(search_id)["state"] == "failed":
+        current = client.search(search_id)  # also resolves a prefix or name to the id
+        search_id = current["id"]
+        if current["state"] == "failed":
             client.resume(search_id)
         summary = run_embedded(
             client.store,
@@ -290,7 +297,7 @@ def resume(
 
 
 @search_app.command("report")
-def report(search_id: str, server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
+def report(search_id: SearchIdArg, server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
     """The final report: best, full pool, random subsets (and references) on the test
     split, each difference with a 95% CI; or which report runs are still running."""
     from autosel.cli.client import make_client
@@ -322,7 +329,7 @@ def list_(server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> Non
 
 
 @search_app.command("show")
-def show(search_id: str, server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
+def show(search_id: SearchIdArg, server: str = SERVER, token: str = TOKEN, as_json: bool = JSON) -> None:
     """Status and the table of trials (recipe, size, predicted vs actual, scores, origin)."""
     from autosel.cli.client import make_client
 
@@ -366,7 +373,7 @@ def _watch(client: Any, sid: str, *, quiet: bool = False, interval: float = 2.0)
 
 @search_app.command("watch")
 def watch(
-    search_id: str,
+    search_id: SearchIdArg,
     server: str = SERVER,
     token: str = TOKEN,
     interval: float = typer.Option(2.0, min=0.2, help="Seconds between polls."),
@@ -378,7 +385,7 @@ def watch(
 
 
 @search_app.command("cancel")
-def cancel(search_id: str, server: str = SERVER, token: str = TOKEN) -> None:
+def cancel(search_id: SearchIdArg, server: str = SERVER, token: str = TOKEN) -> None:
     """Cancel: queued jobs stop, running ones are signalled."""
     from autosel.cli.client import make_client
 
@@ -387,7 +394,7 @@ def cancel(search_id: str, server: str = SERVER, token: str = TOKEN) -> None:
 
 @search_app.command("export")
 def export(
-    search_id: str,
+    search_id: SearchIdArg,
     out: Path = typer.Option(..., "--out", help="Output file (or directory for hf)."),
     fmt: str = typer.Option("chat", "--format", help="chat, alpaca, sharegpt or hf."),
     trial: int = typer.Option(None, help="Trial number (default: the best)."),

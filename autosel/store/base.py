@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from autosel.errors import InvalidStateError, LeaseLostError
+from autosel.errors import InvalidStateError, LeaseLostError, NotFoundError
 
 __all__ = ["InvalidStateError", "LeaseLostError", "Store"]
 from autosel.store.records import (
@@ -81,6 +81,17 @@ class Store(ABC):
     @abstractmethod
     def searches(self, *, state: SearchState | None = None) -> list[SearchRecord]:
         """Searches, oldest first."""
+
+    def resolve_search_id(self, ref: str) -> str:
+        """The full id of the search ``ref`` names: its id, a unique id prefix of at least
+        :data:`MIN_SEARCH_PREFIX` characters (a trailing ``…``, as narrow tables print
+        truncated ids, is ignored) or a unique search name.
+
+        Raises:
+            NotFoundError: nothing matches, or the prefix/name is ambiguous (the
+                candidates are listed).
+        """
+        return match_search_ref(ref, self.searches())
 
     @abstractmethod
     def set_search_state(self, search_id: str, state: SearchState) -> SearchRecord:
@@ -279,3 +290,33 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+
+MIN_SEARCH_PREFIX = 6  # as for pools: shorter prefixes match too many ids to mean one
+
+
+def match_search_ref(ref: str, searches: Sequence[SearchRecord]) -> str:
+    """See :meth:`Store.resolve_search_id`; ``searches`` are the candidates."""
+    accepted = (
+        f"a search id, a unique id prefix of at least {MIN_SEARCH_PREFIX} characters, "
+        "or a unique search name"
+    )
+    ref = ref.strip().rstrip("…").rstrip(".")
+    if not ref:
+        raise NotFoundError(f"empty search reference: accepted {accepted}")
+    exact = [s for s in searches if s.id == ref]
+    matches = (
+        exact
+        or [s for s in searches if len(ref) >= MIN_SEARCH_PREFIX and s.id.startswith(ref)]
+        or [s for s in searches if s.name == ref]
+    )
+    if len(matches) == 1:
+        return matches[0].id
+    shown = ref if len(ref) <= 64 else ref[:61] + "..."
+    if not matches:
+        raise NotFoundError(
+            f"search {shown!r} is not in the store (accepted {accepted}; "
+            "`autosel search list` shows them)"
+        )
+    listed = ", ".join(f"{s.id} ({s.name})" for s in matches[:10])
+    raise NotFoundError(f"search {shown!r} is ambiguous: it matches {listed}")

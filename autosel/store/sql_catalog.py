@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from autosel.errors import NotFoundError
-from autosel.store.base import InvalidStateError
+from autosel.store.base import MIN_SEARCH_PREFIX, InvalidStateError, match_search_ref
 from autosel.store.clock import db_now
 from autosel.store.records import (
     FINAL_TRIAL_STATES,
@@ -89,6 +89,19 @@ class SqlCatalog(SqlBase):
         if row is None:
             raise NotFoundError(f"search {search_id!r} is not in the store")
         return to_record(SearchRecord, row)
+
+    def resolve_search_id(self, ref: str) -> str:
+        # Same rule as the base class, without loading every search: an exact id first,
+        # then the few searches whose id starts with / whose name equals the reference.
+        key = ref.strip().rstrip("…").rstrip(".")
+        with self._read() as conn:
+            if conn.execute(select(SEARCHES.c.id).filter_by(id=key)).first() is not None:
+                return key
+            cond = SEARCHES.c.name == key
+            if len(key) >= MIN_SEARCH_PREFIX:
+                cond = or_(SEARCHES.c.id.startswith(key, autoescape=True), cond)
+            rows = conn.execute(select(SEARCHES).where(cond).limit(11)).all()
+        return match_search_ref(ref, [to_record(SearchRecord, r) for r in rows])
 
     def searches(self, *, state: SearchState | None = None) -> list[SearchRecord]:
         stmt = select(SEARCHES).order_by(SEARCHES.c.created_at, SEARCHES.c.id)

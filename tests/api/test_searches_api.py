@@ -96,6 +96,13 @@ def test_embedded_search_end_to_end(
         assert "/v1/searches/{search_id}/report" in schema["paths"]
         missing = client.get(f"/v1/searches/{sid}/export?trial=99")
         assert missing.status_code == 404 and missing.json()["error"]["field"] == "trial"
+        # Every /{search_id} route takes a unique id prefix or the name, as the CLI does.
+        for ref in (sid[:8], "api"):
+            assert client.get(f"/v1/searches/{ref}").json()["id"] == sid
+        assert client.get(f"/v1/searches/{sid[:8]}/report").json()["search_id"] == sid
+        assert "trial_proposed" in client.get(f"/v1/searches/{sid[:8]}/events?follow=false").text
+        short = client.get(f"/v1/searches/{sid[:3]}")
+        assert short.status_code == 404 and "6 characters" in short.json()["error"]["message"]
 
 
 def test_bad_search_specs_point_to_the_field(demo_env: dict[str, Any], tmp_path: Path) -> None:

@@ -143,3 +143,19 @@ def test_detach_then_cancel(finished: dict[str, Any]) -> None:
     sid = json.loads(r.stdout)["id"]
     c = _cli(finished["home"], "search", "cancel", sid)
     assert c.returncode == 0 and "cancelled" in c.stdout
+
+
+def test_search_ids_accept_prefix_truncation_mark_and_name(finished: dict[str, Any]) -> None:
+    """Wherever a search id is taken, a unique prefix (as a narrow `search list` prints
+    it, with its ellipsis) or the search's name works; a too short prefix does not."""
+    sid, home = finished["id"], finished["home"]
+    name = json.loads(_cli(home, "search", "show", sid, "--json").stdout)["name"]
+    for ref in (sid[:8], sid[:10] + "…", name):
+        out = _cli(home, "search", "show", ref, "--json")
+        assert out.returncode == 0, (ref, out.stderr)
+        assert json.loads(out.stdout)["id"] == sid
+    rep = _cli(home, "search", "report", sid[:8], "--json")
+    assert rep.returncode == 0 and json.loads(rep.stdout)["search_id"] == sid, rep.stderr
+    short = _cli(home, "search", "show", sid[:3])
+    assert short.returncode != 0
+    assert "6 characters" in short.stderr and "search list" in short.stderr

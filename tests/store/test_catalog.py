@@ -40,6 +40,30 @@ def test_search_spec_is_stored_with_a_canonical_hash(store: SqlStore) -> None:
     assert {s.id for s in store.searches()} == {a.id, b.id}
 
 
+def test_search_references_resolve_to_one_id(store: SqlStore) -> None:
+    """Id, unique prefix (6+ characters, a trailing ellipsis ignored) or unique name; an
+    ambiguous or too short reference names what would be accepted, never guesses."""
+    from autosel.store.base import match_search_ref
+
+    a = store.create_search("alpha", {}, search_id="abcdef12-0000")
+    b = store.create_search("beta", {}, search_id="abcdef34-0000")
+    store.create_search("twin", {}, search_id="99999999-0001")
+    store.create_search("twin", {}, search_id="99999999-0002")
+    for ref, want in [
+        (a.id, a.id), ("abcdef1", a.id), ("abcdef3…", b.id), ("beta", b.id), (" alpha ", a.id)
+    ]:
+        assert store.resolve_search_id(ref) == want, ref
+        assert match_search_ref(ref, store.searches()) == want, ref  # the base-class rule
+    with pytest.raises(NotFoundError, match="ambiguous.*abcdef12-0000.*abcdef34-0000"):
+        store.resolve_search_id("abcdef")
+    with pytest.raises(NotFoundError, match="ambiguous"):
+        store.resolve_search_id("twin")
+    with pytest.raises(NotFoundError, match="at least 6 characters"):
+        store.resolve_search_id("abc")  # a prefix too short to mean one search
+    with pytest.raises(NotFoundError, match="at least 6 characters"):
+        store.resolve_search_id("abcdef%")  # LIKE wildcards are literal characters
+
+
 def test_trials_are_numbered_per_search(store: SqlStore) -> None:
     s1 = store.create_search("s1", {}).id
     s2 = store.create_search("s2", {}).id

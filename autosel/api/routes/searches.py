@@ -41,6 +41,16 @@ def _cache(request: Request) -> SearchReadCache:
 CacheDep = Annotated[SearchReadCache, Depends(_cache)]
 
 
+def _search_id(search_id: str, store: StoreDep) -> str:
+    """The ``{search_id}`` path segment as a full id: an id, a unique id prefix (at least
+    6 characters) or a unique search name, as the CLI accepts (404 otherwise)."""
+    return store.resolve_search_id(search_id)
+
+
+# Every "/{search_id}" route takes this: the path segment, resolved to the full id.
+SearchId = Annotated[str, Depends(_search_id)]
+
+
 def _summary(cache: SearchReadCache, search_id: str) -> dict[str, Any]:
     return cache.get(search_id).summary
 
@@ -172,19 +182,19 @@ async def list_events(
 # The two polling routes return the cache's ready bytes: re-validating and re-encoding a
 # few hundred trial rows per poll would cost more than everything else in the request.
 @router.get("/{search_id}", response_model=SearchPublic, responses=ERRORS)
-def get(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
+def get(search_id: SearchId, cache: CacheDep, _: UserAuth) -> Response:
     """Status, progress, best trial (by dev score) and the immutable spec."""
     return _json(cache.get(search_id).summary_json)
 
 
 @router.get("/{search_id}/trials", response_model=TrialsPublic, responses=ERRORS)
-def trials(search_id: str, cache: CacheDep, _: UserAuth) -> Response:
+def trials(search_id: SearchId, cache: CacheDep, _: UserAuth) -> Response:
     """Every trial: recipe, origin, predicted vs actual, per-benchmark scores, cost."""
     return _json(cache.get(search_id).trials_json)
 
 
 @router.get("/{search_id}/report", response_model=SearchReportPublic, responses=ERRORS)
-def report(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
+def report(search_id: SearchId, store: StoreDep, _: UserAuth) -> dict[str, Any]:
     """The final report on the test split: best recipe, full pool, random subsets and
     references re-trained with fresh seeds, each difference with a 95% CI and a verdict;
     or, before it exists, which report runs are still running."""
@@ -198,7 +208,7 @@ def report(search_id: str, store: StoreDep, _: UserAuth) -> dict[str, Any]:
     response_model=SearchPublic,
     responses={**ERRORS, 409: {"model": ErrorPublic}},
 )
-def cancel(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
+def cancel(search_id: SearchId, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Stop a search: queued jobs are cancelled, running ones are signalled."""
     from autosel.service import cancel_search
 
@@ -211,7 +221,7 @@ def cancel(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dic
     response_model=SearchPublic,
     responses={**ERRORS, 409: {"model": ErrorPublic}},
 )
-def resume(search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
+def resume(search_id: SearchId, store: StoreDep, cache: CacheDep, _: UserAuth) -> dict[str, Any]:
     """Continue a failed search from its trial history (cancelled searches stay cancelled)."""
     from autosel.service import resume_search
 
@@ -265,7 +275,7 @@ YAML_200: dict[int | str, dict[str, Any]] = {
 # No response_class: it would document the JSON errors as text/plain too.
 @router.get("/{search_id}/recipe", response_model=None, responses={**ERRORS, **YAML_200})
 def recipe(
-    search_id: str, store: StoreDep, cache: CacheDep, _: UserAuth, trial: TrialQuery = None
+    search_id: SearchId, store: StoreDep, cache: CacheDep, _: UserAuth, trial: TrialQuery = None
 ) -> PlainTextResponse:
     """The recipe of the best (or any) trial as YAML."""
     from autosel.service import recipe_yaml
@@ -283,7 +293,7 @@ def recipe(
 
 @router.get("/{search_id}/export", responses={**ERRORS, **NDJSON_200})
 def export(
-    search_id: str,
+    search_id: SearchId,
     store: StoreDep,
     cache: CacheDep,
     settings: SettingsDep,
@@ -309,7 +319,7 @@ def export(
 
 @router.get("/{search_id}/composition", response_model=CompositionPublic, responses=ERRORS)
 def composition(
-    search_id: str,
+    search_id: SearchId,
     store: StoreDep,
     cache: CacheDep,
     settings: SettingsDep,
@@ -328,7 +338,7 @@ def composition(
 @router.get("/{search_id}/events", responses={**ERRORS, **SSE_200})
 async def events(
     request: Request,
-    search_id: str,
+    search_id: SearchId,
     store: StoreDep,
     _: UserAuth,
     follow: bool = True,
@@ -336,6 +346,5 @@ async def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Live updates as Server-Sent Events (``follow=false``: the backlog, then close)."""
-    store.get_search(search_id)
     start = _resume_from(last_event_id, since) or 0
     return _event_stream(request, store, start, follow=follow, search_id=search_id)
