@@ -93,6 +93,28 @@ def _parse_benches(items: list[str]) -> dict[str, Path]:
     return out
 
 
+def resolve_profile(profile: str, device: str | None = None) -> tuple[str, str]:
+    """``(profile, why)``: ``auto`` becomes ``full`` on a CUDA device and ``demo`` on a CPU
+    (hours of SFT per trial at ``full`` on 2 cores); any other name is kept as given.
+
+    ``device``: the device to judge by (default: what :func:`autosel.base_model.pick_device`
+    finds). Raises ConfigError for an unknown profile, listing the accepted ones.
+    """
+    from autosel.errors import ConfigError
+
+    if profile != "auto":
+        if profile not in PROFILES:
+            raise ConfigError(f"--profile {profile!r}: accepted auto, {', '.join(PROFILES)}")
+        return profile, "as asked"
+    if device is None:
+        from autosel.base_model import pick_device
+
+        device = pick_device()
+    if device.startswith("cuda"):
+        return "full", f"auto: {device} found"
+    return "demo", f"auto: no GPU ({device}); --profile full for the full evaluation"
+
+
 def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int) -> dict[str, Any]:
     """The evaluation spec of a profile. Without generation the primary metric is one the
     harness computes: ``mc_prob`` for multiple choice, ``neg_nll`` for open answers."""
@@ -320,7 +342,10 @@ def run(
         ..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."
     ),
     budget: BudgetOption = None,
-    profile: ProfileOption = "full",
+    profile: Annotated[
+        str,
+        typer.Option(help="Evaluation size: auto (GPU: full, CPU: demo), tiny, demo or full."),
+    ] = "auto",
     model: str = typer.Option("smollm2", help="Base model: a local HF directory or 'smollm2'."),
     spec_file: Path = typer.Option(
         None, "--spec", help="A search spec YAML instead of the profile."
@@ -333,6 +358,9 @@ def run(
 ) -> None:
     """Ingest → signals → search with real SFT → best recipe, in one command."""
     benches = _parse_benches(bench)
+    profile, why = resolve_profile(profile)
+    if spec_file is None:
+        console.print(f"profile: [bold]{profile}[/] ({why})")
     run_flow(
         pool_file,
         benches,

@@ -151,3 +151,36 @@ def test_run_stores_the_signal_model_it_used(
     (search,) = open_store(settings=Settings(home=tmp_path / "home")).searches()
     assert search.spec["signals"]["model"] == str(model)
     assert search.spec["eval"]["model"] == str(model)
+
+
+def test_run_picks_the_profile_from_the_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ``--profile``, a CPU gets the ``demo`` profile (``full`` trains for hours
+    there) and the run says which and why; the stored spec is the demo profile's."""
+    import autosel.base_model as base_model
+    from autosel.settings import Settings
+    from autosel.store import open_store
+
+    monkeypatch.setattr(base_model, "pick_device", lambda requested=None: "cpu")
+    result, _ = _run(tmp_path, monkeypatch, _metric_never_computed, extra=("--profile", "auto"))
+    assert result.exit_code == 9, result.output
+    assert "profile: demo (auto: no GPU (cpu)" in " ".join(result.output.split())
+    (search,) = open_store(settings=Settings(home=tmp_path / "home")).searches()
+    assert search.spec["eval"]["max_seq_len"] == run_cli.PROFILES["demo"]["max_seq_len"]
+    assert run_cli.resolve_profile("auto", device="cuda:0") == ("full", "auto: cuda:0 found")
+    assert run_cli.resolve_profile("tiny") == ("tiny", "as asked")
+
+
+def test_run_refuses_an_unknown_profile_before_ingesting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, _ = _run(tmp_path, monkeypatch, _metric_never_computed, extra=("--profile", "huge"))
+    from autosel.errors import ConfigError
+
+    # (CliRunner calls the app without the entry point that turns this into "error: ...")
+    assert isinstance(result.exception, ConfigError), result.output
+    assert "--profile 'huge': accepted auto, demo, tiny, full" in str(result.exception)
+    assert not (tmp_path / "home" / "pools").exists() or not any(
+        (tmp_path / "home" / "pools").iterdir()
+    )
