@@ -176,22 +176,45 @@ def event_printer() -> Any:
 
 
 def build_spec(
-    pool: str, budget: int | None, spec_file: Path | None, name: str | None
+    pool: str,
+    budget: int | None,
+    spec_file: Path | None,
+    name: str | None,
+    benches: list[str] | None = None,
+    profile: str | None = None,
 ) -> dict[str, Any]:
-    """The search spec from a YAML file plus command-line overrides, validated."""
+    """The search spec from a YAML file plus command-line overrides, validated.
+
+    ``benches`` (``NAME=PATH`` or ``PATH``, as ``autosel run --bench`` takes them): with a
+    spec file they replace its ``eval.benchmarks``; without one, the evaluation is the
+    ``profile``'s (``auto``: from the device, see :func:`autosel.cli.run.resolve_profile`)
+    over these benchmarks, as ``autosel run`` builds it.
+    """
     from autosel.scheduler.spec import SearchSpec
 
     if spec_file is not None:
         spec = SearchSpec.from_file(spec_file, pool=pool, budget=budget, name=name)
-    else:
-        spec = SearchSpec.parse(
-            {
-                "pool": pool,
-                **({"budget": budget} if budget else {}),
-                **({"name": name} if name else {}),
-            }
-        )
-    return spec.to_json()
+        if benches:
+            from autosel.cli.run import _parse_benches
+
+            data = spec.to_json()
+            data["eval"]["benchmarks"] = [
+                {"name": n, "path": str(p)} for n, p in sorted(_parse_benches(benches).items())
+            ]
+            spec = SearchSpec.parse(data, where=f"{spec_file} with --bench")
+        return spec.to_json()
+    data: dict[str, Any] = {
+        "pool": pool,
+        **({"budget": budget} if budget else {}),
+        **({"name": name} if name else {}),
+    }
+    if benches:
+        from autosel.cli.run import _parse_benches, eval_spec_for, resolve_profile
+
+        chosen, why = resolve_profile(profile or "auto")
+        typer.echo(f"profile: {chosen} ({why})", err=True)  # stderr: --json stays JSON
+        data["eval"] = eval_spec_for(_parse_benches(benches), chosen, "smollm2", 0)
+    return SearchSpec.parse(data).to_json()
 
 
 SearchIdArg = Annotated[
@@ -210,6 +233,16 @@ def start(
         help=f"Full evaluations to spend (default: the spec's, else {DEFAULT_BUDGET}).",
     ),
     spec_file: Path = typer.Option(None, "--spec", help="Search spec YAML (see README)."),
+    bench: list[str] = typer.Option(
+        None,
+        "--bench",
+        help="Benchmark JSONL, PATH or NAME=PATH (repeatable); replaces the spec's.",
+    ),
+    profile: str = typer.Option(
+        "auto",
+        help="Without --spec: evaluation size for --bench (auto: GPU full, CPU demo; "
+        "tiny, demo, full).",
+    ),
     name: str = typer.Option(None, help="A name for the search."),
     server: str = SERVER,
     token: str = TOKEN,
@@ -223,7 +256,7 @@ def start(
     from autosel.cli.client import EmbeddedClient, make_client
 
     client = make_client(server, token)
-    created = client.create_search(build_spec(pool, budget, spec_file, name))
+    created = client.create_search(build_spec(pool, budget, spec_file, name, bench, profile))
     sid = created["id"]
     if not as_json:
         console.print(f"created search [bold]{sid}[/] (budget {created['budget']})")

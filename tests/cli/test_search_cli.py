@@ -159,3 +159,35 @@ def test_search_ids_accept_prefix_truncation_mark_and_name(finished: dict[str, A
     short = _cli(home, "search", "show", sid[:3])
     assert short.returncode != 0
     assert "6 characters" in short.stderr and "search list" in short.stderr
+
+
+def test_search_start_takes_benchmarks_on_the_command_line(tmp_path: Path) -> None:
+    """`search start POOL --bench NAME=PATH` needs no hand-written spec: the evaluation is
+    the profile's (here `tiny`), over the given benchmarks; with `--spec`, `--bench`
+    replaces the file's benchmarks. Both only create (--detach): nothing is trained."""
+    from autosel.pool.demo.rules import generate_rules_pool
+
+    demo = generate_rules_pool(tmp_path / "data", size="small", seed=0)
+    home = tmp_path / "home"
+    assert _cli(home, "pool", "add", str(demo.pool_path), "--name", "rules").returncode == 0
+    b0, b1 = demo.bench_paths[:2]
+    out = _cli(
+        home, "search", "start", "rules", "--bench", f"first={b0}", "--bench", str(b1),
+        "--profile", "tiny", "--detach", "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    spec = json.loads(out.stdout)["spec"]
+    assert [b["name"] for b in spec["eval"]["benchmarks"]] == sorted(["first", b1.stem])
+    assert spec["eval"]["max_steps"] == 3  # the tiny profile's
+    yaml_spec = tmp_path / "spec.yaml"
+    yaml_spec.write_text(json.dumps({"budget": 3, "eval": {"learning_rate": 0.01}}))
+    out = _cli(
+        home, "search", "start", "rules", "--spec", str(yaml_spec), "--bench", f"only={b0}",
+        "--detach", "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    spec = json.loads(out.stdout)["spec"]
+    assert [b["name"] for b in spec["eval"]["benchmarks"]] == ["only"]
+    assert spec["eval"]["learning_rate"] == 0.01 and spec["budget"] == 3
+    missing = _cli(home, "search", "start", "rules", "--bench", f"x={tmp_path / 'nope.jsonl'}")
+    assert missing.returncode != 0 and "no file at" in missing.stderr
