@@ -25,6 +25,7 @@ MINHASH = "minhash"
 EXACT_GROUPS = "exact_groups"
 TOKEN_ENTROPY = "token_entropy"
 RELEVANCE_PREFIX = "relevance:"
+EMBEDDINGS = "embeddings"  # `n x d` per-sample embeddings of the model pass (not a column)
 
 
 @runtime_checkable
@@ -67,12 +68,26 @@ def available_signals(signals: SignalSource) -> list[str]:
         names.add(MINHASH)
     if callable(getattr(signals, "exact_groups", None)):
         names.add(EXACT_GROUPS)
+    if has_embeddings(signals):
+        names.add(EMBEDDINGS)
     ragged = getattr(signals, "ragged_names", None)
     if ragged is not None:
         names.update(ragged)
     elif TOKEN_ENTROPY in json.dumps(signals.manifest, default=str):
         names.add(TOKEN_ENTROPY)
     return sorted(names)
+
+
+def has_embeddings(signals: SignalSource) -> bool:
+    """Whether ``signals`` can give per-sample embeddings (``signals.embeddings()``).
+
+    A source may say so itself (a ``has_embeddings`` attribute); otherwise the embeddings
+    come with the model pass, the same pass that yields ``resp_tokens``.
+    """
+    said = getattr(signals, "has_embeddings", None)
+    if said is not None:
+        return bool(said)
+    return callable(getattr(signals, "embeddings", None)) and "resp_tokens" in signals.names
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,6 +300,20 @@ class SubsetView:
         return self._sliced(
             ("hes_abs", tau, unit), lambda: self.signals.hes_abs(tau=tau, unit=unit)
         )
+
+    def embeddings(self) -> np.ndarray:
+        """Per-sample embeddings of the subset rows, `len(view) x d` (read-only for callers).
+
+        Raises:
+            ConfigError: the signal source has no embeddings (no model pass).
+        """
+        fetch = getattr(self.signals, "embeddings", None)
+        if fetch is None or not has_embeddings(self.signals):
+            raise ConfigError(
+                "embeddings are not available: run the model pass "
+                "(`autosel signals compute POOL`) to compute them"
+            )
+        return self._sliced(("embeddings",), fetch)
 
     def minhash_clusters(self, threshold: float) -> np.ndarray:
         """Near-duplicate cluster id (smallest pool row in the cluster) of each subset row.
