@@ -141,12 +141,32 @@ def print_report(r: dict[str, Any]) -> None:
         console.print(f"[bold yellow]warning:[/] [yellow]{escape(rep['flat_warning'])}[/]")
 
 
+PROGRESS_SECONDS = 30.0  # the longest a followed trial stays silent while it runs
+
+
 def event_printer() -> Any:
     """A callback printing scheduler events as they happen (used by start and run)."""
 
+    numbers: dict[Any, Any] = {}  # trial id -> trial number, from trial_proposed
+    last: dict[Any, tuple[str, float]] = {}  # job id -> (unit, time) of its last line
+
     def show(ev: Any) -> None:
         d = ev.data
+        if ev.kind == "job.progress" and d.get("job_kind") != "signals":
+            # A trial's training steps and scored benchmarks: a line when a phase starts
+            # or ends, else at most every PROGRESS_SECONDS (a trial can take many minutes).
+            now, unit = time.monotonic(), str(d.get("unit"))
+            prev = last.get(ev.job_id)
+            done, total = d.get("done"), d.get("total")
+            if prev and prev[0] == unit and done != total and now - prev[1] < PROGRESS_SECONDS:
+                return
+            last[ev.job_id] = (unit, now)
+            who = numbers.get(ev.trial_id)
+            label = f"trial {who}" if who is not None else f"job {ev.job_id}"
+            console.print(f"    [dim]{label}: {unit} {done}/{total}[/]")
+            return
         if ev.kind == "trial_proposed":
+            numbers[getattr(ev, "trial_id", None)] = d.get("number")
             pred = d.get("prediction") or {}
             extra = f", predicted {pred['mean']:.3f}" if pred.get("mean") is not None else ""
             console.print(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -117,8 +117,11 @@ def score_model(
     benches: Sequence[Benchmark],
     device: str,
     out_dir: Path | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> ModelScores:
-    """Score a ready model on the benchmarks (metrics, primaries, utility, per-item scores)."""
+    """Score a ready model on the benchmarks (metrics, primaries, utility, per-item scores).
+
+    ``on_progress("benchmarks scored", done, total)`` hears of each finished benchmark."""
     from autosel.evaluation.harness import score_benchmark, utility
 
     model.eval()
@@ -128,7 +131,10 @@ def score_model(
     primaries: dict[str, str] = {}
     item_scores: dict[str, list[float]] = {}
     item_ids: dict[str, list[str]] = {}
-    for bspec, bench in zip(spec.benchmarks, benches, strict=True):
+    n_benches = len(spec.benchmarks)
+    if on_progress is not None:
+        on_progress("benchmarks scored", 0, n_benches)
+    for i, (bspec, bench) in enumerate(zip(spec.benchmarks, benches, strict=True)):
         scored = score_benchmark(
             model,
             tok,
@@ -147,6 +153,8 @@ def score_model(
             with open(pred_dir / f"{bspec.name}.jsonl", "w") as f:
                 for rec in scored.records:
                     f.write(json.dumps(rec) + "\n")
+        if on_progress is not None:
+            on_progress("benchmarks scored", i + 1, n_benches)
     _sync(device)
     seconds = time.perf_counter() - t0
     util = utility(per_bench, spec.benchmarks, primaries) if spec.benchmarks else None
@@ -179,6 +187,7 @@ def evaluate(
     out_dir: str | Path,
     *,
     stop: threading.Event | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> EvalResult:
     """Fine-tune ``spec.model`` on ``rows`` (canonical pool rows) and score ``spec.benchmarks``.
 
@@ -188,6 +197,9 @@ def evaluate(
         out_dir: where the adapter/model, ``metrics.json`` and predictions are written.
         stop: set by the caller to abandon the evaluation (a cancelled job): training ends
             after its current step, nothing is scored and no weights are saved.
+        on_progress: ``(unit, done, total)`` after each training step ("training steps")
+            and each scored benchmark ("benchmarks scored"); the worker sends it out with
+            its heartbeats, so a long trial is never silent.
 
     Returns:
         An ``EvalResult``; ``status="failed"`` with a reason for an empty subset, an
@@ -231,7 +243,9 @@ def evaluate(
     if stop is not None and stop.is_set():
         return unscored("cancelled", status="cancelled")
     model, tok = sft.load_for_training(spec, device)
-    tr = sft.train(model, tok, rows, spec, out / "trainer", device, stop=stop)
+    tr = sft.train(
+        model, tok, rows, spec, out / "trainer", device, stop=stop, on_progress=on_progress
+    )
     if tr.failure_reason is not None:
         return unscored(tr.failure_reason, tr)
     if tr.cancelled:
@@ -240,7 +254,7 @@ def evaluate(
     model.save_pretrained(weights_dir)
     tok.save_pretrained(weights_dir)
     try:
-        sc = score_model(model, tok, spec, benches, device, out)
+        sc = score_model(model, tok, spec, benches, device, out, on_progress=on_progress)
     except Exception as exc:
         if not sft.is_oom(exc):
             raise

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,22 @@ def stop_callback(stop: threading.Event) -> Any:
     return _StopOnEvent()
 
 
+def progress_callback(on_progress: Callable[[str, int, int], None]) -> Any:
+    """A ``TrainerCallback`` reporting ``("training steps", step, max_steps)`` after each
+    optimizer step (the worker sends it out with its next heartbeat)."""
+    from transformers import TrainerCallback
+
+    class _Progress(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            on_progress("training steps", 0, max(int(state.max_steps), 1))
+
+        def on_step_end(self, args, state, control, **kwargs):
+            total = max(int(state.max_steps), 1)
+            on_progress("training steps", min(int(state.global_step), total), total)
+
+    return _Progress()
+
+
 def is_oom(exc: BaseException) -> bool:
     """Whether ``exc`` is an out-of-memory error (CUDA, or a CPU allocator failure)."""
     import torch
@@ -253,11 +269,13 @@ def train(
     out_dir: Path,
     device: str,
     stop: threading.Event | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` in place on ``rows``; failures come back as ``failure_reason``.
 
     Failure reasons: ``"empty subset"``, ``"out of memory: ..."``, ``"diverged loss: ..."``.
     When ``stop`` is set, training ends after the current step and ``cancelled`` is True.
+    ``on_progress(unit, done, total)`` hears of every optimizer step.
     """
     if not rows:
         return TrainResult([], 0, 0.0, 0, failure_reason="empty subset")
@@ -266,6 +284,8 @@ def train(
     callbacks = [_watchdog(spec, curve, failure)]
     if stop is not None:
         callbacks.append(stop_callback(stop))
+    if on_progress is not None:
+        callbacks.append(progress_callback(on_progress))
     trainer = build_trainer(model, tok, rows, spec, out_dir, device, callbacks)
     t0 = time.perf_counter()
     try:

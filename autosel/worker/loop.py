@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -312,7 +313,14 @@ class Worker:
                 / f"job-{lease.job_id}"
             )
             evaluate = self.evaluate_fn or _real_evaluate
-            res = evaluate(rows, spec, out, stop=hb.halt)
+            extra: dict[str, Any] = {}
+            if _takes_progress(evaluate):  # test doubles may not
+
+                def report(unit: str, done: int, total: int) -> None:
+                    hb.progress = JobProgress(min(done, total), total, unit)
+
+                extra["on_progress"] = report
+            res = evaluate(rows, spec, out, stop=hb.halt, **extra)
         except Exception as exc:  # noqa: BLE001 - reported; retried unless deterministic
             hb.stop.set()
             self._report_exception(lease, exc)
@@ -401,8 +409,26 @@ def compute_signals_job(
 
 
 def _real_evaluate(
-    rows: list[dict[str, Any]], spec: Any, out: Path, *, stop: threading.Event
+    rows: list[dict[str, Any]],
+    spec: Any,
+    out: Path,
+    *,
+    stop: threading.Event,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> Any:
     from autosel.evaluation import evaluate
 
-    return evaluate(rows, spec, out, stop=stop)
+    return evaluate(rows, spec, out, stop=stop, on_progress=on_progress)
+
+
+def _takes_progress(fn: Callable[..., Any]) -> bool:
+    """Whether an evaluation function accepts ``on_progress`` (the real one does)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_progress" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )

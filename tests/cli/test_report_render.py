@@ -52,3 +52,35 @@ def test_every_verdict_line_carries_its_ci(capsys) -> None:  # type: ignore[no-u
     assert "not distinguishable from random subsets of the same size" in verdict_lines[1]
     # the dev score is never shown as a test result
     assert "test utility ± SE" in out
+
+
+def test_followed_trials_print_their_progress_throttled(monkeypatch) -> None:
+    """A running trial prints its training steps and scored benchmarks: a line when a
+    phase starts or ends, and in between at most one per PROGRESS_SECONDS."""
+    from types import SimpleNamespace
+
+    import autosel.cli.search as search_cli
+
+    clock = [0.0]
+    monkeypatch.setattr(search_cli.time, "monotonic", lambda: clock[0])
+
+    def ev(kind: str, data: dict, **refs: object) -> SimpleNamespace:
+        return SimpleNamespace(kind=kind, data=data, trial_id=refs.get("trial_id", 7),
+                               job_id=refs.get("job_id", 3))
+
+    show = search_cli.event_printer()
+    with _common.console.capture() as cap:
+        show(ev("trial_proposed", {"number": 2, "origin": "warmup", "size": 10}))
+        for step, t in [(0, 0), (1, 1), (2, 2), (3, 31), (4, 32), (40, 33)]:
+            clock[0] = float(t)
+            show(ev("job.progress", {"job_kind": "sft", "unit": "training steps",
+                                     "done": step, "total": 40}))
+        show(ev("job.progress", {"job_kind": "sft", "unit": "benchmarks scored",
+                                 "done": 0, "total": 2}))
+    lines = [x.strip() for x in cap.get().splitlines() if "trial 2:" in x]
+    assert lines == [
+        "trial 2: training steps 0/40",  # the phase starts
+        "trial 2: training steps 3/40",  # 30 s later
+        "trial 2: training steps 40/40",  # the phase ends
+        "trial 2: benchmarks scored 0/2",  # the next phase starts
+    ]

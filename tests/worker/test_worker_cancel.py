@@ -113,9 +113,11 @@ def test_cancelled_search_stops_real_training_within_a_few_steps(tmp_path: Path)
     store, sid, job_id = _store_with_job(tmp_path, {"eval": SPEC.model_dump(mode="json")})
     spy = CountingStop()
 
-    def evaluate_fn(rows: Any, spec: Any, out: Path, *, stop: threading.Event) -> Any:
+    def evaluate_fn(
+        rows: Any, spec: Any, out: Path, *, stop: threading.Event, on_progress: Any = None
+    ) -> Any:
         spy.event = stop
-        return evaluate(rows, spec, out, stop=spy)  # type: ignore[arg-type]
+        return evaluate(rows, spec, out, stop=spy, on_progress=on_progress)  # type: ignore[arg-type]
 
     source = FixedRows(store, Settings(home=tmp_path / "home"))
     worker = Worker(
@@ -142,6 +144,13 @@ def test_cancelled_search_stops_real_training_within_a_few_steps(tmp_path: Path)
     assert not runner.is_alive() and job.state == "cancelled", job
     assert worker.stats.failed == [job_id]
     steps = int(job.error.split("after ")[1].split(" ")[0])  # "cancelled after N training steps"
+    # The training steps went out with the heartbeats as job.progress events (what the
+    # CLI prints while a trial trains), counting up towards max_steps.
+    beats = [
+        e.data for e in store.events(0, search_id=sid, limit=10_000) if e.kind == "job.progress"
+    ]
+    assert beats and {b["unit"] for b in beats} == {"training steps"}, beats
+    assert {b["total"] for b in beats} == {MAX_STEPS} and max(b["done"] for b in beats) >= 1
     assert steps_at_cancel <= steps <= steps_at_cancel + 5 < MAX_STEPS, (steps_at_cancel, steps)
     # Seconds depend on the machine's load (a step took 3-14 s on a busy 2-core box).
     print(f"\ncancel at step {steps_at_cancel}: stopped at step {steps}, {waited:.1f} s later")
