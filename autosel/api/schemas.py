@@ -212,6 +212,12 @@ class SignalsJobPublic(BaseModel):
     error: str | None = Field(description="Why it failed (the search then failed too).")
 
 
+class SearchWarningPublic(BaseModel):
+    kind: str = Field(description="The event behind it, e.g. gp_fit_failed.")
+    message: str
+    at: str = Field(description="When it happened (ISO 8601, UTC).")
+
+
 class SearchPublic(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str
@@ -237,6 +243,11 @@ class SearchPublic(BaseModel):
     )
     signals: SignalsJobPublic | None = Field(
         None, description="The signals job, when the search's signals were not cached."
+    )
+    warnings: list[SearchWarningPublic] = Field(
+        default_factory=list,
+        description="What went wrong without failing the search (e.g. a failed GP fit and "
+        "the fallback taken), oldest first.",
     )
     device_seconds: float = 0.0
     created_at: str | None = None

@@ -78,6 +78,8 @@ def print_summary(s: dict[str, Any]) -> None:
         console.print(
             f"best recipe (dev, trial {s['best']['number']}): {recipe_summary(s['best']['recipe'])}"
         )
+    for w in s.get("warnings") or []:
+        console.print(f"[yellow]warning:[/] {w['message']}", highlight=False)
 
 
 VERDICT_STYLE = {
@@ -184,6 +186,12 @@ def event_printer() -> Any:
             console.print("  signals: ready")
         elif ev.kind == "search_report":
             console.print("  [dim]final report computed[/] (test split)")
+        elif ev.kind == "gp_fit_failed":
+            console.print(
+                f"  [yellow]GP fit failed[/] ({d.get('reason')}): {d.get('proposed')} "
+                f"candidate(s) picked by {d.get('fallback')} instead",
+                highlight=False,
+            )
         elif ev.kind in (
             "report_queued",
             "search_completed",

@@ -383,6 +383,9 @@ class Scheduler:
             n = min(free, self.spec.budget - completed - len(pending))
             if n > 0:
                 cands = self.strategy.ask(history, pending, n)
+                for note in _drain_notes(self.strategy):  # e.g. gp_fit_failed + fallback
+                    kind = str(note.pop("kind"))
+                    self.store.append_event(kind, note, search_id=self.search_id)
                 for cand in cands:
                     self._enqueue(cand)
                     proposed += 1
@@ -822,3 +825,13 @@ def search_events(store: Store, search_id: str) -> list[Any]:
         if len(batch) < 1000:
             return out
         cursor = batch[-1].id
+
+
+def _drain_notes(strategy: Any) -> list[dict[str, Any]]:
+    """The strategy's notes since the last ask (``GPStrategy.notes``), emptied."""
+    notes = getattr(strategy, "notes", None)
+    if not notes:
+        return []
+    out = [dict(n) for n in notes]
+    notes.clear()
+    return out

@@ -118,6 +118,28 @@ def signals_job(store: Store, search_id: str) -> dict[str, Any] | None:
     return out
 
 
+# Events that a user must see on the search itself (not only in the event stream).
+WARNING_EVENTS = ("gp_fit_failed",)
+
+
+def search_warnings(store: Store, search_id: str) -> list[dict[str, Any]]:
+    """What went wrong without failing the search, oldest first, each in words: today a
+    GP fit that failed and the fallback the strategy took instead."""
+    out = []
+    for e in store.events(0, search_id=search_id, limit=1000, kinds=WARNING_EVENTS):
+        d = e.data
+        if e.kind == "gp_fit_failed":
+            message = (
+                f"the GP fit on {d.get('points')} scored trials failed ({d.get('reason')}); "
+                f"{d.get('proposed')} candidate(s) were picked by {d.get('fallback')} "
+                "(space-filling over realized states) instead of by the GP"
+            )
+        else:  # pragma: no cover - every kind in WARNING_EVENTS has its words above
+            message = str(d)
+        out.append({"kind": e.kind, "message": message, "at": e.created_at.isoformat()})
+    return out
+
+
 def search_summary(
     store: Store, search: SearchRecord, rows: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -151,6 +173,7 @@ def search_summary(
             r["state"] in FINAL_TRIAL_STATES for r in report_rows
         ),
         "signals": signals_job(store, search.id),
+        "warnings": search_warnings(store, search.id),
         "best_so_far": best_so_far,
         "device_seconds": sum(r["cost"].get("device_seconds", 0.0) for r in rows),
         "created_at": search.created_at.isoformat(),

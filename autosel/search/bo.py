@@ -155,6 +155,9 @@ class GPStrategy(_Base):
         super().__init__(space, knobs)
         self.seed_recipes = list(seed_recipes)
         self._sobol: list[Realized] | None = None
+        # What the last asks had to say beyond their candidates (e.g. a failed GP fit and
+        # the fallback taken): the scheduler drains it into the search's events.
+        self.notes: list[dict[str, object]] = []
 
     # ----- warmup ---------------------------------------------------------------------
     def _sobol_set(self) -> list[Realized]:
@@ -312,6 +315,26 @@ class GPStrategy(_Base):
             seed=fit_seed,
             maxiter=knobs.fit_maxiter,
         )
+        failure = gp.fit_failure(model)
+        if failure is not None:
+            # A GP left at its prior ranks candidates arbitrarily: say so, and pick the
+            # candidates that spread the evaluated states most instead (origin fallback).
+            fixed = [space.realize(t.recipe) for t in history] + [
+                space.realize(r) for r in pending
+            ]
+            fixed = [r for r in fixed if r.feasible] + [space.realize(c.recipe) for c in out]
+            picks = self._spread(k - len(out), fixed, set(), [r for r, _ in cands])
+            self.notes.append(
+                {
+                    "kind": "gp_fit_failed",
+                    "reason": failure,
+                    "points": len(ok),
+                    "fallback": "spread",
+                    "proposed": len(picks),
+                }
+            )
+            out += [_candidate(r, space, "fallback:spread", traj.trajectory) for r in picks]
+            return out
         Xc = np.stack([space.encode(r, f) for r, _ in cands])
         mean, std = gp.predict(model, Xc)
         Xp = [space.encode(space.realize(r), f) for r in pending] + [

@@ -17,6 +17,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -153,15 +154,18 @@ def fit_surrogate(
                 caught_exception_types=(NotPSDError, NanError),
             )
         except (ModelFittingError, NotPSDError, NanError) as err:
-            # Keep the prior-initialised model rather than failing the ask, but say so.
-            log.warning(
-                "GP fit on %d points failed (%s: %s); using the prior hyperparameters",
-                tx.shape[0],
-                type(err).__name__,
-                err,
-            )
+            # The model keeps its prior hyperparameters; the caller decides what to do with
+            # it (GPStrategy falls back to space-filling and logs a ``gp_fit_failed`` event).
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
+            log.warning("GP fit on %d points failed (%s)", tx.shape[0], reason)
+            model.fit_failure = reason
     model.eval()
     return model
+
+
+def fit_failure(model: Any) -> str | None:
+    """Why :func:`fit_surrogate` could not fit ``model`` (``None`` when the fit worked)."""
+    return getattr(model, "fit_failure", None)
 
 
 def _known_plus_learned_noise(known: torch.Tensor):

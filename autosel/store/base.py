@@ -279,9 +279,14 @@ class Store(ABC):
 
     @abstractmethod
     def events(
-        self, since_id: int = 0, *, search_id: str | None = None, limit: int = 1000
+        self,
+        since_id: int = 0,
+        *,
+        search_id: str | None = None,
+        limit: int = 1000,
+        kinds: Sequence[str] | None = None,
     ) -> list[EventRecord]:
-        """Events with id > since_id, in id order."""
+        """Events with id > since_id, in id order (only of ``kinds``, when given)."""
 
     @abstractmethod
     def last_event_id(self) -> int:

@@ -247,7 +247,12 @@ class SqlCatalog(SqlBase):
             return to_record(EventRecord, conn.execute(stmt).one())
 
     def events(
-        self, since_id: int = 0, *, search_id: str | None = None, limit: int = 1000
+        self,
+        since_id: int = 0,
+        *,
+        search_id: str | None = None,
+        limit: int = 1000,
+        kinds: Sequence[str] | None = None,
     ) -> list[EventRecord]:
         # On PostgreSQL ids come from a sequence at insert time, so a reader polling
         # with since_id can, rarely, see id n+1 commit before id n; consumers that need
@@ -255,6 +260,8 @@ class SqlCatalog(SqlBase):
         stmt = select(EVENTS).where(EVENTS.c.id > since_id).order_by(EVENTS.c.id).limit(limit)
         if search_id is not None:
             stmt = stmt.where(EVENTS.c.search_id == search_id)
+        if kinds is not None:
+            stmt = stmt.where(EVENTS.c.kind.in_(list(kinds)))
         with self._read() as conn:
             return [to_record(EventRecord, r) for r in conn.execute(stmt)]
 

@@ -100,6 +100,37 @@ def test_search_spends_exactly_the_budget_then_reports(
     assert kinds.count("search_report") == 1
 
 
+def test_a_failed_gp_fit_is_a_visible_warning_not_a_silent_prior(
+    demo_env: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every GP fit fails: the search still spends its budget (fallback picks), and each
+    failure is an event and a warning on the search summary (API, CLI and dashboard)."""
+    import botorch.fit
+    from botorch.exceptions.errors import ModelFittingError
+
+    from autosel.scheduler.views import search_summary
+
+    def broken_fit(*args: Any, **kwargs: Any) -> None:
+        raise ModelFittingError("All attempts to fit the model have failed.")
+
+    monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", broken_fit)
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    search = create_search(
+        store, _spec(pool.pool_id, 6, report={"enabled": False}), settings=settings
+    )
+    _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
+    trials = store.trials(search.id)
+    assert store.get_search(search.id).state == "completed" and len(trials) == 6
+    fallback = [t for t in trials if t.origin == "fallback:spread"]
+    events = store.events(search_id=search.id, limit=10_000, kinds=["gp_fit_failed"])
+    assert fallback and len(events) >= 1
+    assert sum(e.data["proposed"] for e in events) == len(fallback)
+    warnings = search_summary(store, store.get_search(search.id))["warnings"]
+    assert len(warnings) == len(events)
+    assert "GP fit" in warnings[0]["message"] and "ModelFittingError" in warnings[0]["message"]
+
+
 def test_restart_mid_search_continues_without_loss_or_repeats(
     demo_env: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -199,3 +199,27 @@ def test_beats_random_on_average(problem):
             best = max(hist, key=lambda t: t.score)
             found[name].append(problem.utility(space.realize(best.recipe).indices))
     assert np.mean(found["gp"]) > np.mean(found["random"])  # true utility of the pick
+
+
+def test_failed_gp_fit_falls_back_to_spread_and_says_so(problem, space, monkeypatch):
+    """When the GP cannot be fitted, its prior would rank candidates arbitrarily: the
+    strategy picks space-filling candidates instead (origin ``fallback:spread``, no
+    prediction) and leaves a ``gp_fit_failed`` note naming the error for the scheduler."""
+    import botorch.fit
+    from botorch.exceptions.errors import ModelFittingError
+
+    def broken_fit(*args, **kwargs):
+        raise ModelFittingError("All attempts to fit the model have failed.")
+
+    s = GPStrategy(space, SearchKnobs(budget=12, seed=0, n_sobol=64, n_candidates=64))
+    history, _ = run_search(s, space, problem, 4)
+    assert not s.notes  # a working fit leaves no note
+    monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", broken_fit)
+    cands = s.ask(history, [], 2)
+    assert len(cands) == 2 and {c.origin for c in cands} == {"fallback:spread"}
+    assert all(c.mean is None and c.acquisition is None for c in cands)
+    seen = {space.realize(t.recipe).fingerprint for t in history}
+    assert not seen & {c.fingerprint for c in cands}
+    (note,) = s.notes
+    assert note["kind"] == "gp_fit_failed" and note["fallback"] == "spread"
+    assert note["reason"].startswith("ModelFittingError: All attempts") and note["proposed"] == 2

@@ -360,6 +360,8 @@ class SearchView {
       item("Device time", `${fmt(s.device_seconds, 1)} s`),
       item("Search id", h("code", {}, s.id)),
       ...(s.failure_reason ? [item("Why it failed", s.failure_reason)] : []),
+      ...((s.warnings || []).length ? [item("Warnings", h("ul", { id: "search-warnings", class: "warning" },
+        s.warnings.map((w) => h("li", { "data-kind": w.kind }, w.message))))] : []),
     ].flat());
   }
 
