@@ -48,7 +48,7 @@ from autosel.recipes.model import Recipe, recipe_from_data
 from autosel.recipes.subsets import load_subset, save_subset
 from autosel.scheduler import report as rep
 from autosel.scheduler.spec import SearchSpec
-from autosel.search.strategy import Candidate, TrialResult
+from autosel.search.strategy import Candidate, TrialResult, resolve_min_size
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec
 from autosel.store.records import (
@@ -189,7 +189,7 @@ class Scheduler:
                 self.signals,
                 operators=knobs.operators,
                 max_steps=knobs.max_steps,
-                min_size=knobs.min_size,
+                min_size=resolve_min_size(knobs, len(self.pool)),
                 seed=knobs.seed,
                 target_mix=self.spec.target_mix,
             )

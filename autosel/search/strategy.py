@@ -146,7 +146,11 @@ class SearchKnobs(BaseModel):
         n_parents: best recipes of the current trajectory that edits start from.
         sigma: perturbation scale of a parameter in its unit interval.
         fit_maxiter: L-BFGS-B iteration cap of the GP fit (bounds time per ask).
-        min_size: smallest realized subset accepted as feasible.
+        min_size: smallest realized subset accepted as feasible, in rows. ``None`` (the
+            default): :data:`DEFAULT_MIN_SHARE` of the pool, at least 1 (see
+            :func:`resolve_min_size`). A subset of a few rows cannot be compared with the
+            full pool at equal training budget; with the old default of 1 the search
+            spent evaluations on 3-row subsets.
         gp_noise: the GP's observation noise. ``"known"``: each trial's ``noise_var``
             (``train_Yvar``) when every fitted trial has one, else learned. ``"known+learned"``:
             the same, plus one learned homoskedastic variance on top (for noise that
@@ -178,7 +182,7 @@ class SearchKnobs(BaseModel):
     sigma: float = Field(0.15, gt=0.0, le=1.0)
     fit_maxiter: int = Field(75, ge=5, le=1000)
     gp_noise: Literal["known", "known+learned", "learned"] = "known"
-    min_size: int = Field(1, ge=1)
+    min_size: int | None = Field(None, ge=1)
     features: Literal["state", "state+ops", "full"] = "state"
     default_seeds: bool = True
     perturb_scales: tuple[float, ...] = (0.33, 1.0, 2.5)
@@ -237,3 +241,28 @@ def derive_seed(*parts: int | str) -> int:
 def rng_for(*parts: int | str) -> np.random.Generator:
     """A fresh ``numpy`` generator seeded by :func:`derive_seed`."""
     return np.random.default_rng(derive_seed(*parts))
+
+
+# Default smallest feasible subset, as a share of the pool (SearchKnobs.min_size = None).
+DEFAULT_MIN_SHARE = 0.05
+
+
+def resolve_min_size(knobs: SearchKnobs, n_pool: int) -> int:
+    """The smallest feasible subset for a pool of ``n_pool`` rows: ``knobs.min_size``, or
+    :data:`DEFAULT_MIN_SHARE` of the pool rounded up (at least 1).
+
+    Raises:
+        ConfigError: ``knobs.min_size`` is larger than the pool (no recipe could be
+            feasible), naming the field and the pool's size.
+    """
+    from autosel.errors import ConfigError
+
+    if knobs.min_size is None:
+        return max(1, math.ceil(DEFAULT_MIN_SHARE * n_pool))
+    if knobs.min_size > n_pool:
+        raise ConfigError(
+            f"search spec: field 'knobs.min_size': {knobs.min_size} is larger than the pool "
+            f"({n_pool} rows), so no recipe could be feasible; accepted 1..{n_pool}, or "
+            f"leave it out for {DEFAULT_MIN_SHARE:.0%} of the pool"
+        )
+    return knobs.min_size

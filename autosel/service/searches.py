@@ -59,6 +59,7 @@ def create_search(
     from autosel.scheduler.report import read_reference_ids
     from autosel.scheduler.scheduler import REFERENCES_EVENT
     from autosel.scheduler.spec import SearchSpec
+    from autosel.search.strategy import resolve_min_size
 
     settings = settings or get_settings()
     spec = spec if isinstance(spec, SearchSpec) else SearchSpec.parse(spec)
@@ -76,6 +77,7 @@ def create_search(
         except Exception as exc:  # noqa: BLE001 - re-raised with the field named
             raise ConfigError(f"search spec: field 'seed_recipes[{i}]': {exc}") from None
     check_primary_metrics(spec.eval)
+    resolve_min_size(spec.search_knobs, len(pool))  # a min_size above the pool: refused
     # (``ref``, not ``name``: that is the search's name, used below.)
     references = {
         ref: read_reference_ids(path, pool) for ref, path in spec.report.references.items()

@@ -125,3 +125,29 @@ def test_model_free_signal_names_are_what_a_model_free_signal_set_offers(
     pool = add_pool(demo.pool_path, name="rules", settings=settings).pool
     signals = compute_signals(pool, model=None, progress=False, settings=settings)
     assert available_signals(signals) == model_free_signal_names()
+
+
+def test_min_size_defaults_to_a_share_of_the_pool_and_cannot_exceed_it(
+    demo_env: dict[str, Any], tmp_path: Any
+) -> None:
+    """No min_size: 5% of the pool (a 3-row subset is not a comparison with the full
+    pool); a min_size above the pool is refused at creation, naming the field and the
+    pool's size, and nothing is stored."""
+    from autosel.scheduler import Scheduler
+    from autosel.search.strategy import DEFAULT_MIN_SHARE, SearchKnobs, resolve_min_size
+    from autosel.service import create_search
+    from autosel.store import open_store
+    from tests.scheduler.conftest import fast_spec
+
+    assert resolve_min_size(SearchKnobs(), 240) == 12 == round(DEFAULT_MIN_SHARE * 240)
+    assert resolve_min_size(SearchKnobs(), 7) == 1 and resolve_min_size(SearchKnobs(min_size=30), 240) == 30
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    knobs = {k: v for k, v in fast_spec(pool.pool_id, 3)["knobs"].items() if k != "min_size"}
+    made = create_search(store, {**fast_spec(pool.pool_id, 3), "knobs": knobs}, settings=settings)
+    space = Scheduler(store, made.id, settings=settings).space
+    assert space.min_size == max(1, -(-len(pool) * 5 // 100))
+    too_big = {**knobs, "min_size": len(pool) + 1}
+    with pytest.raises(ConfigError, match=rf"knobs.min_size.*\({len(pool)} rows\)"):
+        create_search(store, {**fast_spec(pool.pool_id, 3), "knobs": too_big}, settings=settings)
+    assert [s.id for s in store.searches()] == [made.id]
