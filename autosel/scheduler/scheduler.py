@@ -198,10 +198,12 @@ class Scheduler:
     @property
     def strategy(self) -> Any:
         if self._strategy is None:
-            from autosel.search.bo import GPStrategy
+            from autosel.search.baselines import make_strategy
 
             seeds = [recipe_from_data(r) for r in self.spec.seed_recipes]
-            self._strategy = GPStrategy(self.space, self.spec.search_knobs, seed_recipes=seeds)
+            self._strategy = make_strategy(
+                self.spec.strategy, self.space, self.spec.search_knobs, seed_recipes=seeds
+            )
         return self._strategy
 
     # ---------------------------------------------------------------------- signals job

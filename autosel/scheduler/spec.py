@@ -20,7 +20,7 @@ YAML in the CLI (``--spec spec.yaml``), JSON in the API, stored verbatim with th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -111,6 +111,11 @@ class SearchSpec(BaseModel):
     name: str | None = Field(None, max_length=200)
     budget: int = Field(
         DEFAULT_BUDGET, ge=1, le=MAX_BUDGET, description="Full evaluations to spend."
+    )
+    strategy: Literal["gp", "random", "grid", "tpe"] = Field(
+        "gp",
+        description="gp: the GP-assisted search; random: random recipes; grid: every "
+        "operator alone, its params swept; tpe: optuna's TPE (autosel.search.baselines).",
     )
     knobs: SearchKnobs = Field(default_factory=SearchKnobs)
     signals: SignalsSpec = Field(default_factory=SignalsSpec)
