@@ -158,7 +158,7 @@ def fit_surrogate(
             # it (GPStrategy falls back to space-filling and logs a ``gp_fit_failed`` event).
             reason = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
             log.warning("GP fit on %d points failed (%s)", tx.shape[0], reason)
-            model.fit_failure = reason
+            model.__dict__["fit_failure"] = reason  # plain attribute (not a Module field)
     model.eval()
     return model
 

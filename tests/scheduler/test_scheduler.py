@@ -131,6 +131,27 @@ def test_a_failed_gp_fit_is_a_visible_warning_not_a_silent_prior(
     assert "GP fit" in warnings[0]["message"] and "ModelFittingError" in warnings[0]["message"]
 
 
+@pytest.mark.parametrize("strategy", ["random", "grid", "tpe"])
+def test_comparator_strategies_are_first_class_searches(
+    demo_env: dict[str, Any], tmp_path: Path, strategy: str
+) -> None:
+    """`strategy: random | grid | tpe` runs through the same scheduler, budget and report
+    as the GP: the comparators are searches a user can start, not benchmark-only code."""
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    search = create_search(
+        store, _spec(pool.pool_id, 5, strategy=strategy), settings=settings
+    )
+    _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
+    trials = store.trials(search.id)
+    own = [t for t in trials if not t.origin.startswith("report:")]
+    assert store.get_search(search.id).state == "completed" and len(own) == 5
+    want = {"random": "random", "grid": "grid", "tpe": "tpe"}[strategy]
+    assert {t.origin for t in own} == {want}
+    assert len({t.fingerprint for t in own}) == 5
+    assert any(t.origin == "report:best" for t in trials)
+
+
 def test_restart_mid_search_continues_without_loss_or_repeats(
     demo_env: dict[str, Any], tmp_path: Path
 ) -> None:
