@@ -210,6 +210,7 @@ def build_spec(
     name: str | None,
     benches: list[str] | None = None,
     profile: str | None = None,
+    strategy: str | None = None,
 ) -> dict[str, Any]:
     """The search spec from a YAML file plus command-line overrides, validated.
 
@@ -221,7 +222,9 @@ def build_spec(
     from autosel.scheduler.spec import SearchSpec
 
     if spec_file is not None:
-        spec = SearchSpec.from_file(spec_file, pool=pool, budget=budget, name=name)
+        spec = SearchSpec.from_file(
+            spec_file, pool=pool, budget=budget, name=name, strategy=strategy
+        )
         if benches:
             from autosel.cli.run import _parse_benches
 
@@ -235,6 +238,7 @@ def build_spec(
         "pool": pool,
         **({"budget": budget} if budget else {}),
         **({"name": name} if name else {}),
+        **({"strategy": strategy} if strategy else {}),
     }
     if benches:
         from autosel.cli.run import _parse_benches, eval_spec_for, resolve_profile
@@ -272,6 +276,9 @@ def start(
         "tiny, demo, full).",
     ),
     name: str = typer.Option(None, help="A name for the search."),
+    strategy: str = typer.Option(
+        None, help="gp (default), random, grid (each operator swept) or tpe (optuna)."
+    ),
     server: str = SERVER,
     token: str = TOKEN,
     detach: bool = typer.Option(
@@ -284,7 +291,7 @@ def start(
     from autosel.cli.client import EmbeddedClient, make_client
 
     client = make_client(server, token)
-    created = client.create_search(build_spec(pool, budget, spec_file, name, bench, profile))
+    created = client.create_search(build_spec(pool, budget, spec_file, name, bench, profile, strategy))
     sid = created["id"]
     if not as_json:
         console.print(f"created search [bold]{sid}[/] (budget {created['budget']})")

@@ -179,15 +179,19 @@ def test_search_start_takes_benchmarks_on_the_command_line(tmp_path: Path) -> No
     spec = json.loads(out.stdout)["spec"]
     assert [b["name"] for b in spec["eval"]["benchmarks"]] == sorted(["first", b1.stem])
     assert spec["eval"]["max_steps"] == 3  # the tiny profile's
+    assert spec["strategy"] == "gp"
     yaml_spec = tmp_path / "spec.yaml"
     yaml_spec.write_text(json.dumps({"budget": 3, "eval": {"learning_rate": 0.01}}))
     out = _cli(
         home, "search", "start", "rules", "--spec", str(yaml_spec), "--bench", f"only={b0}",
-        "--detach", "--json",
+        "--strategy", "tpe", "--detach", "--json",
     )
     assert out.returncode == 0, out.stderr
     spec = json.loads(out.stdout)["spec"]
     assert [b["name"] for b in spec["eval"]["benchmarks"]] == ["only"]
     assert spec["eval"]["learning_rate"] == 0.01 and spec["budget"] == 3
+    assert spec["strategy"] == "tpe"
+    bad = _cli(home, "search", "start", "rules", "--strategy", "bohb", "--detach")
+    assert bad.returncode != 0 and "'gp', 'random', 'grid' or 'tpe'" in bad.stderr, bad.stderr
     missing = _cli(home, "search", "start", "rules", "--bench", f"x={tmp_path / 'nope.jsonl'}")
     assert missing.returncode != 0 and "no file at" in missing.stderr
