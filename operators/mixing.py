@@ -124,6 +124,71 @@ class SourceMix(Operator):
         return Decision(pos, reasons, notes)
 
 
+MIX_SLOTS = 8  # searchable source weights; further sources share their mean weight
+
+
+@register_operator("mix_weights")
+class MixWeights(Operator):
+    """Resample the subset to a *searched* source mixture: a point of the simplex over the
+    pool's sources, so the search can tune proportions without knowing the source names.
+
+    Source ``i`` in sorted order gets the weight ``-log(1 - 0.999 * w_i)`` (an exponential
+    variate of the unit coordinate ``w_i``: uniform ``w`` give a uniform point of the
+    simplex, as a flat Dirichlet; all ``w_i = 0.5`` is the even mix); sources after the
+    first :data:`MIX_SLOTS` share the mean weight. The proportions are met exactly: the
+    subset keeps ``min(fraction x size, count_s / p_s over sources)`` rows, so no source
+    falls short of its quota (the cost of a skewed mix is a smaller subset, which
+    ``min_size`` bounds). With fixed, named proportions use ``source_mix``.
+    """
+
+    kind = "select"
+
+    class Params(OpParams):
+        w0: float = Field(0.5, ge=0.0, le=1.0)
+        w1: float = Field(0.5, ge=0.0, le=1.0)
+        w2: float = Field(0.5, ge=0.0, le=1.0)
+        w3: float = Field(0.5, ge=0.0, le=1.0)
+        w4: float = Field(0.5, ge=0.0, le=1.0)
+        w5: float = Field(0.5, ge=0.0, le=1.0)
+        w6: float = Field(0.5, ge=0.0, le=1.0)
+        w7: float = Field(0.5, ge=0.0, le=1.0)
+        fraction: float = Field(1.0, gt=0.0, le=1.0)
+
+    @staticmethod
+    def proportions(params: Params, k: int) -> np.ndarray:
+        """The simplex point for ``k`` sources (sorted order), summing to 1."""
+        w = np.array([getattr(params, f"w{i}") for i in range(MIX_SLOTS)], dtype=np.float64)
+        e = -np.log1p(-0.999 * w)
+        weights = np.concatenate([e[:k], np.full(max(0, k - MIX_SLOTS), e.mean())])
+        if weights.sum() <= 0:  # every searched weight 0: the even mix
+            weights = np.ones(k)
+        return weights / weights.sum()
+
+    def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        names = view.pool.source_names
+        positions = source_positions(view.source_codes(), len(names))
+        counts = np.array([len(p) for p in positions], dtype=np.int64)
+        p = self.proportions(params, len(names))
+        present = counts > 0
+        p = np.where(present, p, 0.0)
+        if p.sum() <= 0:
+            return Decision(np.zeros(0, dtype=np.int64), {"no source left": len(view)})
+        p = p / p.sum()
+        live = p > 0
+        fits = float(np.min(counts[live] / p[live]))  # the largest exact-mix size
+        target = int(min(count_for(params.fraction, len(view)), np.floor(fits + 1e-9)))
+        quota = np.minimum(largest_remainder(p, target), counts)
+        pos, _ = sample_per_source(
+            positions, {c: int(q) for c, q in enumerate(quota) if q > 0}, rng
+        )
+        notes = tuple(
+            f"source '{names[c]}': {int(quota[c])} of {int(counts[c])} ({p[c]:.1%})"
+            for c in range(len(names))
+            if counts[c]
+        )
+        return Decision(pos, {"over the searched mix": len(view) - len(pos)}, notes)
+
+
 @register_operator("cap")
 class Cap(Operator):
     """Hard cap on the number of samples: uniform at random, or stratified by source."""
