@@ -121,7 +121,9 @@ class SearchSpec(BaseModel):
     signals: SignalsSpec = Field(default_factory=SignalsSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     seed_recipes: tuple[dict[str, Any], ...] = Field(
-        (), description="Recipes evaluated first (canonical recipe objects: {steps: [...]})."
+        (),
+        description="Recipes evaluated first: recipe objects ({steps: [...]}) or names "
+        "from the named-recipe catalogue (`autosel recipe list`), stored expanded.",
     )
     report: ReportSpec = Field(default_factory=ReportSpec)
     target_mix: dict[str, Annotated[float, Field(ge=0.0)]] | None = Field(
@@ -197,6 +199,27 @@ class SearchSpec(BaseModel):
         if problems:
             raise _invalid(problems)
         return self
+
+    @field_validator("seed_recipes", mode="before")
+    @classmethod
+    def _named_seeds(cls, v: Any) -> Any:
+        # A name from the catalogue stands for its recipe; it is stored expanded (steps plus
+        # the name, for display), so a stored spec does not depend on the catalogue.
+        if not isinstance(v, (list, tuple)):
+            return v
+        from autosel.recipes.catalogue import CATALOGUE, named_recipe_names
+
+        out = []
+        for i, item in enumerate(v):
+            if isinstance(item, str):
+                if item not in CATALOGUE:
+                    raise ValueError(
+                        f"seed_recipes[{i}]: no named recipe {item!r}; accepted names: "
+                        f"{', '.join(named_recipe_names())} (or a recipe object {{steps: [...]}})"
+                    )
+                item = CATALOGUE[item].recipe.to_dict()
+            out.append(item)
+        return tuple(out)
 
     @field_validator("target_mix")
     @classmethod
