@@ -12,43 +12,78 @@ from autosel.ops import Decision, Operator, OpParams, register_operator
 from autosel.ops.view import TOKEN_ENTROPY, SubsetView
 from operators._select import band_masks, count_for, fraction_mask, top_k_mask
 
-DEFAULT_P = 0.005
-DEFAULT_TAU = 1.6
+DEFAULT_P = 0.005  # the paper's top 0.5% of response tokens (= signalset.HES_P)
+DEFAULT_TAU = 1.6  # the paper's example absolute threshold, read in bits by default
+DEFAULT_UNIT: Literal["bits", "nats"] = (
+    "bits"  # OpenDataArena HESScorer's unit (log2); see Params.unit
+)
 
 
 @register_operator("hes_filter")
 class HesFilter(Operator):
-    """Keep the top/bottom fraction of High-Entropy Sum, or samples above a threshold.
+    """Keep the top/bottom fraction by High-Entropy Sum (or AvgHE), or those above a threshold.
 
-    ``score="hes"``: relative HES, the sum of the entropies of the top ``p`` fraction of
-    response tokens; ``score="hes_abs"``: the sum of token entropies above ``tau`` bits.
-    A ``p``/``tau`` other than the cached default is recomputed from the ragged token
-    entropies (no model pass). ``threshold`` is in bits.
+    Scores, from the cached per-token entropies of the model pass (any ``p``/``tau`` is
+    recomputed without the model):
+
+    - ``hes``: relative HES (Li et al., "Unified Data Selection for LLM Reasoning",
+      arXiv:2605.22389): the sum of the ``k = max(1, ceil(p * N))`` highest token
+      entropies of the N response tokens (``p = 0.005``: at least one token, 0 for an
+      empty response). Ties at the cut count once per slot: exactly ``k`` tokens.
+    - ``hes_abs``: absolute HES, the sum of the token entropies strictly above ``tau``.
+    - ``avg_he``: AvgHE, the mean of the same ``k`` entropies (``HES / k``).
+
+    ``unit`` (``bits`` or ``nats``) is the unit of ``tau``, of ``threshold`` and of the
+    scores. The default, bits, follows the public reference implementation, OpenDataArena's
+    ``HESScorer`` (``log2`` entropies, documented "in bits"); the paper gives ``tau = 1.6``
+    without a base, so ``tau`` is read in bits unless ``unit: nats`` says otherwise
+    (1.6 bits = 1.109 nats). The unit never changes a ``top``/``bottom`` ranking by
+    ``hes`` or ``avg_he``; it changes which tokens ``hes_abs`` counts and what a
+    ``threshold`` means.
+
+    Defaults are the paper's efficiency setting: keep the top 20% by HES (``fraction =
+    0.2``). Its de-noising setting keeps the top 80% (drop the bottom 20%): the named
+    recipe ``hes-denoise`` (``autosel recipe list``).
     """
 
     kind = "filter"
 
     class Params(OpParams):
-        score: Literal["hes", "hes_abs"] = "hes"
+        score: Literal["hes", "hes_abs", "avg_he"] = "hes"
         mode: Literal["top", "bottom", "threshold"] = "top"
-        fraction: float = Field(0.5, gt=0.0, le=1.0)
+        fraction: float = Field(0.2, gt=0.0, le=1.0)
         p: float = Field(DEFAULT_P, ge=0.001, le=0.05, json_schema_extra={"log": True})
-        tau: float = Field(DEFAULT_TAU, ge=0.5, le=4.0)
-        threshold: float = Field(0.0, ge=0.0, json_schema_extra={"search": False})
+        tau: float = Field(DEFAULT_TAU, ge=0.5, le=4.0, description="In `unit`.")
+        unit: Literal["bits", "nats"] = Field(
+            DEFAULT_UNIT,
+            description="Unit of tau, threshold and the scores.",
+            json_schema_extra={"search": False},
+        )
+        threshold: float = Field(
+            0.0, ge=0.0, description="In `unit`.", json_schema_extra={"search": False}
+        )
 
     @classmethod
     def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]  # own Params: the registry passes no other
-        # Only the default p / tau are cached as columns; others need the ragged entropies.
-        if params.score == "hes":
-            return ("hes",) if math.isclose(params.p, DEFAULT_P) else (TOKEN_ENTROPY,)
-        return ("hes_abs",) if math.isclose(params.tau, DEFAULT_TAU) else (TOKEN_ENTROPY,)
+        # The cached columns hold the default p and tau; a source that has them also has
+        # the token entropies of the same pass (what other values are recomputed from).
+        if params.score == "hes_abs":
+            if math.isclose(params.tau, DEFAULT_TAU) and params.unit == DEFAULT_UNIT:
+                return ("hes_abs",)
+            return (TOKEN_ENTROPY,)
+        return (params.score,) if math.isclose(params.p, DEFAULT_P) else (TOKEN_ENTROPY,)
 
     def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
-        v = view.hes(params.p) if params.score == "hes" else view.hes_abs(params.tau)
+        if params.score == "hes":
+            v = view.hes(params.p, params.unit)
+        elif params.score == "hes_abs":
+            v = view.hes_abs(params.tau, params.unit)
+        else:
+            v = view.avg_he(params.p, params.unit)
         if params.mode == "threshold":
             return Decision(
                 v > params.threshold,
-                {f"{params.score} <= {params.threshold:g}": v <= params.threshold},
+                {f"{params.score} <= {params.threshold:g} {params.unit}": v <= params.threshold},
             )
         keep = fraction_mask(v, params.fraction, largest=params.mode == "top")
         side = "top" if params.mode == "top" else "bottom"

@@ -1,4 +1,4 @@
-"""Selection among several responses per prompt (rejection fine-tuning)."""
+"""Selection among several responses per prompt (rejection fine-tuning, RFT)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,26 @@ from operators._select import top_k_mask
 
 @register_operator("per_prompt_topk")
 class PerPromptTopK(Operator):
-    """Keep the ``k`` highest-HES correct responses per prompt (HES paper's RFT selection).
+    """Keep the ``k`` highest-HES correct responses of each prompt (the HES paper's RFT).
 
-    Prompts are the pool's ``group`` (a row without a group is its own prompt).
-    ``scope="global"`` is the global-pool variant: the ``k x (number of prompts)`` highest-
-    HES correct responses over the whole subset, whatever their prompt. With
-    ``require_correct`` rows labelled incorrect are dropped; rows without a label count
-    as correct, so that unlabelled pools still work.
+    In rejection fine-tuning several responses are sampled per prompt, the incorrect
+    ones are rejected, and the HES method (Li et al., "Unified Data Selection for LLM
+    Reasoning", arXiv:2605.22389) keeps, of each prompt's correct responses, the ``k``
+    with the highest High-Entropy Sum. Prompts are the pool's ``group`` (a row without a
+    group is its own prompt). With ``require_correct`` rows labelled incorrect are
+    rejected; rows without a label count as correct, so unlabelled pools still work.
+
+    ``scope``:
+
+    - ``per_prompt``: each prompt keeps its ``min(k, eligible)`` best responses, where
+      ``eligible`` is how many of its responses survive the correctness check (a prompt
+      with no correct response keeps none).
+    - ``global``: the same *number* of responses, ``sum over prompts of min(k,
+      eligible)``, taken as the highest-HES eligible responses of the whole subset
+      whatever their prompt. The two scopes keep exactly as many samples, so comparing
+      them compares *which* samples are kept, not how many (volume-matched).
+
+    Ties in HES go to the earlier row, so the result is deterministic.
     """
 
     kind = "filter"
@@ -38,8 +51,11 @@ class PerPromptTopK(Operator):
         wrong = (view.correct() == 0) if params.require_correct else np.zeros(n, dtype=bool)
         eligible = ~wrong
         if params.scope == "global":
-            n_prompts = int(np.count_nonzero(np.bincount(groups[eligible])))  # codes >= 0
-            keep = top_k_mask(np.where(eligible, hes, np.nan), params.k * n_prompts)
+            # Volume-matched: as many as the per-prompt scope keeps (codes are >= 0).
+            per_prompt = np.bincount(groups[eligible])
+            n_keep = int(np.minimum(per_prompt, params.k).sum())
+            keep = top_k_mask(np.where(eligible, hes, np.nan), n_keep)
+            why = f"outside the global top {n_keep} by HES"
         else:
             keep = np.zeros(n, dtype=bool)
             pos = np.flatnonzero(eligible)
@@ -50,4 +66,5 @@ class PerPromptTopK(Operator):
                 run_start = np.maximum.accumulate(np.where(start, np.arange(len(g)), 0))
                 rank = np.arange(len(g)) - run_start
                 keep[order[rank < params.k]] = True
-        return Decision(keep, {"incorrect": wrong, f"outside top {params.k} by HES": ~keep})
+            why = f"outside top {params.k} of its prompt by HES"
+        return Decision(keep, {"incorrect": wrong, why: eligible & ~keep})

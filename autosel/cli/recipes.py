@@ -1,15 +1,25 @@
-"""``autosel recipe`` (validate, run) and ``autosel operators`` (list, show)."""
+"""``autosel recipe`` (list, show, validate, run) and ``autosel operators`` (list, show).
+
+Wherever a recipe file is asked for, a name from the named-recipe catalogue
+(``autosel.recipes.catalogue``, ``autosel recipe list``) works too.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from autosel.cli import app
 from autosel.cli._common import console, print_json
 
-recipe_app = typer.Typer(help="Validate and run data recipes.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from autosel.recipes import Recipe
+
+recipe_app = typer.Typer(
+    help="List named recipes; validate and run data recipes.", no_args_is_help=True
+)
 operators_app = typer.Typer(
     help="The operator library recipes are built from.", no_args_is_help=True
 )
@@ -17,18 +27,63 @@ app.add_typer(recipe_app, name="recipe")
 app.add_typer(operators_app, name="operators")
 
 
+RECIPE_ARG = "Recipe file (.yaml, .yml or .json) or a named recipe (autosel recipe list)."
+
+
+def _load(file: Path) -> Recipe:
+    """The recipe in ``file``, or the named recipe when no such file exists."""
+    from autosel.recipes import load_recipe
+    from autosel.recipes.catalogue import CATALOGUE, named_recipe
+
+    if not file.exists() and str(file) in CATALOGUE:
+        return named_recipe(str(file))
+    return load_recipe(file)
+
+
+@recipe_app.command("list")
+def list_recipes(
+    as_json: bool = typer.Option(False, "--json", help="Print the catalogue as JSON."),
+) -> None:
+    """The named recipes (published reference settings), usable wherever a recipe is."""
+    from rich.table import Table
+
+    from autosel.recipes.catalogue import list_named_recipes
+
+    entries = list_named_recipes()
+    if as_json:
+        print_json(entries)
+        return
+    t = Table("name", "recipe", "what it does", "reference", title="named recipes")
+    for e in entries:
+        steps = " → ".join(
+            f"{s['operator']}({', '.join(f'{k}={v}' for k, v in s['params'].items())})"
+            for s in e["steps"]
+        )
+        t.add_row(e["name"], steps, e["summary"], e["reference"])
+    console.print(t)
+
+
+@recipe_app.command("show")
+def show_recipe(name: str = typer.Argument(..., help="A named recipe.")) -> None:
+    """One named recipe as JSON: steps, reference and recipe hash."""
+    from autosel.recipes.catalogue import CATALOGUE, named_recipe
+
+    named_recipe(name)  # unknown names: the accepted ones are listed
+    print_json(CATALOGUE[name].to_dict())
+
+
 @recipe_app.command("validate")
 def validate(
-    file: Path = typer.Argument(..., help="Recipe file (.yaml, .yml or .json)."),
+    file: Path = typer.Argument(..., help=RECIPE_ARG),
     pool: str = typer.Option(
         None, "--pool", help="Also check signals against this pool's signals."
     ),
     max_steps: int = typer.Option(5, "--max-steps", help="Longest accepted recipe."),
 ) -> None:
     """Check a recipe: operators, params, (with --pool) required signals."""
-    from autosel.recipes import load_recipe, validate_recipe
+    from autosel.recipes import validate_recipe
 
-    recipe = load_recipe(file)
+    recipe = _load(file)
     names = None
     if pool:
         from autosel.ops.view import available_signals
@@ -45,7 +100,7 @@ def validate(
 
 @recipe_app.command("run")
 def run(
-    file: Path = typer.Argument(..., help="Recipe file (.yaml, .yml or .json)."),
+    file: Path = typer.Argument(..., help=RECIPE_ARG),
     pool: str = typer.Option(..., "--pool", help="Pool id, prefix, name or directory."),
     out: Path = typer.Option(None, "--out", help="Write the subset here (JSONL, chat format)."),
     fmt: str = typer.Option("chat", "--format", help="chat, alpaca, sharegpt or hf."),
@@ -56,10 +111,10 @@ def run(
 ) -> None:
     """Realize a recipe on a pool: print the funnel, optionally write the subset."""
     from autosel.pool import get_pool
-    from autosel.recipes import load_recipe, realize
+    from autosel.recipes import realize
     from autosel.signals import load_signals
 
-    recipe = load_recipe(file)
+    recipe = _load(file)
     p = get_pool(pool)
     res = realize(recipe, p, load_signals(p), seed, min_size=min_size, max_steps=max_steps)
     written = None

@@ -26,6 +26,7 @@ EXACT_GROUPS = "exact_groups"
 TOKEN_ENTROPY = "token_entropy"
 RELEVANCE_PREFIX = "relevance:"
 EMBEDDINGS = "embeddings"  # `n x d` per-sample embeddings of the model pass (not a column)
+HES_P = 0.005  # the cached columns' HES fraction (autosel.signals.signalset.HES_P)
 
 
 @runtime_checkable
@@ -48,9 +49,11 @@ class SignalSource(Protocol):
 
     def ragged(self, name: str) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def hes(self, p: float = 0.005, unit: str = "bits") -> np.ndarray: ...
+    # HES variants: ``unit`` is "bits" or "nats"; callers in autosel always pass it. A
+    # source may also offer ``avg_he(p, unit)`` (see SubsetView.avg_he); it is optional.
+    def hes(self, p: float = ..., unit: str = ...) -> np.ndarray: ...
 
-    def hes_abs(self, tau: float = 1.6, unit: str = "bits") -> np.ndarray: ...
+    def hes_abs(self, tau: float = ..., unit: str = ...) -> np.ndarray: ...
 
     def minhash_clusters(self, threshold: float) -> np.ndarray: ...
 
@@ -289,17 +292,61 @@ class SubsetView:
         """Signal column ``name`` restricted to the subset."""
         return self._sliced(("col", name), lambda: self.signals.column(name))
 
-    def hes(self, p: float | None = None, unit: str = "bits") -> np.ndarray:
-        """HES at fraction ``p`` (``None``: the cached ``hes`` column) on the subset."""
-        if p is None:
-            return self.column("hes")
-        return self._sliced(("hes", p, unit), lambda: self.signals.hes(p=p, unit=unit))
+    def _unit(self, unit: str | None) -> str:
+        # None: the signal set's own unit (a SignalSet says it; test sources are in bits).
+        return unit if unit is not None else str(getattr(self.signals, "unit", "bits"))
 
-    def hes_abs(self, tau: float, unit: str = "bits") -> np.ndarray:
-        """Absolute-threshold HES (token entropies above ``tau``) on the subset."""
-        return self._sliced(
-            ("hes_abs", tau, unit), lambda: self.signals.hes_abs(tau=tau, unit=unit)
-        )
+    def hes(self, p: float | None = None, unit: str | None = None) -> np.ndarray:
+        """Relative HES at fraction ``p`` in ``unit`` on the subset.
+
+        ``p`` and ``unit`` both ``None``: the cached ``hes`` column (the set's unit, p =
+        0.005). Otherwise ``p`` defaults to 0.005 and ``unit`` to the set's unit.
+        """
+        if p is None and unit is None:
+            return self.column("hes")
+        p = HES_P if p is None else p
+        u = self._unit(unit)
+        return self._sliced(("hes", p, u), lambda: self.signals.hes(p=p, unit=u))
+
+    def hes_abs(self, tau: float, unit: str | None = None) -> np.ndarray:
+        """Absolute HES (sum of token entropies above ``tau``, ``tau`` in ``unit``)."""
+        u = self._unit(unit)
+        return self._sliced(("hes_abs", tau, u), lambda: self.signals.hes_abs(tau=tau, unit=u))
+
+    def avg_he(self, p: float | None = None, unit: str | None = None) -> np.ndarray:
+        """AvgHE (HES / k: mean entropy of the top-``p`` tokens) in ``unit`` on the subset.
+
+        ``p`` and ``unit`` both ``None``: the cached ``avg_he`` column. A source without an
+        ``avg_he(p, unit)`` method (test and synthetic sources) serves its ``avg_he``
+        column at the default ``p``, else HES divided by ``k = max(1, ceil(p * N))``
+        from its per-token offsets.
+
+        Raises:
+            ConfigError: such a source has neither the column nor per-token entropies.
+        """
+        if p is None and unit is None:
+            return self.column("avg_he")
+        pp = HES_P if p is None else p
+        u = self._unit(unit)
+        fetch = getattr(self.signals, "avg_he", None)
+        if fetch is not None:
+            return self._sliced(("avg_he", pp, u), lambda: fetch(p=pp, unit=u))
+        if abs(pp - HES_P) < 1e-12 and "avg_he" in self.signals.names:
+            return self.column("avg_he")
+        return self._sliced(("avg_he", pp, u), lambda: self._avg_he_from_hes(pp, u))
+
+    def _avg_he_from_hes(self, p: float, unit: str) -> np.ndarray:
+        try:
+            offsets = np.asarray(self.signals.ragged(TOKEN_ENTROPY)[1], dtype=np.int64)
+        except (ConfigError, KeyError, NotImplementedError):
+            raise ConfigError(
+                f"AvgHE at p={p:g} needs the per-token entropies of a model pass; "
+                "this signal source has none"
+            ) from None
+        n = np.diff(offsets)
+        k = np.where(n > 0, np.maximum(np.ceil(n * p - 1e-9), 1), 0)  # as HES counts them
+        hes = np.asarray(self.signals.hes(p=p, unit=unit), dtype=np.float64)
+        return np.divide(hes, k, out=np.zeros_like(hes), where=k > 0)
 
     def embeddings(self) -> np.ndarray:
         """Per-sample embeddings of the subset rows, `len(view) x d` (read-only for callers).

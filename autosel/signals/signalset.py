@@ -1,8 +1,24 @@
 """``SignalSet``: read-only view over the cached signal groups of one pool.
 
 Columns are derived on read from stored arrays (memory-mapped), so HES at any ``p`` or
-``tau`` needs no model pass. Entropy-valued columns use the set's ``unit`` (bits by
-default); NLL and perplexity are always in nats (``ppl = exp(nll_mean)``).
+``tau`` needs no model pass. Every entropy-derived column (``entropy_mean``,
+``entropy_sum``, ``hes``, ``hes_abs``, ``avg_he``; ``varentropy_mean`` in unit squared)
+is in the set's ``unit`` (bits by default); NLL and perplexity are always in nats
+(``ppl = exp(nll_mean)``).
+
+Why bits by default: the public reference implementation of HES, OpenDataArena's
+``HESScorer`` (OpenDataArena-Tool, ``data_scorer/model_based/scorers/HESScorer.py``),
+takes each token's entropy with ``log2`` and documents HES as "Shannon entropy (in
+bits)"; the HES paper (Li et al., "Unified Data Selection for LLM Reasoning",
+arXiv:2605.22389) does not state a base. An earlier vLLM-based script of the same
+scorer used ``torch.distributions.Categorical.entropy`` (natural log) over only the
+top-20 log-probs, so numbers from it are neither bits nor full-vocabulary entropies.
+
+Units never change which tokens or samples are chosen by a column: relative HES and
+AvgHE take the same ``k`` tokens in any unit, and the ``hes_abs`` column's threshold is
+:data:`HES_TAU` *bits* expressed in the set's unit (1.6 bits = 1.109 nats), so a set in
+nats reports the same tokens' sum in nats. ``hes_abs(tau, unit)`` called directly reads
+``tau`` in ``unit``.
 
 Derived values are kept once computed: named columns, MinHash levels and clusters, exact
 groups, and the last few HES variants by ``(p or tau, unit)``. ``realize()`` asks for them
@@ -26,8 +42,9 @@ from autosel.signals.cache import load_array, read_manifest
 from autosel.signals.params import unit_factor
 
 RELEVANCE_PREFIX = "relevance:"
-HES_P = 0.005
-HES_TAU = 1.6
+HES_P = 0.005  # the paper's top 0.5% of response tokens
+HES_TAU = 1.6  # absolute threshold of the paper's example, in HES_TAU_UNIT
+HES_TAU_UNIT = "bits"  # the reference implementation's unit (see the module docstring)
 DERIVED_KEPT = 8  # HES variants kept per signal set (a search perturbs p and tau)
 
 
@@ -47,6 +64,18 @@ MODEL_SIGNALS = (  # the model pass; plus relevance_<bench> per benchmark, ifd i
     "truncated",
     "empty",
 )
+
+
+def default_tau(unit: str) -> float:
+    """The default absolute-HES threshold (:data:`HES_TAU` bits) expressed in ``unit``.
+
+    Raises:
+        ConfigError: ``unit`` is not ``bits`` or ``nats``.
+    """
+    if unit == HES_TAU_UNIT:
+        return HES_TAU
+    return HES_TAU * unit_factor(unit) / unit_factor(HES_TAU_UNIT)
+
 
 class SignalSet:
     """Signals of one pool, aligned with its rows (see the package docstring for names)."""
@@ -150,7 +179,7 @@ class SignalSet:
             "entropy_mean": lambda: scores.segment_mean(ent, off) * f,
             "entropy_sum": lambda: scores.segment_sum(ent, off) * f,
             "hes": lambda: self.hes(),
-            "hes_abs": lambda: self.hes_abs(),
+            "hes_abs": lambda: self.hes_abs(default_tau(self.unit)),
             "avg_he": lambda: self.avg_he(),
             "varentropy_mean": lambda: (
                 scores.segment_mean(self.ragged("token_varentropy")[0], off) * f * f
@@ -170,8 +199,12 @@ class SignalSet:
             )
         return self._arr("model", name), self._arr("model", "offsets")
 
-    def hes(self, p: float = HES_P, unit: str = "bits") -> np.ndarray:
-        """Relative HES: sum of the ``max(1, ceil(p*N))`` highest token entropies (read-only)."""
+    def hes(self, p: float = HES_P, unit: str | None = None) -> np.ndarray:
+        """Relative HES: sum of the ``max(1, ceil(p*N))`` highest token entropies (read-only).
+
+        ``unit``: ``bits`` or ``nats``; ``None`` is the set's unit. Empty responses get 0.
+        """
+        unit = self.unit if unit is None else unit
         factor = unit_factor(unit)
         return self._kept(
             ("hes", float(p), unit),
@@ -181,16 +214,27 @@ class SignalSet:
             variant=True,
         )
 
-    def hes_abs(self, tau: float = HES_TAU, unit: str = "bits") -> np.ndarray:
-        """Absolute HES: sum of token entropies above ``tau`` (in ``unit``; read-only)."""
+    def hes_abs(self, tau: float | None = None, unit: str | None = None) -> np.ndarray:
+        """Absolute HES: sum of the token entropies strictly above ``tau`` (read-only).
+
+        ``tau`` is in ``unit`` (``None``: the set's unit); ``tau=None`` is the default
+        threshold, :data:`HES_TAU` bits converted to ``unit`` (:func:`default_tau`).
+        """
+        unit = self.unit if unit is None else unit
+        tau = default_tau(unit) if tau is None else float(tau)
         factor = unit_factor(unit)
         return self._kept(
-            ("hes_abs", float(tau), unit),
+            ("hes_abs", tau, unit),
             lambda: scores.hes_abs(*self.ragged("token_entropy"), tau, factor),
             variant=True,
         )
 
-    def avg_he(self, p: float = HES_P, unit: str = "bits") -> np.ndarray:
+    def avg_he(self, p: float = HES_P, unit: str | None = None) -> np.ndarray:
+        """AvgHE: the mean of the same ``k`` token entropies HES sums (``HES / k``; 0 if empty).
+
+        ``unit``: ``bits`` or ``nats``; ``None`` is the set's unit.
+        """
+        unit = self.unit if unit is None else unit
         factor = unit_factor(unit)
         return self._kept(
             ("avg_he", float(p), unit),
@@ -290,6 +334,8 @@ class SignalSet:
             "units": {
                 "entropy": self.unit,
                 "varentropy": f"{self.unit}^2",
+                "hes_abs threshold": f"{default_tau(self.unit):.6g} {self.unit} "
+                f"(= {HES_TAU:g} {HES_TAU_UNIT})",
                 "nll": "nats",
                 "token arrays": "nats (float16)",
             },
