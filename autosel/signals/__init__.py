@@ -29,7 +29,7 @@ Columns (``SignalSet.column``):
 - model pass (teacher forcing; prompt rendered with the model's chat template; statistics
   over the response tokens only, i.e. the tokens of the response text, no end-of-turn
   token): ``resp_tokens`` (before truncation), ``entropy_mean``, ``entropy_sum``, ``hes``
-  (p = 0.005), ``hes_abs`` (tau = 1.6), ``avg_he`` (= hes / k), ``varentropy_mean``,
+  (p = 0.005), ``hes_abs`` (tau = 1.6 bits), ``avg_he`` (= hes / k), ``varentropy_mean``,
   ``nll_mean``, ``ppl``, ``truncated`` (0/1), ``empty`` (0/1), ``relevance:<bench>``
   (cosine of the sample embedding to the centroid of the benchmark's *dev-split questions*;
   answers, choices and test items are never read, see ``relevance.py``), ``ifd`` (opt-in:
@@ -39,10 +39,12 @@ Columns (``SignalSet.column``):
 ``test_fraction``) or to an :class:`~autosel.evaluation.BenchmarkSpec` (its own split).
 
 Units: entropies are **bits by default** (the OpenDataArena HESScorer convention); pass
-``unit="nats"`` to ``compute_signals``/``load_signals`` or to ``hes()``/``hes_abs()``.
-Relative HES in bits = HES in nats / ln 2 exactly (same k tokens); absolute HES compares
-entropies with ``tau`` in the requested unit. Varentropy is in unit². NLL and perplexity are
-always in nats. Per-token arrays are stored in nats, float16.
+``unit="nats"`` to ``compute_signals``/``load_signals`` (every entropy column, ``hes``,
+``hes_abs`` and ``avg_he`` included, follows it) or to ``hes()``/``hes_abs()``/``avg_he()``.
+Relative HES in bits = HES in nats / ln 2 exactly (same k tokens); ``hes_abs(tau, unit)``
+reads ``tau`` in ``unit``, and the ``hes_abs`` column uses tau = 1.6 bits in either unit
+(``signalset.default_tau``). Varentropy is in unit². NLL and perplexity are always in nats.
+Per-token arrays are stored in nats, float16.
 
 HES: ``k = max(1, ceil(p * N))`` largest token entropies of the N response tokens summed.
 
