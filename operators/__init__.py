@@ -5,6 +5,6 @@ One module per operator family; importing this package registers every operator 
 name ``operators`` is also taken by an unrelated project on PyPI).
 """
 
-from operators import combine, dedup, mixing, quality, rft, shape  # noqa: F401
+from operators import combine, dedup, diversity, mixing, quality, rft, shape  # noqa: F401
 
 __autosel_operators__ = True

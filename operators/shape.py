@@ -1,4 +1,9 @@
-"""Filters on the shape of the data: response length, difficulty band, task relevance."""
+"""Filters on the shape of the data: response length, difficulty band, task relevance.
+
+Also two baselines from the literature: the longest responses (``longest_filter``, the
+HES paper's "Length" baseline) and the intermediate difficulty band
+(``intermediate_difficulty``).
+"""
 
 from __future__ import annotations
 
@@ -59,6 +64,28 @@ class LengthFilter(Operator):
         return Decision(~drop, reasons)
 
 
+@register_operator("longest_filter")
+class LongestFilter(Operator):
+    """Keep the ``fraction`` of the subset with the longest responses (in tokens).
+
+    The "Length" baseline of the HES paper (Li et al., "Unified Data Selection for LLM
+    Reasoning", arXiv:2605.22389, 2026): longer chain-of-thought is taken as a proxy for
+    harder, richer reasoning. The default 0.2 matches the paper's efficiency budget (the
+    top 20%, as ``hes_filter`` keeps), so the two are compared at the same size. Ties at
+    the cut go to the earlier row.
+    """
+
+    kind = "filter"
+    requires = ("resp_tokens",)
+
+    class Params(OpParams):
+        fraction: float = Field(0.2, gt=0.0, le=1.0)
+
+    def keep(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        keep = fraction_mask(view.column("resp_tokens"), params.fraction, largest=True)
+        return Decision(keep, {f"shorter than the longest {params.fraction:g}": ~keep})
+
+
 @register_operator("difficulty_filter")
 class DifficultyFilter(Operator):
     """Keep a difficulty band: drop the easiest ``low_q`` and the hardest ``1 - high_q``.
@@ -90,6 +117,30 @@ class DifficultyFilter(Operator):
         return Decision(
             ~drop, {"too easy": easy, "too hard": hard, "unknown difficulty": unknown_drop}
         )
+
+
+INTERMEDIATE_BAND = (0.25, 0.75)
+"""Difficulty quantiles ``intermediate_difficulty`` keeps by default: the middle half."""
+
+
+@register_operator("intermediate_difficulty")
+class IntermediateDifficulty(DifficultyFilter):
+    """Keep the intermediate-difficulty band: neither the easiest nor the hardest samples.
+
+    The named setting of ``difficulty_filter`` that curricula for reasoning models use:
+    samples a model always solves or never solves carry little learning signal, so the
+    middle of the difficulty range is kept (DAPO's dynamic sampling, Yu et al. 2025,
+    arXiv:2503.14476, drops prompts solved by all or none of the samples; online
+    difficulty filtering, Bae et al. 2025, arXiv:2504.03380, keeps prompts of
+    intermediate pass rate). Those papers bound a pass rate; autosel's ``difficulty`` may
+    be a pool column or the NLL proxy, whose scales differ, so the band is in quantiles
+    of the current subset: by default the middle half, :data:`INTERMEDIATE_BAND` (an
+    autosel choice), searchable within ``[0.1, 0.4]`` and ``[0.6, 0.9]``.
+    """
+
+    class Params(DifficultyFilter.Params):
+        low_q: float = Field(INTERMEDIATE_BAND[0], ge=0.1, le=0.4)
+        high_q: float = Field(INTERMEDIATE_BAND[1], ge=0.6, le=0.9)
 
 
 @register_operator("relevance_filter")

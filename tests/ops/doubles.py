@@ -28,6 +28,16 @@ class ArraySignals:
     clusters: dict[float, np.ndarray] = field(default_factory=dict)
     exact: np.ndarray | None = None
     key: str = "array-signals"
+    vectors: np.ndarray | None = None  # `n x d` per-sample embeddings, if any
+
+    @property
+    def has_embeddings(self) -> bool:
+        return self.vectors is not None
+
+    def embeddings(self) -> np.ndarray:
+        if self.vectors is None:
+            raise ConfigError("these test signals have no embeddings")
+        return self.vectors
 
     @property
     def names(self) -> list[str]:
@@ -148,11 +158,20 @@ def synthetic(
         vals = (rng.gamma(1.0, 0.8, int(off[-1]))).astype(np.float16)
         tok_ent = (vals, off)
     levels = {t: level(t) for t in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)}
-    sig = ArraySignals(cols, tok_ent, levels, cluster_ids(ex_labels))
+    # Embeddings from their own generator: the draws above (and every test pinned to them)
+    # stay as they were. Clustered, so diversity selectors have structure to find.
+    erng = np.random.default_rng(seed + 7919)
+    centres = erng.normal(size=(8, 16))
+    vectors = (centres[erng.integers(0, 8, n)] + 0.3 * erng.normal(size=(n, 16))).astype(np.float32)
+    sig = ArraySignals(cols, tok_ent, levels, cluster_ids(ex_labels), vectors=vectors)
     if with_tokens:
         cols["hes"] = sig.hes(0.005).astype(np.float32)
         cols["hes_abs"] = sig.hes_abs(1.6).astype(np.float32)
     else:
         cols["hes"] = rng.random(n).astype(np.float32) * 10
         cols["hes_abs"] = rng.random(n).astype(np.float32) * 20
+    # Derived without drawing: segments of <= 64 tokens have one top-0.5% token, so AvgHE
+    # equals HES; NLL is the log of the perplexity.
+    cols["avg_he"] = cols["hes"].copy()
+    cols["nll_mean"] = np.log(cols["ppl"])
     return pool, sig

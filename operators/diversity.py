@@ -1,0 +1,339 @@
+"""Selectors on the model pass's per-sample embeddings: the baselines people compare against.
+
+Three selectors read ``view.embeddings()`` (the mean final hidden state over the response
+tokens, cached by the first model pass; no second pass):
+
+- ``k_center_greedy``: core-set selection by farthest-first traversal (Sener & Savarese,
+  "Active Learning for Convolutional Neural Networks: A Core-Set Approach", ICLR 2018);
+- ``cluster_balanced``: k-means on the embeddings, then an equal share of the budget per
+  cluster, sampled at random inside each cluster;
+- ``quality_diversity``: score-first, diversity-aware greedy in the spirit of DEITA (Liu et
+  al., "What Makes Good Data for Alignment?", ICLR 2024): walk the samples by decreasing
+  quality and skip one too similar to a sample already kept.
+
+Geometry: every selector works on L2-normalised embeddings, so distances are cosine
+distances (for unit vectors ``|a - b|^2 = 2 - 2 cos(a, b)``); a zero embedding (empty
+response) stays zero and is equally far from everything. All arithmetic is float32.
+
+Cost: ``k_center_greedy`` and ``quality_diversity`` are sequential greedy algorithms of
+O(n x k x d) multiply-adds (``n`` rows, ``k`` kept, ``d`` dims); each refuses, with a
+:class:`~autosel.errors.ConfigError` naming the sizes, a step whose work would exceed
+:data:`MAX_WORK` (about a minute of one core here) — the search records such a recipe as
+infeasible rather than stalling. ``benchmarks/realize.py`` measures all three at 1M rows.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from autosel.errors import ConfigError
+from autosel.ops import Decision, Operator, OpParams, register_operator
+from autosel.ops.view import EMBEDDINGS, SubsetView
+from operators._select import count_for
+
+MAX_WORK = 1.5e11
+"""Largest greedy step accepted, in float32 multiply-adds (``n x k x d`` for k-center)."""
+
+KMEANS_ITERATIONS = 10
+KMEANS_SAMPLE = 20_000  # rows k-means fits on (plus 64 per cluster); every row is then assigned
+ASSIGN_CHUNK = 65_536  # rows per assignment matmul (`chunk x clusters` float32 scores)
+QD_BLOCK = 1024  # candidates compared at once by quality_diversity
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit L2 norm, float32 (a zero row stays zero); a new array."""
+    out = np.array(x, dtype=np.float32, copy=True, order="C")
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+    np.divide(out, norms[:, None], out=out, where=norms[:, None] > 0)
+    return out
+
+
+def _check_work(name: str, what: str, work: float) -> None:
+    if work > MAX_WORK:
+        raise ConfigError(
+            f"operator '{name}': {what} = {work:.3g} float32 multiply-adds, over the limit "
+            f"of {MAX_WORK:.3g} (about a minute of one core); lower 'fraction' or put "
+            "'random_sample' or 'cap' before this step"
+        )
+
+
+def k_center_order(x: np.ndarray, k: int, first: int) -> np.ndarray:
+    """Positions of ``k`` centers picked farthest-first (Gonzalez's greedy k-center).
+
+    Args:
+        x: unit rows, `n x d` float32.
+        k: centers to pick, ``1 <= k <= n``.
+        first: position of the first center.
+
+    Returns:
+        `k` positions in pick order. Each pick is the row whose largest cosine similarity
+        to the centers so far is smallest (the farthest row); ties go to the earliest row.
+        One `n x d` matrix-vector product per pick.
+    """
+    n = len(x)
+    picked = np.empty(k, dtype=np.int64)
+    nearest = np.full(n, -np.inf, dtype=np.float32)  # best similarity to any center
+    sim = np.empty(n, dtype=np.float32)
+    c = first
+    for j in range(k):
+        picked[j] = c
+        np.dot(x, x[c], out=sim)
+        np.maximum(nearest, sim, out=nearest)
+        nearest[c] = np.inf  # never picked twice (an exact duplicate has similarity 1)
+        c = int(nearest.argmin())
+    return picked
+
+
+@register_operator("k_center_greedy")
+class KCenterGreedy(Operator):
+    """Keep a ``fraction`` of the subset chosen by greedy k-center on the embeddings.
+
+    Core-set selection (Sener & Savarese, ICLR 2018, "k-Center-Greedy"): start from a
+    random row (drawn from the step's rng), then repeatedly add the row farthest (in cosine
+    distance) from every row kept so far, which minimises the largest distance from any
+    row to its nearest kept row within a factor 2. Deterministic given the rng; O(n x k x d)
+    (refused above :data:`MAX_WORK`).
+    """
+
+    kind = "select"
+    requires = (EMBEDDINGS,)
+
+    class Params(OpParams):
+        fraction: float = Field(0.2, gt=0.0, le=1.0)
+
+    def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        n = len(view)
+        k = count_for(params.fraction, n)
+        if k >= n:
+            return Decision(np.ones(n, dtype=bool))
+        keep = np.zeros(n, dtype=bool)
+        if k > 0:
+            emb = view.embeddings()
+            _check_work(
+                self.name, f"{n:,} rows x {k:,} centers x {emb.shape[1]} dims", n * k * emb.shape[1]
+            )
+            keep[k_center_order(unit_rows(emb), k, int(rng.integers(n)))] = True
+        return Decision(keep, {f"not among {k:,} k-center picks": ~keep})
+
+
+def kmeans_centroids(
+    x: np.ndarray, n_clusters: int, rng: np.random.Generator, *, iterations: int = KMEANS_ITERATIONS
+) -> np.ndarray:
+    """Centroids of k-means on a random sample of the rows of ``x``.
+
+    k-means++ seeding (D^2 sampling) then ``iterations`` Lloyd steps, both on at most
+    ``KMEANS_SAMPLE + 64 * n_clusters`` rows drawn without replacement. An emptied cluster
+    keeps its previous centroid.
+
+    Args:
+        x: unit rows, `n x d` float32, ``n >= n_clusters >= 1``.
+
+    Returns:
+        `n_clusters x d` float32.
+    """
+    n = len(x)
+    m = min(n, KMEANS_SAMPLE + 64 * n_clusters)
+    s = x if m == n else x[np.sort(rng.choice(n, size=m, replace=False))]
+    sq = np.einsum("ij,ij->i", s, s)
+    centers = np.empty((n_clusters, s.shape[1]), dtype=np.float32)
+    centers[0] = s[rng.integers(m)]
+    d2 = np.maximum(sq - 2 * (s @ centers[0]) + centers[0] @ centers[0], 0)
+    for j in range(1, n_clusters):
+        total = float(d2.sum())
+        pick = int(rng.integers(m)) if total <= 0 else int(rng.choice(m, p=d2 / total))
+        centers[j] = s[pick]
+        np.minimum(d2, np.maximum(sq - 2 * (s @ centers[j]) + centers[j] @ centers[j], 0), out=d2)
+    for _ in range(iterations):
+        labels = assign_clusters(s, centers)
+        order = np.argsort(labels, kind="stable")
+        counts = np.bincount(labels, minlength=n_clusters)
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        present = counts > 0
+        sums = np.add.reduceat(s[order], starts[present], axis=0)
+        centers[present] = sums / counts[present, None]
+    return centers
+
+
+def assign_clusters(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Nearest centroid (Euclidean) of every row, in chunks of :data:`ASSIGN_CHUNK` rows."""
+    half = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    out = np.empty(len(x), dtype=np.int64)
+    for a in range(0, len(x), ASSIGN_CHUNK):
+        scores = x[a : a + ASSIGN_CHUNK] @ centers.T  # argmin |x-c|^2 = argmax x.c - |c|^2/2
+        scores -= half
+        out[a : a + ASSIGN_CHUNK] = scores.argmax(axis=1)
+    return out
+
+
+def equal_shares(sizes: np.ndarray, k: int) -> np.ndarray:
+    """Per-cluster quotas summing to ``min(k, sizes.sum())``, as equal as the sizes allow.
+
+    Water-filling: a cluster smaller than the equal share gives all its rows and the rest
+    is shared by the others; the remainder of an uneven division goes to the lowest
+    cluster ids among those with room.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    quota = np.zeros(len(sizes), dtype=np.int64)
+    left, open_ = min(k, int(sizes.sum())), np.ones(len(sizes), dtype=bool)
+    for c in np.argsort(sizes, kind="stable"):  # smallest first
+        share = left / int(open_.sum())
+        if sizes[c] <= share:  # takes all its rows
+            quota[c], left = sizes[c], left - int(sizes[c])
+            open_[c] = False
+        else:  # every open cluster is larger than the share: split it evenly
+            ids = np.flatnonzero(open_)
+            quota[ids] = left // len(ids)
+            quota[ids[: left % len(ids)]] += 1
+            break
+    return quota
+
+
+@register_operator("cluster_balanced")
+class ClusterBalanced(Operator):
+    """Keep a ``fraction`` of the subset with an equal share from each k-means cluster.
+
+    Cluster-balanced sampling: k-means (``n_clusters``, k-means++ seeding, a few Lloyd
+    steps on a sample, then every row assigned to its nearest centroid) on the normalised
+    embeddings, then each cluster contributes the same number of rows, drawn at random
+    (a cluster too small for its share gives all its rows and the others share the rest).
+    Rare regions of the pool are thereby over-represented relative to a uniform sample —
+    the usual diversity baseline of data-selection studies (e.g. the clustering baselines
+    of SemDeDup, Abbas et al. 2023, and of D4, Tirumala et al. 2023). Deterministic given
+    the rng.
+    """
+
+    kind = "select"
+    requires = (EMBEDDINGS,)
+
+    class Params(OpParams):
+        fraction: float = Field(0.2, gt=0.0, le=1.0)
+        n_clusters: int = Field(16, ge=2, le=128, json_schema_extra={"log": True})
+
+    def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        n = len(view)
+        k = count_for(params.fraction, n)
+        if k >= n:
+            return Decision(np.ones(n, dtype=bool))
+        keep = np.zeros(n, dtype=bool)
+        if k > 0:
+            x = unit_rows(view.embeddings())
+            labels = assign_clusters(x, kmeans_centroids(x, min(params.n_clusters, n), rng))
+            quota = equal_shares(np.bincount(labels, minlength=min(params.n_clusters, n)), k)
+            # A random order inside each cluster: sort by label + a uniform draw in [0, 1).
+            order = np.argsort(labels + rng.random(n), kind="stable")
+            sorted_labels = labels[order]
+            starts = np.searchsorted(sorted_labels, np.arange(len(quota)))
+            rank = np.arange(n) - starts[sorted_labels]
+            keep[order[rank < quota[sorted_labels]]] = True
+        return Decision(keep, {f"over the equal share of {params.n_clusters} clusters": ~keep})
+
+
+def diverse_by_score(
+    x: np.ndarray, order: np.ndarray, k: int, max_similarity: float
+) -> tuple[np.ndarray, int]:
+    """Walk rows in ``order``, keeping a row unless its cosine similarity to a kept row
+    exceeds ``max_similarity``; stop once ``k`` are kept.
+
+    Blocked: :data:`QD_BLOCK` candidates at a time are compared with every kept row by one
+    matrix product, then with each other (earlier candidates first, as a sequential walk
+    would); the result is exactly the sequential walk's.
+
+    Args:
+        x: unit rows, `n x d` float32.
+        order: positions in walk order.
+
+    Returns:
+        ``(kept positions in walk order, rows walked)``; rows after the last walked one
+        were never compared (the budget was filled first).
+    """
+    kept_vecs = np.empty((k, x.shape[1]), dtype=np.float32)
+    kept = np.empty(k, dtype=np.int64)
+    m = walked = 0
+    for a in range(0, len(order), QD_BLOCK):
+        if m >= k:
+            break
+        idx = order[a : a + QD_BLOCK]
+        xb = x[idx]
+        ok = np.ones(len(idx), dtype=bool)
+        for b in range(0, m, 16 * QD_BLOCK):  # bounded `block x 16 block` similarity tiles
+            ok &= (xb @ kept_vecs[b : min(m, b + 16 * QD_BLOCK)].T).max(axis=1) <= max_similarity
+        cand = np.flatnonzero(ok)
+        sim = xb[cand] @ xb[cand].T
+        clash = np.triu(sim > max_similarity, 1)  # clash[i, j]: earlier candidate i vs j
+        accept = np.ones(len(cand), dtype=bool)
+        for j in np.flatnonzero(clash.any(axis=0)):  # only rows with an earlier clash
+            accept[j] = not (clash[:j, j] & accept[:j]).any()
+        new = cand[accept][: k - m]
+        kept[m : m + len(new)] = idx[new]
+        kept_vecs[m : m + len(new)] = xb[new]
+        m += len(new)
+        walked = a + (int(new[-1]) + 1 if m >= k and len(new) else len(idx))
+    return kept[:m], walked
+
+
+@register_operator("quality_diversity")
+class QualityDiversity(Operator):
+    """Keep up to a ``fraction`` of the subset by quality first, skipping near-duplicates.
+
+    In the spirit of DEITA's score-first, diversity-aware selection (Liu et al., ICLR
+    2024): rows are taken in decreasing ``score`` (increasing when ``largest`` is false;
+    unknown scores last; ties to the earlier row), and a row whose cosine similarity to
+    any row already kept exceeds ``max_similarity`` is skipped, until the budget is full.
+    DEITA scores with trained complexity and quality scorers and uses a threshold of 0.9;
+    here the score is one of the cached signals (HES by default), so no extra model pass
+    is needed. Fewer rows than the budget are kept when the pool runs out of
+    sufficiently distinct rows. O(rows walked x k x d) (refused above :data:`MAX_WORK`).
+    """
+
+    kind = "select"
+
+    class Params(OpParams):
+        fraction: float = Field(0.2, gt=0.0, le=1.0)
+        score: Literal["hes", "hes_abs", "avg_he", "entropy_mean", "nll_mean", "ppl", "ifd"] = "hes"
+        largest: bool = True
+        max_similarity: float = Field(0.9, ge=0.5, le=0.99)
+
+    @classmethod
+    def required_signals(cls, params: Params) -> tuple[str, ...]:  # type: ignore[override]  # own Params: the registry passes no other
+        return (EMBEDDINGS, params.score)
+
+    def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
+        n = len(view)
+        k = count_for(params.fraction, n)
+        if n == 0 or k == 0:
+            return Decision(np.zeros(n, dtype=bool))
+        emb = view.embeddings()
+        # Lower bound of the work: even with no skip, the i-th kept row meets i - 1 others.
+        _check_work(
+            self.name, f"{k:,} kept x {k:,} / 2 x {emb.shape[1]} dims", k * k / 2 * emb.shape[1]
+        )
+        s = np.asarray(view.column(params.score), dtype=np.float64)
+        order = np.argsort(-s if params.largest else s, kind="stable")  # NaN sorts last
+        kept, walked = diverse_by_score(unit_rows(emb), order, k, params.max_similarity)
+        keep = np.zeros(n, dtype=bool)
+        keep[kept] = True
+        skipped = np.zeros(n, dtype=bool)
+        skipped[order[:walked]] = True
+        skipped &= ~keep
+        return Decision(
+            keep,
+            {
+                f"cosine > {params.max_similarity:g} to a better-scored kept row": skipped,
+                f"outside the budget of {k:,}": ~(keep | skipped),
+            },
+        )
+
+
+__all__ = [
+    "ClusterBalanced",
+    "KCenterGreedy",
+    "QualityDiversity",
+    "assign_clusters",
+    "equal_shares",
+    "k_center_order",
+    "kmeans_centroids",
+    "unit_rows",
+]
