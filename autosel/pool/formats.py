@@ -8,9 +8,18 @@ Supported record shapes (see README, "Pool formats"):
   ``[[user, assistant], ...]`` as in LLaMA-Factory's Alpaca variant.
 - ``sharegpt``: ``{"conversations": [{"from", "value"}, ...]}``.
 - ``prompt_response``: ``{"prompt", "response"}`` (``completion`` accepted for response).
+- ``question_answer``: ``{"question", "answer"}`` (GSM8K and most Hugging Face QA sets):
+  the question is the user turn and ``answer`` is the *response* (the SFT target, e.g. a
+  chain of thought). The reference final answer is ``target`` when given, else the text
+  after a final ``#### `` line of the answer (GSM8K's convention), else none.
 
 Optional fields in every format: ``id``, ``source``, ``difficulty``, ``answer`` (or
 ``target``), ``group``, ``correct``, ``metadata``.
+
+Field mapping (:func:`parse_field_map`, :func:`apply_field_map`): a record whose fields
+have other names is renamed before detection, ``CANONICAL=SOURCE`` per pair (``--map
+question=problem,answer=solution`` reads a MATH-style ``{"problem", "solution"}`` record
+as ``question_answer``). The canonical names are :data:`MAPPABLE`.
 """
 
 from __future__ import annotations
@@ -22,7 +31,31 @@ import orjson
 
 from autosel.pool.schema import CHAT_ROLES, DEFAULT_SOURCE, SHAREGPT_ROLES
 
-FORMATS = ("chat", "alpaca", "sharegpt", "prompt_response")
+FORMATS = ("chat", "alpaca", "sharegpt", "prompt_response", "question_answer")
+# Every top-level field some format reads: what the left side of a field map may name.
+MAPPABLE = (
+    "messages",
+    "conversations",
+    "instruction",
+    "input",
+    "output",
+    "system",
+    "history",
+    "prompt",
+    "response",
+    "completion",
+    "question",
+    "answer",
+    "id",
+    "source",
+    "difficulty",
+    "target",
+    "group",
+    "correct",
+    "metadata",
+)
+MAP_SYNTAX = "--map question=<field>,answer=<field> (or prompt=<field>,response=<field>)"
+_GSM8K_FINAL = "\n#### "
 DIFFICULTY_WORDS = {"easy": 0.25, "medium": 0.5, "hard": 0.75, "very_hard": 1.0, "expert": 1.0}
 
 
@@ -51,11 +84,92 @@ def detect_format(rec: Any) -> str:
         return "alpaca"
     if "prompt" in rec:
         return "prompt_response"
-    keys = ", ".join(sorted(map(str, rec))[:8]) or "(none)"
+    if "question" in rec:
+        return "question_answer"
     raise RecordError(
-        f"record matches no known format (keys: {keys}); accepted: 'messages' (chat), "
-        "'conversations' (sharegpt), 'instruction'+'output' (alpaca), 'prompt'+'response'"
+        f"record matches no known format (fields found: {found_fields(rec)}); accepted: "
+        "'messages' (chat), 'conversations' (sharegpt), 'instruction'+'output' (alpaca), "
+        "'prompt'+'response', 'question'+'answer'; or name your fields with "
+        f'{MAP_SYNTAX} (API: "map": {{"question": "<field>", ...}})'
     )
+
+
+def found_fields(rec: dict[str, Any], limit: int = 20) -> str:
+    """The record's field names, sorted, for error messages (``(none)`` when empty)."""
+    keys = sorted(map(str, rec))
+    more = f", … ({len(keys) - limit} more)" if len(keys) > limit else ""
+    return (", ".join(keys[:limit]) + more) or "(none)"
+
+
+def parse_field_map(spec: str | dict[str, str] | None) -> dict[str, str]:
+    """``"question=problem,answer=solution"`` (or a dict) -> ``{canonical: source}``.
+
+    Raises:
+        RecordError: a pair is not ``CANONICAL=SOURCE``, a canonical name is not in
+            :data:`MAPPABLE`, or a canonical name or source field is given twice
+            (``field`` is ``map``).
+    """
+    if not spec:
+        return {}
+    if isinstance(spec, dict):
+        pairs = [(str(k), v) for k, v in spec.items()]
+    else:
+        pairs = []
+        for part in spec.split(","):
+            if not part.strip():
+                continue
+            canonical, eq, source = part.partition("=")
+            if not eq:
+                raise RecordError(
+                    f"'{part.strip()}' is not CANONICAL=SOURCE; example: {MAP_SYNTAX}", "map"
+                )
+            pairs.append((canonical, source))
+    out: dict[str, str] = {}
+    for canonical, source in pairs:
+        canonical = canonical.strip()
+        if canonical not in MAPPABLE:
+            raise RecordError(
+                f"unknown canonical field '{canonical}' (left of '='); accepted: "
+                f"{', '.join(MAPPABLE)}; example: {MAP_SYNTAX}",
+                "map",
+            )
+        if not isinstance(source, str) or not source.strip():
+            raise RecordError(f"'{canonical}=' names no source field; example: {MAP_SYNTAX}", "map")
+        if canonical in out:
+            raise RecordError(f"canonical field '{canonical}' is mapped twice", "map")
+        if source.strip() in out.values():
+            raise RecordError(f"source field '{source.strip()}' is mapped twice", "map")
+        out[canonical] = source.strip()
+    return out
+
+
+def apply_field_map(rec: Any, field_map: dict[str, str]) -> Any:
+    """Rename a record's fields by ``field_map`` (``{canonical: source}``).
+
+    Fields not named in the map are kept; a mapped value replaces any field of the
+    canonical name the record already had. A ``None`` value (a null in a Parquet or Arrow
+    column) leaves the canonical field absent.
+
+    Raises:
+        RecordError: a source field is absent from the record (``field`` is its name; the
+            message lists the fields found).
+    """
+    if not field_map or not isinstance(rec, dict):
+        return rec
+    out = {k: v for k, v in rec.items() if k not in field_map.values()}
+    for canonical, source in field_map.items():
+        if source not in rec:
+            raise RecordError(
+                f"mapped field '{source}' (for {canonical}) is missing; fields found: "
+                f"{found_fields(rec)}",
+                source,
+            )
+        value = rec[source]
+        if value is None:
+            out.pop(canonical, None)
+        else:
+            out[canonical] = value
+    return out
 
 
 def _text(value: Any, field: str, *, required: bool = True) -> str:
@@ -168,6 +282,9 @@ def _prompt_response(rec: dict[str, Any], fmt: str) -> tuple[list[dict[str, str]
         key = "response" if "response" in rec or "completion" not in rec else "completion"
         response = _text(rec.get(key), key)
         return [{"role": "user", "content": prompt_text}], response
+    if fmt == "question_answer":
+        question = _text(rec.get("question"), "question")
+        return [{"role": "user", "content": question}], _text(rec.get("answer"), "answer")
     raise RecordError(f"unknown format '{fmt}'; accepted: {', '.join(FORMATS)}")
 
 
@@ -242,6 +359,13 @@ def normalize(rec: Any, fmt: str) -> dict[str, Any]:
     if not isinstance(rec, dict):
         raise RecordError(f"expected a JSON object, got {type(rec).__name__}")
     prompt, response = _prompt_response(rec, fmt)
+    if fmt == "question_answer":
+        # `answer` was the response; the reference answer is `target`, or GSM8K's "#### x".
+        rec = {k: v for k, v in rec.items() if k != "answer"}
+        tail = response.rpartition(_GSM8K_FINAL)[2] if _GSM8K_FINAL in response else ""
+        final = tail.split("\n", 1)[0].strip()
+        if final and "target" not in rec:
+            rec["target"] = final
     row = _optional_fields(rec)
     row["prompt"] = prompt
     row["response"] = response

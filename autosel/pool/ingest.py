@@ -1,7 +1,10 @@
 """Streaming ingestion of a pool file into a content-addressed Parquet pool.
 
-Containers: JSONL (optionally gzip), JSON array (streamed with ijson), Parquet.
-Formats: see :mod:`autosel.pool.formats`. Memory stays bounded by one batch of rows plus
+Containers: JSONL (optionally gzip), JSON array (streamed with ijson), Parquet, and a
+Hugging Face ``datasets`` directory written by ``save_to_disk`` (``hf``: Arrow stream
+files listed in ``state.json``, read with pyarrow; ``datasets`` itself is not needed).
+Formats: see :mod:`autosel.pool.formats`; a field map renames each record's fields
+before the format is detected (:func:`autosel.pool.formats.apply_field_map`). Memory stays bounded by one batch of rows plus
 one small digest per row (for sample ids and duplicate counting), so a 1 GB JSONL file
 is ingested in well under 1 GB of RAM.
 
@@ -38,7 +41,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from autosel.errors import InputError, StorageError, describe_os_error
-from autosel.pool.formats import FORMATS, RecordError, detect_format, normalize
+from autosel.pool.formats import (
+    FORMATS,
+    RecordError,
+    apply_field_map,
+    detect_format,
+    normalize,
+    parse_field_map,
+)
 from autosel.pool.pool import MANIFEST_NAME, PARQUET_NAME, SKIPPED_NAME, Pool
 from autosel.pool.schema import POOL_SCHEMA, SCHEMA_VERSION
 from autosel.settings import Settings, get_settings
@@ -51,7 +61,8 @@ except ImportError:  # pragma: no cover - Windows: stale temp dirs are left alon
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 8192
-CONTAINERS = ("auto", "jsonl", "json", "parquet")
+CONTAINERS = ("auto", "jsonl", "json", "parquet", "hf")
+COLUMNAR = ("parquet", "hf")  # containers whose nulls mean "field absent"
 
 
 @dataclass(frozen=True)
@@ -269,7 +280,78 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
             return
         for rec in batch.to_pylist():
             n += 1
-            yield n, {k: v for k, v in rec.items() if v is not None}
+            yield n, rec  # nulls are dropped after field mapping (see _ingest_into)
+
+
+def hf_arrow_files(path: Path) -> list[Path]:
+    """The Arrow files of a ``datasets`` ``save_to_disk`` directory, in row order.
+
+    A ``DatasetDict`` directory (``dataset_dict.json``) with a single split is read as
+    that split; with several, the split must be named by giving its directory (a pool
+    silently built from ``train`` + ``test`` would hold the test items).
+
+    Raises:
+        InputError: not such a directory, several splits, or a listed file is missing.
+    """
+    dict_json = path / "dataset_dict.json"
+    if dict_json.is_file():
+        try:
+            splits = [str(x) for x in json.loads(dict_json.read_text())["splits"]]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(f"unreadable dataset_dict.json: {e}", path=dict_json) from None
+        if len(splits) != 1:
+            raise InputError(
+                f"a Hugging Face DatasetDict with splits {', '.join(splits)}: give one "
+                f"split's directory, e.g. {path / (splits[0] if splits else 'train')}",
+                path=path,
+            )
+        path = path / splits[0]
+    state = path / "state.json"
+    if not state.is_file():
+        raise InputError(
+            "is a directory but not a Hugging Face save_to_disk directory (no state.json "
+            "or dataset_dict.json); give a JSONL, JSON or Parquet file, or a directory "
+            "written by datasets' save_to_disk",
+            path=path,
+        )
+    try:
+        names = [str(f["filename"]) for f in json.loads(state.read_text())["_data_files"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(
+            f"unreadable state.json (expected '_data_files': [{{'filename': ...}}]): {e}",
+            path=state,
+        ) from None
+    files = [path / n for n in names]
+    for f in files:
+        if not f.is_file():
+            raise InputError("listed in state.json but missing", path=f)
+    if not files:
+        raise InputError("state.json lists no data files: no records to ingest", path=state)
+    return files
+
+
+def iter_arrow_files(files: list[Path]) -> Iterator[tuple[int, Any]]:
+    """Records of Arrow IPC files (stream format, as ``datasets`` writes; file format too),
+    numbered across the files; nulls kept."""
+    n = 0
+    for f in files:
+        try:
+            source = pa.memory_map(str(f))
+            try:
+                reader: Any = pa.ipc.open_stream(source)
+            except pa.ArrowInvalid:
+                reader = pa.ipc.open_file(source)
+                batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+            else:
+                batches = iter(reader)
+            for batch in batches:
+                for rec in batch.to_pylist():
+                    n += 1
+                    yield n, rec
+        except (OSError, pa.ArrowException) as e:
+            raise InputError(
+                f"not a readable Arrow file: {e}", path=f, line=n + 1, unit="record"
+            ) from None
 
 
 # ---------------------------------------------------------------------------- ingest
@@ -317,14 +399,20 @@ def add_pool(
     container: str = "auto",
     name: str | None = None,
     skip_invalid: bool = False,
+    field_map: str | dict[str, str] | None = None,
     settings: Settings | None = None,
 ) -> IngestResult:
     """Ingest ``path`` into the pool store and return the (possibly pre-existing) pool.
 
     Args:
-        path: the input file.
+        path: the input file, or a ``save_to_disk`` directory.
         fmt: ``auto`` or one of :data:`~autosel.pool.formats.FORMATS`.
-        container: ``auto``, ``jsonl``, ``json`` or ``parquet`` (gzip is detected).
+        container: ``auto``, ``jsonl``, ``json``, ``parquet`` or ``hf`` (gzip is detected;
+            a directory is ``hf``).
+        field_map: ``{canonical: source}`` or ``"canonical=source,..."``: the record
+            fields to read as the canonical ones (see
+            :func:`~autosel.pool.formats.parse_field_map`); every mapped source field
+            must be present in every record.
         name: a display name (default: the file name without extensions).
         skip_invalid: ingest the valid records and write a report of the others
             (``skipped.jsonl`` in the pool directory) instead of failing.
@@ -342,8 +430,14 @@ def add_pool(
         raise InputError(
             f"unknown container '{container}'; accepted: {', '.join(CONTAINERS)}", path=src
         )
+    try:
+        fields = parse_field_map(field_map)
+    except RecordError as e:
+        raise InputError(e.message, field=e.field) from None
+    if src.is_dir() and container in ("auto", "hf"):
+        return _add(src, "hf", fmt, fields, name, skip_invalid, settings, t0)
     if src.is_dir():
-        raise InputError("is a directory; give a JSONL, JSON or Parquet file", path=src)
+        raise InputError(f"is a directory; container {container} needs a file", path=src)
     if not src.is_file():
         raise InputError("no such file", path=src)
     if src.name.endswith(".gz") and src.stat().st_size and not _is_gzip(src):
@@ -355,14 +449,37 @@ def add_pool(
     if src.stat().st_size == 0:
         raise InputError("file is empty: no records to ingest", path=src)
     kind = sniff_container(src) if container == "auto" else container
+    if kind == "hf":
+        raise InputError("container hf needs a save_to_disk directory, not a file", path=src)
+    return _add(src, kind, fmt, fields, name, skip_invalid, settings, t0)
+
+
+def _add(
+    src: Path,
+    kind: str,
+    fmt: str,
+    fields: dict[str, str],
+    name: str | None,
+    skip_invalid: bool,
+    settings: Settings,
+    t0: float,
+) -> IngestResult:
+    """Ingest the checked input ``src`` of container ``kind`` (the body of :func:`add_pool`)."""
     unit = "line" if kind == "jsonl" else "record"
     records: Iterator[tuple[int, Any]]
-    if kind == "jsonl":
-        records = _iter_jsonl(src, settings.max_record_bytes)
-    elif kind == "json":
-        records = _iter_json_array(src)
+    size, compression = 0, None
+    if kind == "hf":
+        files = hf_arrow_files(src)
+        records = iter_arrow_files(files)
+        size = sum(f.stat().st_size for f in files)
     else:
-        records = _iter_parquet(src)
+        size, compression = src.stat().st_size, "gzip" if _is_gzip(src) else None
+        if kind == "jsonl":
+            records = _iter_jsonl(src, settings.max_record_bytes)
+        elif kind == "json":
+            records = _iter_json_array(src)
+        else:
+            records = _iter_parquet(src)
 
     pools_dir = settings.pools_dir
     with _storage_errors(pools_dir, settings.home):
@@ -371,17 +488,21 @@ def add_pool(
         tmp = _TmpDir.claim(pools_dir)
     try:
         with _storage_errors(pools_dir, settings.home):
-            result = _ingest_into(tmp.path, records, src, fmt, unit, skip_invalid)
+            result = _ingest_into(
+                tmp.path, records, src, fmt, unit, skip_invalid, fields, kind in COLUMNAR
+            )
             manifest = {
                 "schema_version": SCHEMA_VERSION,
                 "name": name or src.name.split(".")[0],
                 "source_file": str(src.resolve()),
-                "source_bytes": src.stat().st_size,
+                "source_bytes": size,
                 "container": kind,
-                "compression": "gzip" if _is_gzip(src) else None,
+                "compression": compression,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 **result,
             }
+            if fields:  # how the records were read, for whoever rebuilds the pool
+                manifest["field_map"] = fields
             pool_id = manifest["content_hash"][:16]
             manifest["pool_id"] = pool_id
             (tmp.path / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
@@ -536,6 +657,8 @@ def _ingest_into(
     fmt: str,
     unit: str,
     skip_invalid: bool,
+    field_map: dict[str, str],
+    drop_nulls: bool,
 ) -> dict[str, Any]:
     writer = _Writer(tmp / PARQUET_NAME)
     report: io.TextIOWrapper | None = None
@@ -552,6 +675,10 @@ def _ingest_into(
             try:
                 if isinstance(rec, RecordError):
                     raise rec
+                if field_map:
+                    rec = apply_field_map(rec, field_map)
+                if drop_nulls and isinstance(rec, dict):
+                    rec = {k: v for k, v in rec.items() if v is not None}
                 if fmt == "auto":
                     rec_fmt = detect_format(rec)
                     if file_fmt is None:
