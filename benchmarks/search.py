@@ -1,23 +1,43 @@
-"""Search benchmark on the synthetic objective (autosel.evaluation.synthetic; no GPU).
+"""Search benchmark on synthetic objective families (autosel.evaluation.synthetic_families).
 
-Simple regret = U* - U(recipe with the best *observed* score), with U(.) the noise-free
-utility. U* is the best true utility found by an oracle (coordinate ascent over 1- to
-3-step recipes on the noise-free utility, from the best single-operator recipes; see
-:func:`oracle`) or by any recipe any method evaluated in this run. Methods drive the same
-recipe space (same operators, ``min_size`` and target mix):
+Families (TEST DOUBLES, no GPU): ``state_aligned`` (the original objective of
+``autosel.evaluation.synthetic``, partly circular: some of its terms are state-vector
+features the GP sees), and three defined on hidden labels the state vector does not
+hold: ``hidden_quality``, ``two_defects`` (an interaction of two operators) and
+``needle`` (one narrow parameter band pays). See that module for what each hides.
 
-- autosel: GPStrategy; random: RandomStrategy (random recipes);
-- random_topk: one random_sample step with a random fraction (random subsets);
-- hes_topk: the best single-operator selector, top-f HES on an even grid of f;
-- optuna_tpe / optuna_gp: optuna samplers over the unit-cube layout of RecipeSpace.from_unit.
+Simple regret = U* - U(recipe with the best *observed*, i.e. noisy, score), with U(.) the
+noise-free utility. U* is the best true utility found by an oracle (coordinate ascent over
+1- to 3-step recipes on the noise-free utility; :func:`oracle`) or by any recipe any
+method evaluated in this run. Every method gets the same number of evaluations (distinct
+feasible subsets: an infeasible or already-evaluated proposal costs no evaluation, as in
+a real search where realization detects both before any training), in the same recipe
+space (same operators, ``min_size`` and target mix):
 
-Budgets share runs: a method whose proposals do not depend on the budget (every method
-here; for autosel, runs with the same number of warmup probes) is run once to the
-largest budget and a smaller budget reads the prefix of that run, which is exactly what a
-run with the smaller budget would have proposed (``tests/search`` checks this for
-GPStrategy). hes_topk's grid depends on the budget and is run per budget.
+- autosel: ``make_strategy("gp")`` (GPStrategy);
+- random: ``make_strategy("random")``, random recipes of 1-3 operators;
+- random_subsets: random subsets stratified by source (``cap`` with ``strategy:
+  stratified``), their sizes stratified over [min_size, pool] (a rotated van der Corput
+  sequence: any prefix covers the range evenly);
+- grid: ``make_strategy("grid")``, the single-operator grid (full pool, every operator
+  alone, every param swept coarse to fine);
+- optuna_tpe: ``make_strategy("tpe")``, optuna TPE over 1-3 step recipes;
+- optuna_gp: optuna's GPSampler over the unit cube of ``RecipeSpace.from_unit`` (kept
+  here: there is no library strategy for it); an infeasible point is told the worst
+  score observed so far, a repeat the score of the subset it repeats.
 
-Usage: python benchmarks/search.py [--quick]
+Evaluation noise is drawn per (benchmark seed, subset) (:class:`RunNoise`), so the
+seeds are independent replicates for deterministic methods (the grid) too.
+
+Budgets share runs: every model-based method (autosel, optuna_tpe, optuna_gp) runs with
+3 warmup / startup trials at every budget (the default for budgets 10 and 15; at 25 the
+default would be 5), so no method's proposals depend on the budget and a smaller budget
+reads the prefix of one run to the largest budget: exactly what a run with the smaller
+budget would have proposed (``tests/search`` checks this for GPStrategy).
+
+Usage: python benchmarks/search.py [--quick] [--families a,b]
+(--quick: 3 seeds, budget 15, the oracle from 3 starts plus the hints; full: 20 seeds,
+budgets 10/15/25, 6 starts. Pools of 1500 rows in both.)
 """
 
 from __future__ import annotations
@@ -29,20 +49,46 @@ import numpy as np
 import torch
 
 import operators  # noqa: F401 - registers operators
-from autosel.evaluation.synthetic import TARGET_MIX, make_problem
+from autosel.evaluation.synthetic_families import FAMILIES, make_family
 from autosel.ops import get_operator
-from autosel.recipes import Recipe
-from autosel.search import GPStrategy, RandomStrategy, RecipeSpace, SearchKnobs, TrialResult
+from autosel.search import GPStrategy, RecipeSpace, SearchKnobs, TrialResult
+from autosel.search.baselines import make_strategy
 
 MIN_SIZE = 100
+WARMUP = 3
+METHODS = ("autosel", "random", "random_subsets", "grid", "optuna_tpe", "optuna_gp")
+STRATEGY = {"autosel": "gp", "random": "random", "grid": "grid", "optuna_tpe": "tpe"}
 UNIT_GRID = (0.0, 0.03, 0.07, 0.12, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 NEAR = (-0.04, -0.02, -0.01, -0.005, 0.005, 0.01, 0.02, 0.04)
+# Extra oracle starts: each family's documented optimum (U* is then not left to chance).
+HINTS = {
+    "hidden_quality": [[("ifd_filter", {"fraction": 1.0}), ("hes_filter", {"fraction": 0.3})]],
+    "two_defects": [[("perplexity_filter", {"high_q": 0.85}), ("ifd_filter", {"fraction": 1.0})]],
+    "needle": [[("hes_filter", {"p": 0.02, "fraction": 0.3})]],
+}
 
 
-def new_space(prob):
-    # The target mix is part of a real search spec; the synthetic utility penalises the
-    # divergence from TARGET_MIX, so the space's state feature measures the same thing.
-    return RecipeSpace(prob.pool, prob.signals, min_size=MIN_SIZE, target_mix=TARGET_MIX)
+def new_space(prob, family):
+    # The target mix is part of a real search spec; on state_aligned the utility
+    # penalises the divergence from it, the other families ignore the mix.
+    return RecipeSpace(
+        prob.pool, prob.signals, min_size=MIN_SIZE, target_mix=FAMILIES[family].target_mix
+    )
+
+
+class RunNoise:
+    """The problem with evaluation noise drawn per benchmark seed as well as per subset.
+
+    The families seed their noise by (problem seed, subset fingerprint), so without this
+    a deterministic method (the grid) would see the same noisy scores in every seed and
+    its median over seeds would be one draw of noise.
+    """
+
+    def __init__(self, prob, seed):
+        self.prob, self.seed, self.pool = prob, seed, prob.pool
+
+    def evaluate(self, indices, fingerprint):
+        return self.prob.evaluate(indices, f"run{self.seed}/{fingerprint}")
 
 
 def drive(strategy, space, prob, budget):
@@ -56,38 +102,57 @@ def drive(strategy, space, prob, budget):
     return [(t.score, space.realize(t.recipe).indices) for t in hist]
 
 
-def fixed_recipes(recipes, space, prob):
-    out = []
-    for rec in recipes:
-        r = space.realize(rec)
-        out.append(
-            (prob.evaluate(r.indices, r.fingerprint), r.indices)
-            if r.feasible
-            else (-3.0, r.indices)
-        )
+def van_der_corput(i):
+    x, f = 0.0, 0.5
+    while i:
+        x, i, f = x + f * (i & 1), i >> 1, f / 2
+    return x
+
+
+def random_subsets(space, prob, budget, seed):
+    """Source-stratified random subsets, sizes stratified over [min_size, pool]."""
+    n = len(prob.pool)
+    shift = np.random.default_rng(seed).random()
+    out, seen = [], set()
+    for i in range(4 * budget):
+        if len(out) == budget:
+            break
+        f = (van_der_corput(i) + shift) % 1.0
+        k = int(round(MIN_SIZE + f * (n - MIN_SIZE)))
+        r = space.realize(space.make([("cap", {"max_samples": k, "strategy": "stratified"})]))
+        if r.feasible and r.fingerprint not in seen:
+            seen.add(r.fingerprint)
+            out.append((prob.evaluate(r.indices, r.fingerprint), r.indices))
     return out
 
 
-def optuna_run(sampler_name, space, prob, budget, seed, gp_startup=10):
+def optuna_gp(space, prob, budget, seed, tries=40):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    sampler = (
-        optuna.samplers.TPESampler(seed=seed)
-        if sampler_name == "tpe"
-        else optuna.samplers.GPSampler(seed=seed, n_startup_trials=gp_startup)
-    )
+    sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=WARMUP)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    trials = []
-    for _ in range(budget):
+    scores: dict[str, float] = {}
+    out = []
+    for _ in range(tries * budget):
+        if len(out) == budget:
+            break
         t = study.ask()
         u = np.array([t.suggest_float(f"u{j}", 0.0, 1.0) for j in range(space.unit_dim)])
         r = space.realize(space.from_unit(u))
-        # An infeasible recipe still costs a trial (optuna cannot know it beforehand).
-        s = prob.evaluate(r.indices, r.fingerprint) if r.feasible else -3.0
-        study.tell(t, s)
-        trials.append((s, r.indices))
-    return trials
+        if not r.feasible:
+            if scores:
+                study.tell(t, min(scores.values()))
+            else:
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+        elif r.fingerprint in scores:
+            study.tell(t, scores[r.fingerprint])
+        else:
+            s = prob.evaluate(r.indices, r.fingerprint)
+            scores[r.fingerprint] = s
+            study.tell(t, s)
+            out.append((s, r.indices))
+    return out
 
 
 def _values(dim, current=None):
@@ -100,15 +165,16 @@ def _values(dim, current=None):
     return sorted({dim.decode(u) for u in us})
 
 
-def oracle(space, prob, max_len=3, starts=6):
+def oracle(space, prob, hints=(), max_len=3, starts=6):
     """Best noise-free utility found by coordinate ascent over short recipes.
 
-    Starts from the ``starts`` best of {full pool, each operator at its defaults}; each
-    sweep tries every grid value (and fine steps around the current value) of every param
-    of every step, removing each step, and inserting every absent operator (defaults or
-    one param on the grid) at every position while the recipe is shorter than
-    ``max_len``; the first improvement is kept and sweeps repeat until none improves.
-    About 10k realizations (~20 s); a reference, not a method under test.
+    Starts from the ``starts`` best of {full pool, each operator at its defaults} and
+    from ``hints``; each sweep tries every grid value (and fine steps around the current
+    value) of every param of every step, removing each step, and inserting every absent
+    operator (defaults or one param on the grid) at every position while the recipe is
+    shorter than ``max_len``; the first improvement is kept and sweeps repeat until none
+    improves. About 10k realizations per start group; a reference, not a method under
+    test.
 
     Returns:
         ``(U*, best steps)``.
@@ -127,7 +193,7 @@ def oracle(space, prob, max_len=3, starts=6):
 
     singles = [[]] + [[(op, default(op))] for op in space.operators]
     best_u, best = -np.inf, []
-    for start in sorted(singles, key=util, reverse=True)[:starts]:
+    for start in sorted(singles, key=util, reverse=True)[:starts] + [list(h) for h in hints]:
         steps, cur, improved = start, util(start), True
         while improved:
             improved = False
@@ -143,6 +209,7 @@ def oracle(space, prob, max_len=3, starts=6):
 def _neighbours(steps, space, default, max_len):
     out = []
     for i, (op, p) in enumerate(steps):
+        p = {**default(op), **p}
         for d in space.dims[op]:
             out += [
                 steps[:i] + [(op, {**p, d.name: v})] + steps[i + 1 :] for v in _values(d, p[d.name])
@@ -157,61 +224,31 @@ def _neighbours(steps, space, default, max_len):
     return out
 
 
-def run(seeds, budgets, prob, quick):
-    results = {}
-    methods = ["autosel", "random", "random_topk", "hes_topk", "optuna_tpe", "optuna_gp"]
+def run_family(family, prob, seeds, budgets):
+    """Regret inputs per (method, budget, seed): U of the best-scored pick, best U seen."""
     top = max(budgets)
-    # autosel's proposals depend on the budget only through the number of warmup probes.
-    groups: dict[int, list[int]] = {}
-    for b in budgets:
-        groups.setdefault(SearchKnobs(budget=b).warmup, []).append(b)
+    res = {}
     for seed in seeds:
-        space = new_space(prob)
-        rng = np.random.default_rng(seed)
+        space = new_space(prob, family)
+        knobs = SearchKnobs(budget=top, seed=seed, n_warmup=WARMUP, min_size=MIN_SIZE)
+        noisy = RunNoise(prob, seed)
         runs = {
-            "random": drive(
-                RandomStrategy(space, SearchKnobs(budget=top, seed=seed)), space, prob, top
-            ),
-            "random_topk": fixed_recipes(
-                [
-                    Recipe.of(("random_sample", {"fraction": float(rng.uniform(0.05, 1))}))
-                    for _ in range(top)
-                ],
-                space,
-                prob,
-            ),
-            "optuna_tpe": optuna_run("tpe", space, prob, top, seed),
-            # --quick: fewer GP startup trials so the GP sampler acts within budget 15
-            # at a lower cost; the full run keeps optuna's default (10).
-            "optuna_gp": optuna_run("gp", space, prob, top, seed, gp_startup=5 if quick else 10),
+            m: drive(make_strategy(s, space, knobs), space, noisy, top) for m, s in STRATEGY.items()
         }
-        auto = {}
-        for bs in groups.values():
-            trials = drive(
-                GPStrategy(space, SearchKnobs(budget=max(bs), seed=seed)), space, prob, max(bs)
-            )
-            auto.update({b: trials for b in bs})
-        for b in budgets:
-            per = {m: runs[m][:b] for m in runs}
-            per["autosel"] = auto[b][:b]
-            per["hes_topk"] = fixed_recipes(
-                [
-                    Recipe.of(("hes_filter", {"fraction": float(f)}))
-                    for f in np.linspace(0.05, 1.0, b)
-                ],
-                space,
-                prob,
-            )
-            for m in methods:
-                trials = per[m]
+        runs["random_subsets"] = random_subsets(space, noisy, top, seed)
+        runs["optuna_gp"] = optuna_gp(space, noisy, top, seed)
+        for m in METHODS:
+            for b in budgets:
+                trials = runs[m][:b]
                 pick = max(trials, key=lambda t: t[0])
-                results[(m, b, seed)] = prob.utility(pick[1])
-                results[("best", b, seed, m)] = max(prob.utility(t[1]) for t in trials)
-        print(f"seed {seed} done", flush=True)
-    return methods, results
+                res[(m, b, seed)] = prob.utility(pick[1])
+                res[("best", m, b, seed)] = max(prob.utility(t[1]) for t in trials)
+                res[("n", m, b, seed)] = len(trials)
+        print(f"  {family} seed {seed} done", flush=True)
+    return res
 
 
-def ask_times(prob, n_trials=50, seeds=(0, 1, 2)):
+def ask_times(prob, family, n_trials=50, seeds=(0, 1, 2)):
     """Seconds of the ask after ``n_trials`` completed trials: warm and cold strategy.
 
     The history is ``n_trials - 3`` random feasible recipes followed by three trials the
@@ -222,7 +259,7 @@ def ask_times(prob, n_trials=50, seeds=(0, 1, 2)):
     """
     warm, cold = [], []
     for seed in seeds:
-        space = new_space(prob)
+        space = new_space(prob, family)
         rng = np.random.default_rng(1000 + seed)
         hist = []
         while len(hist) < n_trials - 3:
@@ -238,63 +275,80 @@ def ask_times(prob, n_trials=50, seeds=(0, 1, 2)):
         s.ask(hist, [], 1)
         warm.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        GPStrategy(new_space(prob), knobs).ask(hist, [], 1)
+        GPStrategy(new_space(prob, family), knobs).ask(hist, [], 1)
         cold.append(time.perf_counter() - t0)
     return float(np.median(warm)), float(np.median(cold))
+
+
+def report(family, prob, u_oracle, best_steps, res, seeds, budgets):
+    """Print the family's regret table; return its median regrets by (method, budget)."""
+    u_star = max(u_oracle, max(v for k, v in res.items() if k[0] == "best"))
+    short = sum(res[("n", m, b, s)] < b for m in METHODS for b in budgets for s in seeds)
+    print(
+        f"\n== {family}: {FAMILIES[family].summary}\n"
+        f"U* = {u_star:.4f} (oracle {u_oracle:.4f}: {[op for op, _ in best_steps]}); "
+        f"noise SD {prob.noise}; seeds={len(seeds)}; pool={len(prob.pool)}; "
+        f"min_size={MIN_SIZE}" + (f"; {short} runs ended short of their budget" if short else "")
+    )
+    print(f"{'method':<15}" + "".join(f"  b={b:<3} median [IQR]      " for b in budgets))
+    med = {}
+    for m in METHODS:
+        row = f"{m:<15}"
+        for b in budgets:
+            reg = np.array([u_star - res[(m, b, s)] for s in seeds])
+            q1, q2, q3 = np.percentile(reg, [25, 50, 75])
+            med[(m, b)] = float(q2)
+            row += f"  {q2:.4f} [{q1:.4f}, {q3:.4f}]  "
+        print(row, flush=True)
+    return med
+
+
+def targets(family, med, b=15):
+    """The TARGET lines of a family at budget ``b``."""
+    out = []
+    ratio = med[("autosel", b)] / max(med[("random", b)], 1e-12)
+    out.append(
+        f"TARGET {family}_gp_vs_random measured={ratio:.3f} target=<=0.5 "
+        f"{'PASS' if ratio <= 0.5 else 'FAIL'}"
+    )
+    for m in METHODS[2:]:
+        d = med[("autosel", b)] - med[(m, b)]
+        out.append(
+            f"TARGET {family}_gp_below_{m} measured={d:+.4f} target=<0 "
+            f"{'PASS' if d < 0 else 'FAIL'} (median regret autosel - {m}, b={b})"
+        )
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--families", default=",".join(FAMILIES))
     args = ap.parse_args()
     # Every torch user here (autosel's GP, optuna's GPSampler) fits small models, for
     # which intra-op threads only add contention on a shared machine.
     torch.set_num_threads(1)
-    seeds = list(range(5 if args.quick else 20))
+    seeds = list(range(3 if args.quick else 20))
     budgets = [15] if args.quick else [10, 15, 25]
+    n = 1500  # rows per pool (the pre-families benchmark used 3000 for its full run)
+    families = args.families.split(",")
     t0 = time.time()
-    prob = make_problem(1500 if args.quick else 3000, seed=0)
-    u_oracle, best_steps = oracle(new_space(prob), prob)
-    print(
-        f"oracle U={u_oracle:.4f} in {time.time() - t0:.0f}s: {[op for op, _ in best_steps]}",
-        flush=True,
-    )
-    methods, res = run(seeds, budgets, prob, args.quick)
-    u_star = max(u_oracle, max(v for k, v in res.items() if k[0] == "best"))
-    print(
-        f"\nU* = {u_star:.4f} (oracle {u_oracle:.4f}); seeds={len(seeds)}; pool={len(prob.pool)}; "
-        f"min_size={MIN_SIZE}"
-    )
-    if args.quick:
-        print(
-            "note: --quick runs optuna's GPSampler with n_startup_trials=5 "
-            "(default 10 in the full run)"
+    lines = []
+    for family in families:
+        prob = make_family(family, n, seed=0)
+        t1 = time.time()
+        u_oracle, best_steps = oracle(
+            new_space(prob, family), prob, HINTS.get(family, ()), starts=3 if args.quick else 6
         )
-    print(f"{'method':<12}" + "".join(f"  b={b:<3} median [IQR]      " for b in budgets))
-    med = {}
-    for m in methods:
-        row = f"{m:<12}"
-        for b in budgets:
-            reg = np.array([u_star - res[(m, b, s)] for s in seeds])
-            q1, q2, q3 = np.percentile(reg, [25, 50, 75])
-            med[(m, b)] = q2
-            row += f"  {q2:.4f} [{q1:.4f}, {q3:.4f}]  "
-        print(row)
-    warm, cold = ask_times(prob)
-    b = 15
-
-    def target(name, num, den, limit):
-        ratio = med[(num, b)] / max(med[(den, b)], 1e-12)
-        ok = ratio <= limit if limit == 0.5 else ratio < limit
-        sign = "<=" if limit == 0.5 else "<"
-        print(
-            f"TARGET {name} measured={ratio:.3f} target={sign}{limit:g} {'PASS' if ok else 'FAIL'}"
-        )
-
-    print(f"(total {time.time() - t0:.0f}s)")
-    target("regret_vs_random_b15", "autosel", "random", 0.5)
-    target("regret_vs_optuna_tpe_b15", "autosel", "optuna_tpe", 1)
-    target("regret_vs_optuna_gp_b15", "autosel", "optuna_gp", 1)
+        print(f"{family}: oracle U={u_oracle:.4f} in {time.time() - t1:.0f}s", flush=True)
+        res = run_family(family, prob, seeds, budgets)
+        med = report(family, prob, u_oracle, best_steps, res, seeds, budgets)
+        lines += targets(family, med)
+    prob = make_family("state_aligned", n, seed=0)
+    warm, cold = ask_times(prob, "state_aligned")
+    print(f"\n(total {time.time() - t0:.0f}s)")
+    for line in lines:
+        print(line)
     print(
         f"TARGET ask_seconds_at_50 measured={warm:.2f} target=<3 {'PASS' if warm < 3 else 'FAIL'} "
         f"(warm strategy; cold/restarted: {cold:.2f}s)"

@@ -84,15 +84,15 @@ def test_needle_peaks_in_its_band_and_is_flat_outside() -> None:
     prob, space = _space("needle")
     full = _u(prob, space)
     at = [_u(prob, space, ("hes_filter", {"p": NEEDLE_P, "fraction": f})) for f in (0.3, 0.5)]
-    assert max(at) > full + 0.15
+    assert max(at) > full + 0.08
     # outside the band (log-distance > 0.45: correlation < 1e-3) HES top 50% is a random
     # half: utility = size term + sampling noise, never better than the full pool
     far = [0.001, 0.003, 0.005, 0.009, 0.013, 0.032, 0.05]
     outside = np.array([_u(prob, space, ("hes_filter", {"p": p, "fraction": 0.5})) for p in far])
     rand = _u(prob, space, ("random_sample", {"fraction": 0.5}))
     assert outside.max() < full
-    assert np.abs(outside - rand).max() < 0.08  # 0.6 * mean quality of 750 rows: SE 0.022
-    assert max(at) > outside.max() + 0.3
+    assert np.abs(outside - rand).max() < 0.08  # 0.5 * mean quality of 750 rows: SE 0.018
+    assert max(at) > outside.max() + 0.25
     # and no other operator at its defaults beats the full pool by more than noise
     for op in space.operators:
         assert _u(prob, space, (op, {})) < full + 3 * prob.noise, op
