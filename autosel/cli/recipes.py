@@ -63,6 +63,10 @@ def list_recipes(
     console.print(t)
 
 
+# `autosel recipes` reads naturally for the listing too (hidden: one documented spelling).
+app.command("recipes", hidden=True, help="Same as `autosel recipe list`.")(list_recipes)
+
+
 @recipe_app.command("show")
 def show_recipe(name: str = typer.Argument(..., help="A named recipe.")) -> None:
     """One named recipe as JSON: steps, reference and recipe hash."""

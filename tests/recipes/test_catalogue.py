@@ -57,6 +57,8 @@ def test_cli_lists_shows_and_validates_by_name() -> None:
     out = runner.invoke(app, ["recipe", "list", "--json"])
     assert out.exit_code == 0, out.output
     assert [e["name"] for e in json.loads(out.stdout)] == named_recipe_names()
+    alias = runner.invoke(app, ["recipes", "--json"])
+    assert alias.exit_code == 0 and json.loads(alias.stdout) == json.loads(out.stdout)
     out = runner.invoke(app, ["recipe", "show", "hes-efficiency"])
     assert out.exit_code == 0 and json.loads(out.stdout)["steps"][0]["operator"] == "hes_filter"
     out = runner.invoke(app, ["recipe", "validate", "hes-denoise"])
