@@ -17,11 +17,23 @@ app.add_typer(pool_app, name="pool")
 
 @pool_app.command("add")
 def add(
-    file: Path = typer.Argument(..., help="JSONL (optionally .gz), JSON array or Parquet file."),
-    fmt: str = typer.Option(
-        "auto", "--format", help="auto, chat, alpaca, sharegpt or prompt_response."
+    file: Path = typer.Argument(
+        ...,
+        help="JSONL (optionally .gz), JSON array or Parquet file, or a Hugging Face "
+        "datasets directory written by save_to_disk.",
     ),
-    container: str = typer.Option("auto", help="auto, jsonl, json or parquet."),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        help="auto, chat, alpaca, sharegpt, prompt_response or question_answer.",
+    ),
+    container: str = typer.Option("auto", help="auto, jsonl, json, parquet or hf."),
+    field_map: str = typer.Option(
+        None,
+        "--map",
+        help="Read your fields as the canonical ones: CANONICAL=SOURCE pairs, e.g. "
+        "question=problem,answer=solution or prompt=input,response=output,id=uid.",
+    ),
     name: str = typer.Option(None, help="Display name (default: the file name)."),
     skip_invalid: bool = typer.Option(
         False, "--skip-invalid", help="Ingest valid records; write a report of the invalid ones."
@@ -33,7 +45,12 @@ def add(
 
     with console.status(f"ingesting {file} …", spinner="dots"):
         res = EmbeddedClient().register_pool(
-            file, fmt=fmt, container=container, name=name, skip_invalid=skip_invalid
+            file,
+            fmt=fmt,
+            container=container,
+            name=name,
+            skip_invalid=skip_invalid,
+            field_map=field_map,
         )
     stats = res.pool.stats()
     if as_json:

@@ -136,9 +136,13 @@ def parse_field_map(spec: str | dict[str, str] | None) -> dict[str, str]:
         if not isinstance(source, str) or not source.strip():
             raise RecordError(f"'{canonical}=' names no source field; example: {MAP_SYNTAX}", "map")
         if canonical in out:
-            raise RecordError(f"canonical field '{canonical}' is mapped twice", "map")
+            raise RecordError(
+                f"canonical field '{canonical}' is mapped twice; example: {MAP_SYNTAX}", "map"
+            )
         if source.strip() in out.values():
-            raise RecordError(f"source field '{source.strip()}' is mapped twice", "map")
+            raise RecordError(
+                f"source field '{source.strip()}' is mapped twice; example: {MAP_SYNTAX}", "map"
+            )
         out[canonical] = source.strip()
     return out
 

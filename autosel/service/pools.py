@@ -34,8 +34,12 @@ def register_pool(
     container: str = "auto",
     name: str | None = None,
     skip_invalid: bool = False,
+    field_map: str | dict[str, str] | None = None,
 ) -> IngestResult:
-    """Ingest the file at ``path`` into the pool store (``settings.pools_dir``).
+    """Ingest the file (or ``save_to_disk`` directory) at ``path`` into the pool store.
+
+    ``field_map`` (``{canonical: source}`` or ``"canonical=source,..."``) names the
+    record fields to read as the canonical ones (:func:`autosel.pool.formats.parse_field_map`).
 
     Registering the same content twice returns the same pool (``created`` False). Where
     the file may come from is the caller's decision: the API confines it to the server's
@@ -55,5 +59,6 @@ def register_pool(
         container=container,
         name=name,
         skip_invalid=skip_invalid,
+        field_map=field_map,
         settings=settings or get_settings(),
     )

@@ -24,7 +24,7 @@ from autosel.api.schemas import (
     PoolStats,
 )
 from autosel.errors import InputError, StorageError, describe_os_error
-from autosel.paths import confine, data_roots
+from autosel.paths import PathNotAllowedError, confine, data_roots
 from autosel.pool.pool import Pool, find_pool
 from autosel.settings import Settings
 
@@ -106,6 +106,13 @@ async def upload(
     name: Annotated[str | None, Query(max_length=200)] = None,
     format: FormatName = "auto",
     skip_invalid: bool = False,
+    map: Annotated[  # noqa: A002 - the public parameter name, as the CLI's --map
+        str | None,
+        Query(
+            max_length=2000,
+            description="Field map CANONICAL=SOURCE,... e.g. question=problem,answer=solution.",
+        ),
+    ] = None,
 ) -> PoolCreated:
     """Upload a pool file as the raw request body (JSONL, .jsonl.gz, JSON array or Parquet).
 
@@ -164,6 +171,7 @@ async def upload(
                 fmt=format,
                 name=name or "upload",
                 skip_invalid=skip_invalid,
+                field_map=map,
                 settings=settings,
             )
         except InputError as e:  # name the upload, not the server's temporary file
@@ -186,17 +194,23 @@ async def upload(
     responses={**ERRORS, 403: {"model": ErrorPublic}},
 )
 def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCreated:
-    """Ingest a file already on the server: the path (relative to the data root, or
-    absolute) must resolve, symlinks followed, to a file inside ``AUTOSEL_DATA_ROOT``;
-    otherwise 403 ``path_not_allowed``, the same answer whether it is missing or outside."""
+    """Ingest a file already on the server, or a Hugging Face ``save_to_disk`` directory:
+    the path (relative to the data root, or absolute) must resolve, symlinks followed, to
+    one inside ``AUTOSEL_DATA_ROOT``; otherwise 403 ``path_not_allowed``, the same answer
+    whether it is missing or outside. ``map`` renames fields as the CLI's ``--map``."""
     from autosel.service import register_pool
 
-    candidate = confine(body.path, data_roots(settings), field="path")
+    roots = data_roots(settings)
+    try:
+        candidate = confine(body.path, roots, field="path")
+    except PathNotAllowedError:
+        candidate = confine(body.path, roots, field="path", kind="dir")
     res = register_pool(
         candidate,
         fmt=body.format,
         name=body.name,
         skip_invalid=body.skip_invalid,
+        field_map=body.map,
         settings=settings,
     )
     return _created(res)
