@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
 from autosel.store.records import JobState, SearchState, TrialState
 
-FormatName = Literal["auto", "chat", "alpaca", "sharegpt", "prompt_response"]
+FormatName = Literal["auto", "chat", "alpaca", "sharegpt", "prompt_response", "question_answer"]
 
 
 class ErrorDetail(BaseModel):
@@ -51,6 +51,11 @@ class PoolRegister(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     format: FormatName = "auto"
     skip_invalid: bool = False
+    map: dict[str, str] | None = Field(
+        default=None,
+        description='Field map {canonical: source}, e.g. {"question": "problem", '
+        '"answer": "solution"} (autosel.pool.formats.MAPPABLE names the canonical fields).',
+    )
 
 
 class PoolPublic(BaseModel):
