@@ -122,3 +122,25 @@ def test_evaluation_noise_is_seeded_by_fingerprint(name) -> None:
     a, b = prob.evaluate(idx, "fp-a"), prob.evaluate(idx, "fp-a")
     assert a == b and a != prob.evaluate(idx, "fp-b")
     assert abs(a - prob.utility(idx)) < 5 * prob.noise
+
+
+@pytest.mark.parametrize("strategy", ["random", "grid", "tpe"])
+def test_comparators_smaller_budget_is_a_prefix_of_a_larger_one(strategy) -> None:
+    """benchmarks/search.py reads budgets 10 and 15 from one run to 25: valid only if a
+    comparator's proposals depend on the budget only through when it stops (the GP's
+    case is tests/search/test_strategy.py)."""
+    from autosel.search import SearchKnobs, TrialResult
+    from autosel.search.baselines import make_strategy
+
+    prob = make_family("two_defects", 600, seed=0)
+
+    def proposals(budget):
+        space = RecipeSpace(prob.pool, prob.signals, min_size=40)
+        s = make_strategy(strategy, space, SearchKnobs(budget=budget, seed=5, n_warmup=3))
+        hist = []
+        while len(hist) < budget and (cands := s.ask(hist, [], 1)):
+            r = space.realize(cands[0].recipe)
+            hist.append(TrialResult(r.recipe, prob.evaluate(r.indices, r.fingerprint)))
+        return [t.recipe_hash for t in hist]
+
+    assert proposals(8)[:6] == proposals(6)
