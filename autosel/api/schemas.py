@@ -478,3 +478,37 @@ class WorkerPublic(BaseModel):
 class WorkersPublic(BaseModel):
     data: list[WorkerPublic]
     count: int
+
+
+# -- surrogate diagnostics -------------------------------------------------------------------
+class LooPointPublic(BaseModel):
+    number: int | None = Field(description="Trial number.")
+    actual: float = Field(description="Its dev score.")
+    predicted: float = Field(description="GP prediction from every other trial.")
+    std: float = Field(description="Predictive standard deviation of that prediction.")
+
+
+class ImportancePublic(BaseModel):
+    name: str = Field(description="A GP input (state feature, operator or parameter).")
+    share: float = Field(description="Inverse ARD lengthscale, normalised to sum to 1.")
+
+
+class CurvePointPublic(BaseModel):
+    evaluation: int
+    number: int
+    score: float | None
+    best: float | None
+
+
+class DiagnosticsPublic(BaseModel):
+    status: Literal["ok", "too_few_points", "no_surrogate"]
+    strategy: str
+    features: str = Field(description="What the GP sees (knobs.features).")
+    points: int = Field(description="Scored search trials the GP was fitted on.")
+    loo: list[LooPointPublic]
+    importance: list[ImportancePublic]
+    utility_curve: list[CurvePointPublic]
+    full_pool: dict[str, Any] | None = Field(
+        None, description="The full pool's dev score, when the search evaluated it."
+    )
+    note: str | None = None

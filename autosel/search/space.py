@@ -242,6 +242,23 @@ class RecipeSpace:
         )
         return slots + int(self.union) + len(self.state_names)
 
+    def encoded_names(self, features: str = "full") -> list[str]:
+        """A name for each entry of :meth:`encode` (``op``, ``op.param``,
+        ``op.param=choice``, ``union``, then the state feature names)."""
+        if features == "state":
+            return list(self.state_names)
+        if features == "state+ops":
+            return [*self.operators, *([UNION] if self.union else []), *self.state_names]
+        names: list[str] = []
+        for op in self.operators:
+            names.append(op)
+            for d in self.dims[op]:
+                if d.kind == "categorical":
+                    names += [f"{op}.{d.name}={c}" for c in d.choices]
+                else:
+                    names.append(f"{op}.{d.name}")
+        return [*names, *([UNION] if self.union else []), *self.state_names]
+
     def encode(self, realized: Realized, features: str = "full") -> np.ndarray:
         """The GP input of a realized recipe (`d`).
 

@@ -160,7 +160,9 @@ def test_search_page_plots_table_recipe_downloads(browser: Any, finished: dict[s
 
     # Best-so-far on dev: one point per finished search evaluation, no test score mixed in.
     progress = {t["name"]: t for t in p.traces("plot-progress")}
-    assert set(progress) == {"best so far", "observed"}
+    full_dev = [t for t in trials if not t["report"] and not t["recipe"].get("steps")]
+    want = {"best so far", "observed"} | ({"full pool (dev)"} if full_dev else set())
+    assert set(progress) == want
     assert progress["best so far"]["n"] == summary["completed"] == 6
     assert progress["best so far"]["y"] == summary["best_so_far"]
 
@@ -183,6 +185,15 @@ def test_search_page_plots_table_recipe_downloads(browser: Any, finished: dict[s
     assert prediction["observed"]["n"] == sum(t["score"] is not None for t in search_trials)
     drawn = p.page.locator("#plot-prediction .scatterlayer .point").count()
     assert drawn == n_pred + prediction["observed"]["n"], "plotly drew every marker"
+
+    # What the GP believes: one leave-one-out point per scored search trial, importances.
+    diag = client.get(f"/v1/searches/{sid}/diagnostics").json()
+    p.page.wait_for_function(
+        "() => document.getElementById('diagnostics-status').textContent.includes('GP fitted')"
+    )
+    loo = {t["name"]: t for t in p.traces("plot-loo")}
+    assert loo["trials"]["n"] == len(diag["loo"]) == diag["points"] >= 3
+    assert p.traces("plot-importance")[0]["n"] == min(12, len(diag["importance"]))
 
     # The chosen recipe as YAML, the same bytes as the API, and the downloads.
     api_yaml = client.get(f"/v1/searches/{sid}/recipe").text

@@ -44,7 +44,12 @@ def test_embedded_search_end_to_end(
         evaluate_fn=label_objective(demo_env["labels"]),
     )
     with TestClient(app, base_url="http://localhost") as client:
-        r = client.post("/v1/searches", json=_body(pool.name, 4, name="api"))
+        # A fixed operator list: the path of this search (and so whether its best is the
+        # whole pool, which has no random arm) must not change when operators are added.
+        ops = ["difficulty_filter", "exact_dedup", "minhash_dedup", "random_sample", "source_mix"]
+        body = _body(pool.name, 4, name="api")
+        body["knobs"]["operators"] = ops
+        r = client.post("/v1/searches", json=body)
         assert r.status_code == 201, r.text
         sid = r.json()["id"]
         assert r.json()["spec"]["pool"] == pool.pool_id, "the stored spec names the pool by id"
@@ -96,6 +101,18 @@ def test_embedded_search_end_to_end(
         assert "/v1/searches/{search_id}/report" in schema["paths"]
         missing = client.get(f"/v1/searches/{sid}/export?trial=99")
         assert missing.status_code == 404 and missing.json()["error"]["field"] == "trial"
+        # What the GP believes: leave-one-out on every scored search trial, importances
+        # over its inputs (the state features by default), the dev utility curve.
+        diag = client.get(f"/v1/searches/{sid}/diagnostics")
+        assert diag.status_code == 200, diag.text
+        d = diag.json()
+        scored = [t for t in trials["data"] if t["state"] == "complete" and not t["report"]]
+        assert d["status"] == "ok" and d["points"] == len(scored) and d["features"] == "state"
+        assert {p["number"] for p in d["loo"]} == {t["number"] for t in scored}
+        assert all(p["std"] > 0 for p in d["loo"])
+        assert abs(sum(i["share"] for i in d["importance"]) - 1) < 1e-3
+        assert len(d["utility_curve"]) == s["completed"]
+        assert [c["best"] for c in d["utility_curve"]] == s["best_so_far"]
         # Every /{search_id} route takes a unique id prefix or the name, as the CLI does.
         for ref in (sid[:8], "api"):
             assert client.get(f"/v1/searches/{ref}").json()["id"] == sid

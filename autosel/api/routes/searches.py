@@ -17,6 +17,7 @@ from autosel.api.openapi import NDJSON_200, SSE_200
 from autosel.api.readcache import SearchReadCache
 from autosel.api.schemas import (
     CompositionPublic,
+    DiagnosticsPublic,
     ErrorPublic,
     SearchCreate,
     SearchesPublic,
@@ -201,6 +202,17 @@ def report(search_id: SearchId, store: StoreDep, _: UserAuth) -> dict[str, Any]:
     from autosel.service import search_report
 
     return search_report(store, search_id)
+
+
+@router.get("/{search_id}/diagnostics", response_model=DiagnosticsPublic, responses=ERRORS)
+def diagnostics(
+    search_id: SearchId, store: StoreDep, settings: SettingsDep, _: UserAuth
+) -> dict[str, Any]:
+    """What the surrogate believes: leave-one-out predicted vs actual dev scores, the
+    importance of each GP input, and the dev utility curve against the full pool."""
+    from autosel.service.diagnostics import search_diagnostics
+
+    return search_diagnostics(store, search_id, settings=settings)
 
 
 @router.post(

@@ -262,6 +262,14 @@ class SearchView {
           h("figcaption", { class: "muted" }, "Best dev utility so far after each search evaluation (the score the search maximised; test scores are in the final report).")),
         h("figure", {}, plot("plot-prediction", "Surrogate predicted mean and std versus observed score"),
           h("figcaption", { class: "muted" }, "GP prediction at proposal (mean ± std) versus observed utility; warmup trials have no prediction."))),
+      h("h2", { id: "diagnostics-title" }, "What the GP believes (dev split)"),
+      h("section", { id: "diagnostics", "aria-labelledby": "diagnostics-title" },
+        h("p", { id: "diagnostics-status", class: "muted" }, "Loading…"),
+        h("div", { class: "plots" },
+          h("figure", {}, plot("plot-loo", "Leave-one-out GP prediction versus observed dev score"),
+            h("figcaption", { class: "muted" }, "Each scored trial predicted from all the others (± 1.96 predictive std) against its dev score; points off the diagonal are trials the surrogate cannot explain.")),
+          h("figure", {}, plot("plot-importance", "Importance of each GP input"),
+            h("figcaption", { class: "muted" }, "Inverse ARD lengthscale of each GP input (normalised): which subset properties, or operators and parameters, the surrogate finds move the score.")))),
       h("h2", { id: "detail-title" }, "Chosen recipe"),
       h("div", { class: "toolbar" },
         h("button", { id: "download-recipe", type: "button", onclick: () => this.downloadRecipe() }, "Download recipe (YAML)"),
@@ -295,7 +303,47 @@ class SearchView {
     this.renderSummary();
     this.renderPlots();
     this.renderTrials();
-    await Promise.all([this.refreshReport(), this.renderDetail()]);
+    await Promise.all([this.refreshReport(), this.renderDetail(), this.refreshDiagnostics()]);
+  }
+
+  // The surrogate changes only when a search trial finishes: refit then, not per event.
+  async refreshDiagnostics() {
+    const s = this.summary;
+    if (this.diagnosticsAt === s.completed) return;
+    let d;
+    try {
+      d = await api(this.base + "/diagnostics");
+    } catch (err) {
+      document.getElementById("diagnostics-status").textContent = "Diagnostics unavailable: " + err.message;
+      return;
+    }
+    this.diagnosticsAt = s.completed;
+    this.renderDiagnostics(d);
+  }
+
+  renderDiagnostics(d) {
+    const status = document.getElementById("diagnostics-status");
+    const full = d.full_pool ? ` The full pool scored ${fmt(d.full_pool.score)} (trial ${d.full_pool.number}).` : "";
+    status.textContent = d.status === "ok"
+      ? `GP fitted on ${d.points} scored trials; inputs: ${d.features === "state" ? "the realized subset's state features" : d.features}.${full}${d.note ? " " + d.note : ""}`
+      : (d.note || d.status) + "." + full;
+    const vals = d.loo.flatMap((p) => [p.actual, p.predicted]);
+    const pad = vals.length ? 0.1 * (Math.max(...vals) - Math.min(...vals)) || 0.05 : 0.5;
+    const lo = vals.length ? Math.min(...vals) - pad : 0;
+    const hi = vals.length ? Math.max(...vals) + pad : 1;
+    Plotly.react("plot-loo", [
+      { name: "trials", x: d.loo.map((p) => p.actual), y: d.loo.map((p) => p.predicted), mode: "markers",
+        text: d.loo.map((p) => "trial " + p.number),
+        error_y: { type: "data", array: d.loo.map((p) => 1.96 * p.std), visible: true } },
+      { name: "predicted = actual", x: [lo, hi], y: [lo, hi], mode: "lines", line: { dash: "dot" } },
+    ], {
+      margin: { t: 20, r: 10 }, xaxis: { title: { text: "dev score (actual)" } },
+      yaxis: { title: { text: "leave-one-out prediction" } }, legend: { orientation: "h", y: -0.25 },
+    }, PLOT_CONFIG);
+    const top = d.importance.slice(0, 12).reverse();
+    Plotly.react("plot-importance", [
+      { type: "bar", orientation: "h", x: top.map((i) => i.share), y: top.map((i) => i.name), name: "importance" },
+    ], { margin: { t: 20, r: 10, l: 160 }, xaxis: { title: { text: "share" } } }, PLOT_CONFIG);
   }
 
   // The report changes only once the search reaches it; a computed report is final.
@@ -376,6 +424,13 @@ class SearchView {
       { name: "observed", x: finished.map((_, i) => i + 1), y: finished.map((t) => t.score),
         mode: "markers", marker: { symbol: "circle-open" }, text: finished.map((t) => "trial " + t.number) },
     ];
+    // The baseline the search must beat, when it evaluated it: the full pool on dev.
+    const full = searchTrials.find((t) => !(t.recipe.steps || []).length && t.score !== null
+      && t.state === META.trial_states.scored);
+    if (full && xs.length) {
+      traces.push({ name: "full pool (dev)", x: [xs[0], xs[xs.length - 1]], y: [full.score, full.score],
+        mode: "lines", line: { dash: "dash" } });
+    }
     Plotly.react("plot-progress", traces, {
       margin: { t: 20, r: 10 }, xaxis: { title: { text: "evaluations" }, rangemode: "tozero" },
       yaxis: { title: { text: "dev utility" } }, legend: { orientation: "h", y: -0.25 },
