@@ -1,6 +1,12 @@
 """Benchmark files: loading, validation, prompt construction.
 
-One JSONL line per item::
+The one loader of benchmark items: relevance (:mod:`autosel.signals.relevance`) and
+evaluation both call :func:`load_benchmark_split`, so they agree on every item, split,
+gold answer and field map.
+
+A benchmark is a JSONL file, a Parquet file, or a Hugging Face ``datasets`` directory
+written by ``save_to_disk`` (read with pyarrow; a multi-split ``DatasetDict`` must be
+given as one split's directory). One line (row) per item::
 
     {"id": "arith-3", "question": "What is 2 + 3?", "answer": "5",
      "choices": ["4", "5", "6", "7"],                  # optional: multiple choice
@@ -10,8 +16,15 @@ One JSONL line per item::
 With ``choices``, ``answer`` is the text of the correct choice, a letter ``A``-``Z``
 indexing ``choices``, or an integer index into ``choices`` (``"answer": 0``, the Hugging
 Face datasets convention; a JSON number, not the string ``"0"``, which can only be a
-choice's text). Without choices it is the reference for exact match and answer NLL (a
-number is then its decimal text). Every error names the file, the line and the field.
+choice's text). Hugging Face's ARC shape, ``"choices": {"text": [...], "label": [...]}``
+with the answer one of the labels, is accepted too. Without choices the answer is the
+reference for exact match and answer NLL (a number is then its decimal text); an answer
+ending in a ``#### x`` line (GSM8K's chain of thought) has ``x`` as its reference.
+
+Field names: ``BenchmarkSpec.fields`` maps ``{canonical: source}`` (``{"question":
+"problem", "answer": "solution"}``); each mapped field must be present in every item.
+Every error names the file, the line (row) and the field; a missing field also lists the
+fields that were found.
 
 Splits: every benchmark has a *dev* split (what the search optimises; the only split that
 signals and relevance read) and a *test* split (scored only by the final report). Either
@@ -26,11 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autosel.errors import InputError
+from autosel.pool.formats import RecordError, apply_field_map, found_fields
 
 if TYPE_CHECKING:  # pragma: no cover
     from autosel.bench.spec import BenchmarkSpec
@@ -134,14 +149,50 @@ def _gold_index(answer: Any, choices: tuple[str, ...], path: Path, line: int) ->
     )
 
 
-def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
-    """Validate one decoded JSONL record into a ``BenchItem``.
+_GSM8K_FINAL = "\n#### "
+
+
+def _missing(rec: dict[str, Any], key: str, path: Path, line: int, unit: str) -> InputError:
+    return InputError(
+        f"expected a non-empty string, got missing (fields found: {found_fields(rec)}); "
+        "name the field holding the "
+        f"{key} with the benchmark's fields map, e.g. fields: {{{key}: <your field>}}",
+        path=path,
+        line=line,
+        field=key,
+        unit=unit,
+    )
+
+
+def parse_item(
+    rec: Any,
+    path: Path,
+    line: int,
+    fields: dict[str, str] | None = None,
+    *,
+    unit: str = "line",
+) -> BenchItem:
+    """Validate one decoded record into a ``BenchItem``.
+
+    Args:
+        fields: ``{canonical: source}`` applied first (see the module docstring).
+        unit: how ``line`` counts in errors: ``line`` (JSONL) or ``record`` (Parquet, Arrow).
 
     Raises:
         InputError: naming ``path``, ``line`` and the offending field.
     """
     if not isinstance(rec, dict):
         raise InputError(f"expected a JSON object, got {type(rec).__name__}", path=path, line=line)
+    if fields:
+        try:
+            rec = apply_field_map(rec, fields)
+        except RecordError as e:
+            raise InputError(e.message, path=path, line=line, field=e.field, unit=unit) from None
+    if unit == "record":  # a null in a column is an absent field
+        rec = {k: v for k, v in rec.items() if v is not None}
+    for key in ("question", "answer"):
+        if key not in rec:
+            raise _missing(rec, key, path, line, unit)
     question = _str_field(rec, "question", path, line)
     choices = gold = None
     if rec.get("choices") is None:
@@ -151,8 +202,13 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
         elif isinstance(answer, (int, float)):
             answer = str(answer)  # numeric answers are common in math sets
         answer = _str_field({**rec, "answer": answer}, "answer", path, line)
+        if _GSM8K_FINAL in answer:  # chain of thought ending "#### 42": the reference is 42
+            answer = answer.rpartition(_GSM8K_FINAL)[2].split("\n", 1)[0].strip() or answer
     else:
         raw = rec["choices"]
+        labels: list[Any] | None = None
+        if isinstance(raw, dict) and isinstance(raw.get("text"), list):
+            labels, raw = raw.get("label"), raw["text"]  # Hugging Face ARC shape
         if (
             not isinstance(raw, list)
             or len(raw) < 2
@@ -170,7 +226,10 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
         raw_answer = rec.get("answer")
         if isinstance(raw_answer, bool):  # JSON true/false name a choice's text, not an index
             raw_answer = "true" if raw_answer else "false"
-        gold = _gold_index(raw_answer, choices, path, line)
+        if isinstance(labels, list) and len(labels) == len(choices) and raw_answer in labels:
+            gold = labels.index(raw_answer)
+        else:
+            gold = _gold_index(raw_answer, choices, path, line)
         answer = choices[gold]
     fewshot = []
     raw_fs = rec.get("fewshot") or []
@@ -203,47 +262,92 @@ def parse_item(rec: Any, path: Path, line: int) -> BenchItem:
     )
 
 
-def _read_items(p: Path, limit: int | None = None) -> list[BenchItem]:
-    """Validated items of one JSONL file, in file order (the first ``limit`` when given).
-
-    Raises:
-        InputError: the file is missing, empty, or a line is invalid (file, line, field named).
-    """
-    if not p.is_file():
-        raise InputError("benchmark file not found (expected a JSONL file)", path=p)
-    items: list[BenchItem] = []
-    seen: dict[str, int] = {}
+def _jsonl_records(p: Path) -> Iterator[tuple[int, Any]]:
     with open(p, encoding="utf-8") as f:
         for lineno, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
             try:
-                rec = json.loads(raw)
+                yield lineno, json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise InputError(
                     f"invalid JSON: {exc.msg} at column {exc.colno}", path=p, line=lineno
                 ) from None
-            item = parse_item(rec, p, lineno)
-            if item.id in seen:
-                raise InputError(
-                    f"duplicate id {item.id!r} (first on line {seen[item.id]})",
-                    path=p,
-                    line=lineno,
-                    field="id",
-                )
-            seen[item.id] = lineno
-            items.append(item)
-            if limit is not None and len(items) >= limit:
-                break
+
+
+def _parquet_records(p: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(p)
+    except Exception as e:  # noqa: BLE001 - any reader failure is a bad file to the user
+        raise InputError(f"not a readable Parquet file: {e}", path=p) from None
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def _records(p: Path) -> tuple[Iterator[tuple[int, Any]], str]:
+    """``(numbered records, unit)`` of a benchmark file or save_to_disk directory."""
+    if p.is_dir():
+        from autosel.pool.ingest import hf_arrow_files, iter_arrow_files
+
+        return iter_arrow_files(hf_arrow_files(p)), "record"
+    if not p.is_file():
+        raise InputError(
+            "benchmark file not found (expected a JSONL or Parquet file, or a save_to_disk "
+            "directory)",
+            path=p,
+        )
+    with open(p, "rb") as f:
+        if f.read(4) == b"PAR1":
+            return _parquet_records(p), "record"
+    return _jsonl_records(p), "line"
+
+
+def _read_items(
+    p: Path, limit: int | None = None, fields: dict[str, str] | None = None
+) -> list[BenchItem]:
+    """Validated items of one benchmark, in file order (the first ``limit`` when given).
+
+    Raises:
+        InputError: the file is missing, empty, or a line is invalid (file, line, field named).
+    """
+    items: list[BenchItem] = []
+    seen: dict[str, int] = {}
+    records, unit = _records(p)
+    for lineno, rec in records:
+        try:
+            item = parse_item(rec, p, lineno, fields, unit=unit)
+        except InputError as e:
+            if e.unit == unit:
+                raise
+            # The field checks count lines; a Parquet or Arrow item is a record.
+            raise InputError(
+                e.message, path=e.path, line=e.line, field=e.field, unit=unit
+            ) from None
+        if item.id in seen:
+            raise InputError(
+                f"duplicate id {item.id!r} (first on {unit} {seen[item.id]})",
+                path=p,
+                line=lineno,
+                field="id",
+                unit=unit,
+            )
+        seen[item.id] = lineno
+        items.append(item)
+        if limit is not None and len(items) >= limit:
+            break
     if not items:
         raise InputError("benchmark file has no items", path=p)
     return items
 
 
 def load_benchmark(
-    path: str | Path, name: str | None = None, limit: int | None = None
+    path: str | Path,
+    name: str | None = None,
+    limit: int | None = None,
+    fields: dict[str, str] | None = None,
 ) -> Benchmark:
-    """Read and validate a whole benchmark JSONL file (first ``limit`` items when given).
+    """Read and validate a whole benchmark (first ``limit`` items when given).
 
     This ignores splits: evaluation and signals go through :func:`load_benchmark_split`.
 
@@ -251,7 +355,7 @@ def load_benchmark(
         InputError: the file is missing, empty, or a line is invalid (file, line, field named).
     """
     p = Path(path)
-    return Benchmark(name=name or p.stem, path=p, items=tuple(_read_items(p, limit)))
+    return Benchmark(name=name or p.stem, path=p, items=tuple(_read_items(p, limit, fields)))
 
 
 def split_fraction(item_id: str) -> float:
@@ -294,7 +398,7 @@ def load_benchmark_split(bspec: BenchmarkSpec, split: str) -> Benchmark:
         raise ValueError(f"split {split!r}: accepted values are {', '.join(SPLITS)}")
     path = Path(bspec.path)
     if bspec.test_path is None:
-        every = _read_items(path)
+        every = _read_items(path, fields=bspec.fields)
         if len(every) < MIN_SPLIT_ITEMS:
             raise InputError(
                 f"{len(every)} items cannot be split into dev and test: splitting one file "
@@ -313,7 +417,8 @@ def load_benchmark_split(bspec: BenchmarkSpec, split: str) -> Benchmark:
         source = path
     else:
         test_path = Path(bspec.test_path)
-        dev, test = _read_items(path), _read_items(test_path)
+        dev = _read_items(path, fields=bspec.fields)
+        test = _read_items(test_path, fields=bspec.fields)
         test_ids = {it.id for it in test}
         shared = [it.id for it in dev if it.id in test_ids]
         if shared:

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# What a benchmark spec's `fields` may map onto (see autosel.bench.load).
+BENCH_FIELDS = ("id", "question", "answer", "choices", "fewshot", "metadata")
 PrimaryMetric = Literal[
     "auto", "mc_accuracy", "mc_accuracy_norm", "mc_margin", "mc_prob", "exact_match", "neg_nll"
 ]
@@ -34,11 +36,16 @@ class BenchmarkSpec(_Frozen):
 
     name: str = Field(description="Short unique name (letters, digits, _ . -).")
     path: Path = Field(
-        description="JSONL benchmark file (see autosel.bench.load); the dev file "
-        "when test_path is set."
+        description="Benchmark file: JSONL, Parquet, or a Hugging Face save_to_disk "
+        "directory (see autosel.bench.load); the dev file when test_path is set."
     )
     test_path: Path | None = Field(
-        None, description="JSONL test file; None = split `path` by item id (test_fraction)."
+        None, description="Test file, same kinds; None = split `path` by item id (test_fraction)."
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field map {canonical: source}, e.g. {question: problem, answer: "
+        "solution}; canonical names: " + ", ".join(BENCH_FIELDS) + ".",
     )
     test_fraction: float = Field(
         0.5,
@@ -62,12 +69,30 @@ class BenchmarkSpec(_Frozen):
         "", description="Text placed before the answer when scoring log-likelihoods."
     )
 
+    def __hash__(self) -> int:  # `fields` is a dict: hash the canonical JSON instead
+        return hash(self.model_dump_json())
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME_RE.match(v):
             raise ValueError("accepted: letters, digits, '_', '.', '-' (non-empty)")
         return v
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, str]) -> dict[str, str]:
+        for canonical, source in v.items():
+            if canonical not in BENCH_FIELDS:
+                raise ValueError(
+                    f"unknown canonical field {canonical!r}; accepted: {', '.join(BENCH_FIELDS)} "
+                    "(the map is {canonical: field in your file})"
+                )
+            if not source.strip():
+                raise ValueError(f"{canonical!r} maps to an empty field name")
+        if len(set(v.values())) != len(v):
+            raise ValueError("a source field is mapped twice")
+        return dict(sorted(v.items()))
 
     @model_validator(mode="after")
     def _exact_match_needs_generation(self) -> BenchmarkSpec:
