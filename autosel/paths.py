@@ -23,7 +23,7 @@ from autosel.settings import Settings
 if TYPE_CHECKING:  # pragma: no cover
     from autosel.scheduler.spec import SearchSpec
 
-Kind = Literal["file", "dir"]
+Kind = Literal["file", "dir", "file_or_dir"]  # file_or_dir: a data file or a save_to_disk dir
 MAX_PATH_CHARS = 4096
 
 
@@ -36,7 +36,7 @@ class PathNotAllowedError(ConfigError):
     def __init__(self, *, field: str, kind: Kind, roots: str) -> None:
         # The path itself is not echoed: the message must not differ between a missing and
         # a forbidden path, nor say which part of it is the server's root.
-        what = "file" if kind == "file" else "directory"
+        what = {"file": "file", "dir": "directory"}.get(kind, "file or directory")
         super().__init__(
             f"field '{field}': not an existing {what} inside {roots} (relative paths "
             "resolve from there; symlinks are followed)"
@@ -61,7 +61,8 @@ def _fits(candidate: Path, roots: Sequence[Path], kind: Kind) -> Path | None:
         resolved = candidate.resolve()  # follows every symlink and '..'
         if not any(resolved.is_relative_to(r) for r in roots):
             return None
-        return resolved if (resolved.is_file() if kind == "file" else resolved.is_dir()) else None
+        ok = {"file": resolved.is_file, "dir": resolved.is_dir}.get(kind, resolved.exists)()
+        return resolved if ok else None
     except (OSError, RuntimeError, ValueError):  # name too long, symlink loop, NUL byte
         return None
 
@@ -80,7 +81,7 @@ def confine(
         raw: the path as the client sent it (absolute, or relative to a root).
         roots: resolved directories; a relative ``raw`` is tried against each in order.
         field: the request field, dotted, named in the error.
-        kind: ``file`` or ``dir``.
+        kind: ``file``, ``dir`` or ``file_or_dir`` (a data file or a save_to_disk directory).
         roots_name: how the error names the roots (never their server location).
 
     Raises:
@@ -121,9 +122,14 @@ def confine_spec(spec: SearchSpec, settings: Settings) -> SearchSpec:
     benches = []
     for i, b in enumerate(spec.eval.benchmarks):
         where = f"eval.benchmarks[{i}]"
-        update: dict[str, Any] = {"path": confine(b.path, roots, field=f"{where}.path")}
+        # A benchmark may be a save_to_disk directory (autosel.bench.load).
+        update: dict[str, Any] = {
+            "path": confine(b.path, roots, field=f"{where}.path", kind="file_or_dir")
+        }
         if b.test_path is not None:
-            update["test_path"] = confine(b.test_path, roots, field=f"{where}.test_path")
+            update["test_path"] = confine(
+                b.test_path, roots, field=f"{where}.test_path", kind="file_or_dir"
+            )
         benches.append(b.model_copy(update=update))
     model = confine_model(spec.eval.model, settings, field="eval.model")
     signal_model = confine_model(spec.signals.model, settings, field="signals.model")

@@ -202,3 +202,21 @@ def test_malformed_map_is_refused_before_reading(
         add_pool(_jsonl(tmp_path / "m.jsonl", MATH), field_map=bad, settings=settings)
     assert exc.value.field == "map" and "--map question=<field>" in exc.value.message
     assert _store_is_empty(settings)
+
+
+def test_api_registers_a_save_to_disk_directory_inside_the_root_only(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    root = tmp_path / "data"
+    datasets.Dataset.from_list(MATH).save_to_disk(str(root / "math_hf"))
+    datasets.Dataset.from_list(MATH).save_to_disk(str(tmp_path / "outside_hf"))
+    client = TestClient(
+        create_app(Settings(home=tmp_path / "h", data_root=root)), base_url="http://localhost"
+    )
+    ok = client.post(
+        "/v1/pools/register",
+        json={"path": "math_hf", "map": {"question": "problem", "answer": "solution"}},
+    )
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["rows"] == len(MATH) and ok.json()["format"] == "question_answer"
+    out = client.post("/v1/pools/register", json={"path": str(tmp_path / "outside_hf")})
+    assert out.status_code == 403 and out.json()["error"]["code"] == "path_not_allowed"

@@ -24,7 +24,7 @@ from autosel.api.schemas import (
     PoolStats,
 )
 from autosel.errors import InputError, StorageError, describe_os_error
-from autosel.paths import PathNotAllowedError, confine, data_roots
+from autosel.paths import confine, data_roots
 from autosel.pool.pool import Pool, find_pool
 from autosel.settings import Settings
 
@@ -200,11 +200,7 @@ def register(body: PoolRegister, settings: SettingsDep, _: UserAuth) -> PoolCrea
     whether it is missing or outside. ``map`` renames fields as the CLI's ``--map``."""
     from autosel.service import register_pool
 
-    roots = data_roots(settings)
-    try:
-        candidate = confine(body.path, roots, field="path")
-    except PathNotAllowedError:
-        candidate = confine(body.path, roots, field="path", kind="dir")
+    candidate = confine(body.path, data_roots(settings), field="path", kind="file_or_dir")
     res = register_pool(
         candidate,
         fmt=body.format,
