@@ -1,11 +1,12 @@
 """Target-benchmark centroids for task relevance (one column per benchmark).
 
 **What is read.** Only the *questions* of each benchmark's *dev* split, loaded with the
-evaluation loader (:func:`autosel.bench.load.load_benchmark_split` with ``"dev"``),
-so relevance and evaluation cannot disagree about what an item or a split is. Answers,
-choices, few-shot examples and every test item are never read: the test split is what
-the final report scores, and a centroid built from gold answers would steer the search
-towards the answers it is then scored on. ``limit`` is ignored here (every dev question
+evaluation loader (:func:`autosel.bench.load.load_benchmark_split` with ``"dev"``, the
+spec's field map and container included), so relevance and evaluation cannot disagree
+about what an item, its question or a split is. Answers (a text, a letter or an index:
+the gold choice), choices, few-shot examples and every test item are never embedded:
+the test split is what the final report scores, and a centroid built from gold answers
+would steer the search towards the answers it is then scored on. ``limit`` is ignored here (every dev question
 counts); it only trims what an evaluation scores.
 
 **How a question is embedded.** A pool sample's embedding is the mean final hidden state
