@@ -493,7 +493,7 @@ def _add(
             )
             manifest = {
                 "schema_version": SCHEMA_VERSION,
-                "name": name or src.name.split(".")[0],
+                "name": name or _default_name(src),
                 "source_file": str(src.resolve()),
                 "source_bytes": size,
                 "container": kind,
@@ -643,6 +643,13 @@ def clean_stale_tmp(pools_dir: Path, *, now: float | None = None) -> list[Path]:
     if removed:
         log.info("removed %d stale ingest temp dir(s) under %s", len(removed), pools_dir)
     return removed
+
+
+def _default_name(src: Path) -> str:
+    """The file name without extensions; a DatasetDict split's directory is ``dict-split``."""
+    if src.is_dir() and (src.parent / "dataset_dict.json").is_file():
+        return f"{src.parent.name}-{src.name}"
+    return src.name.split(".")[0]
 
 
 def _is_gzip(path: Path) -> bool:

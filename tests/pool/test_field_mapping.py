@@ -130,8 +130,10 @@ def test_save_to_disk_directory(tmp_path: Path, settings: Settings) -> None:
     datasets.DatasetDict(train=d, test=d).save_to_disk(str(tmp_path / "dd"))
     with pytest.raises(InputError, match=r"splits train, test: give one split's directory"):
         add_pool(tmp_path / "dd", field_map=MAP, settings=settings)
-    same = add_pool(tmp_path / "dd" / "train", field_map=MAP, settings=settings)
-    assert same.pool.pool_id == res.pool.pool_id
+    split = add_pool(
+        tmp_path / "dd" / "train", field_map=MAP, settings=Settings(home=tmp_path / "h2")
+    )
+    assert split.pool.pool_id == res.pool.pool_id and split.pool.name == "dd-train"
 
 
 def test_save_to_disk_layout_written_by_pyarrow(tmp_path: Path, settings: Settings) -> None:
