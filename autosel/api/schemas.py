@@ -178,6 +178,12 @@ class TrialPublic(BaseModel):
     trajectory: int | None = Field(
         description="Index of the search trajectory (reseeds start a new one)."
     )
+    fidelity: float = Field(
+        1.0, description="Share of the subset trained on (below 1: a screening rung)."
+    )
+    promoted_from: int | None = Field(
+        None, description="The trial whose recipe was promoted to this rung."
+    )
     recipe: dict[str, Any]
     recipe_hash: str
     fingerprint: str = Field(description="Hash of the sorted sample ids of the realized subset.")
@@ -255,6 +261,14 @@ class SearchPublic(BaseModel):
         "the fallback taken), oldest first.",
     )
     device_seconds: float = 0.0
+    units_spent: float = Field(
+        0.0,
+        description="Compute units spent or in flight (full-evaluation equivalents: a "
+        "screening trial costs its fidelity); the budget is in these units.",
+    )
+    fidelity_ladder: list[float] = Field(
+        default_factory=lambda: [1.0], description="The search's fidelity ladder."
+    )
     created_at: str | None = None
     updated_at: str | None = None
     spec: dict[str, Any] | None = Field(

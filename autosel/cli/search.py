@@ -68,9 +68,16 @@ def trials_table(rows: list[dict[str, Any]]) -> Any:
 
 
 def print_summary(s: dict[str, Any]) -> None:
+    ladder = s.get("fidelity_ladder") or [1.0]
+    spent = (
+        f"{_fmt(s.get('units_spent'), 2)}/{s['budget']} compute units "
+        f"({s['completed']} evaluations, fidelity ladder {ladder})"
+        if len(ladder) > 1
+        else f"{s['completed']}/{s['budget']} evaluations"
+    )
     console.print(
         f"search [bold]{s['id']}[/] ({s['name']}): {s['state']}, "
-        f"{s['completed']}/{s['budget']} evaluations, best dev score {_fmt(s['best_score'])}"
+        f"{spent}, best dev score {_fmt(s['best_score'])}"
     )
     if s.get("report_runs"):
         console.print(f"final report: {s['report_runs_done']}/{s['report_runs']} test runs done")
@@ -186,6 +193,11 @@ def event_printer() -> Any:
             console.print("  signals: ready")
         elif ev.kind == "search_report":
             console.print("  [dim]final report computed[/] (test split)")
+        elif ev.kind == "trial_promoted":
+            console.print(
+                f"  ↑ trial {d.get('from')} promoted to fidelity {d.get('fidelity')} "
+                f"(screening score {_fmt(d.get('score'))})"
+            )
         elif ev.kind == "gp_fit_failed":
             console.print(
                 f"  [yellow]GP fit failed[/] ({d.get('reason')}): {d.get('proposed')} "

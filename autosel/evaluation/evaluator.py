@@ -174,6 +174,21 @@ def _write(result: EvalResult, spec: EvalSpec, out_dir: Path) -> EvalResult:
     return result
 
 
+def fidelity_rows(
+    rows: list[dict[str, Any]], fidelity: float, seed: int
+) -> list[dict[str, Any]]:
+    """The rows an evaluation at ``fidelity`` trains on: all of them at 1.0, else a seeded
+    subsample of ``ceil(fidelity x n)`` in their original order (the same subset and seed
+    always give the same rows, so a cheap screening run is reproducible)."""
+    import math
+
+    if fidelity >= 1.0 or not rows:
+        return rows
+    k = max(1, math.ceil(fidelity * len(rows) - 1e-9))
+    keep = np.sort(np.random.default_rng([seed, len(rows), 7]).permutation(len(rows))[:k])
+    return [rows[i] for i in keep]
+
+
 def _setup_threads(spec: EvalSpec) -> None:
     if spec.torch_threads is not None:
         import torch
@@ -240,6 +255,7 @@ def evaluate(
 
     if not rows:
         return unscored("empty subset")
+    rows = fidelity_rows(rows, spec.fidelity, spec.seed)
     if stop is not None and stop.is_set():
         return unscored("cancelled", status="cancelled")
     model, tok = sft.load_for_training(spec, device)

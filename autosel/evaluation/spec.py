@@ -64,6 +64,13 @@ class EvalSpec(_Frozen):
     split: Literal["dev", "test"] = Field(
         "dev", description="Benchmark split scored: dev (the search) or test (final report)."
     )
+    fidelity: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Share of the subset trained on (a seeded subsample; 1 = all of it). "
+        "Lower fidelities are the search's cheap screening rungs (autosel.search.fidelity).",
+    )
     eval_batch_size: int = Field(16, ge=1, le=4096)
     divergence_factor: float = Field(
         4.0, gt=1.0, description="Failed as diverged when a logged loss exceeds factor x the first."

@@ -48,6 +48,7 @@ from autosel.recipes.model import Recipe, recipe_from_data
 from autosel.recipes.subsets import load_subset, save_subset
 from autosel.scheduler import report as rep
 from autosel.scheduler.spec import SearchSpec
+from autosel.search.budget import MAX_BUDGET
 from autosel.search.strategy import Candidate, TrialResult, resolve_min_size
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec
@@ -201,8 +202,21 @@ class Scheduler:
             from autosel.search.baselines import make_strategy
 
             seeds = [recipe_from_data(r) for r in self.spec.seed_recipes]
+            knobs = self.spec.search_knobs
+            fid = self.spec.fidelity
+            if fid.screening:
+                # The scheduler counts compute units and sizes each ask; the strategy's own
+                # count would stop it at `budget` trials. Warmup scales with the number of
+                # screening runs the budget buys.
+                runs = int(self.spec.budget / fid.ladder[0])
+                knobs = knobs.model_copy(
+                    update={
+                        "budget": MAX_BUDGET,
+                        "n_warmup": knobs.n_warmup or max(3, runs // 5),
+                    }
+                )
             self._strategy = make_strategy(
-                self.spec.strategy, self.space, self.spec.search_knobs, seed_recipes=seeds
+                self.spec.strategy, self.space, knobs, seed_recipes=seeds
             )
         return self._strategy
 
@@ -380,6 +394,8 @@ class Scheduler:
             if pending:
                 return StepReport(0, finished, completed, in_flight, False)
             return self._fail(trials, history, finished)
+        if self.spec.fidelity.screening and not reporting:
+            return self._screen(trials, history, finished, in_flight)
         if completed < self.spec.budget and not reporting:
             free = max(1, self._live_workers()) - in_flight
             n = min(free, self.spec.budget - completed - len(pending))
@@ -441,8 +457,13 @@ class Scheduler:
         )
         return StepReport(0, finished, len(history), 0, True)
 
-    def _enqueue(self, cand: Candidate) -> None:
+    def _enqueue(self, cand: Candidate, fidelity: float = 1.0) -> None:
         realized = self.space.realize(cand.recipe)
+        trajectory: dict[str, Any] = {"index": cand.trajectory}
+        eval_spec = None
+        if fidelity < 1.0:  # a screening rung: stored with the trial, carried by its job
+            trajectory["fidelity"] = fidelity
+            eval_spec = self.spec.eval.model_copy(update={"fidelity": fidelity})
         self._record(
             cand.recipe.to_dict(),
             realized.recipe_hash,
@@ -451,8 +472,116 @@ class Scheduler:
             realized.state,
             cand.origin,
             prediction={"mean": cand.mean, "std": cand.std, "acquisition": cand.acquisition},
-            trajectory={"index": cand.trajectory},
+            trajectory=trajectory,
+            eval_spec=eval_spec,
         )
+
+    def _promote(self, parent: TrialRecord, fidelity: float) -> None:
+        """Evaluate ``parent``'s recipe again at the next rung (a new trial, origin
+        ``promote``), on the same subset."""
+        indices = load_subset(self.settings, parent.fingerprint)
+        trajectory: dict[str, Any] = {
+            "index": (parent.trajectory or {}).get("index"),
+            "promoted_from": parent.number,
+        }
+        if fidelity < 1.0:
+            trajectory["fidelity"] = fidelity
+        self._record(
+            parent.recipe,
+            parent.recipe_hash,
+            parent.fingerprint,
+            indices,
+            parent.state_vector,
+            "promote",
+            prediction=None,
+            trajectory=trajectory,
+            eval_spec=self.spec.eval.model_copy(update={"fidelity": fidelity}),
+        )
+        self.store.append_event(
+            "trial_promoted",
+            {"from": parent.number, "fidelity": fidelity, "score": parent.score},
+            search_id=self.search_id,
+        )
+
+    def _screen(
+        self,
+        trials: list[TrialRecord],
+        history: list[TrialResult],
+        finished: int,
+        in_flight: int,
+    ) -> StepReport:
+        """One round of a multi-fidelity search (see :mod:`autosel.search.fidelity`):
+        promotions first, then new candidates at the lowest rung, in compute units."""
+        from autosel.search.fidelity import RungTrial, promotable
+
+        fid = self.spec.fidelity
+        own = [t for t in trials if not rep.is_report_origin(t.origin)]
+        by_number = {t.number: t for t in own}
+        spent = spent_units(own)
+        budget = float(self.spec.budget)
+        free = max(1, self._live_workers()) - in_flight
+        proposed = 0
+        rung_trials = [
+            RungTrial(
+                t.number,
+                trial_fidelity(t),
+                t.score if t.state == "complete" else None,
+                (t.trajectory or {}).get("promoted_from"),
+            )
+            for t in own
+        ]
+        for number, f in promotable(rung_trials, fid):
+            if proposed >= free or spent + f > budget + 1e-9:
+                break
+            self._promote(by_number[number], f)
+            spent += f
+            proposed += 1
+        # Keep one full evaluation's worth for a promotion until one reached the top rung.
+        top = any(trial_fidelity(t) >= 1.0 for t in own)
+        reserve = 0.0 if top else 1.0
+        f0 = fid.ladder[0]
+        n = 0
+        while proposed + n < free and spent + (n + 1) * f0 <= budget - reserve + 1e-9:
+            n += 1
+        if n > 0:
+            hist, pend = self._rung_history(own, history)
+            cands = self.strategy.ask(hist, pend, n)
+            for note in _drain_notes(self.strategy):
+                kind = str(note.pop("kind"))
+                self.store.append_event(kind, note, search_id=self.search_id)
+            for cand in cands:
+                self._enqueue(cand, fidelity=f0)
+                proposed += 1
+            if not cands and not proposed and not in_flight:
+                self.store.append_event(
+                    "space_exhausted", {"completed": len(history)}, search_id=self.search_id
+                )
+                return self._finish(trials, history, finished, in_flight)
+        if proposed or in_flight:
+            return StepReport(proposed, finished, len(history), in_flight + proposed, False)
+        return self._finish(trials, history, finished, in_flight)
+
+    def _rung_history(
+        self, own: list[TrialRecord], history: list[TrialResult]
+    ) -> tuple[list[TrialResult], list[Recipe]]:
+        """What the strategy learns from in a screening search: the finished trials of the
+        highest rung with at least two scores (one fidelity per GP); every other trial is
+        passed as pending, so its recipe is never proposed again."""
+        fids = [trial_fidelity(t) for t in own]
+        done = [t.state in FINAL_TRIAL_STATES for t in own]
+        scored = Counter(f for f, t in zip(fids, own, strict=True) if t.score is not None)
+        rung = max((f for f, c in scored.items() if c >= 2), default=min(fids, default=1.0))
+        # ``history`` holds the finished search trials in ``own``'s order (see _history).
+        finished_own = [t for t, d in zip(own, done, strict=True) if d]
+        hist = [
+            h for t, h in zip(finished_own, history, strict=True) if trial_fidelity(t) == rung
+        ]
+        pend = [
+            recipe_from_data(t.recipe)
+            for t, f, d in zip(own, fids, done, strict=True)
+            if not (d and f == rung)
+        ]
+        return hist, pend
 
     def _record(
         self,
@@ -522,7 +651,7 @@ class Scheduler:
         seed = rep.training_seed(
             self.spec.knobs.seed, run.origin, run.replicate, avoid=self.spec.eval.seed
         )
-        return self.spec.eval.model_copy(update={"split": "test", "seed": seed})
+        return self.spec.eval.model_copy(update={"split": "test", "seed": seed, "fidelity": 1.0})
 
     def _plan(
         self, trials: list[TrialRecord]
@@ -803,13 +932,33 @@ def _all_failed(history: list[TrialResult], at_least: int) -> bool:
 
 
 def _best(trials: list[TrialRecord]) -> TrialRecord | None:
-    """The completed search trial with the best dev score (ties: the earlier trial)."""
+    """The completed search trial with the best dev score (ties: the earlier trial), among
+    the trials of the highest fidelity that has a score (a cheap screening score never
+    beats a full one; with one fidelity, simply the best)."""
     done = [
         t
         for t in trials
         if not rep.is_report_origin(t.origin) and t.state == "complete" and t.score is not None
     ]
-    return max(done, key=lambda t: (t.score, -t.number), default=None)
+    if not done:
+        return None
+    top = max(trial_fidelity(t) for t in done)
+    return max(
+        (t for t in done if trial_fidelity(t) == top), key=lambda t: (t.score, -t.number)
+    )
+
+
+def trial_fidelity(t: TrialRecord) -> float:
+    """The fidelity a search trial was evaluated at (1.0 unless it was a screening rung)."""
+    return float((t.trajectory or {}).get("fidelity", 1.0))
+
+
+def spent_units(trials: list[TrialRecord]) -> float:
+    """Compute units (full-evaluation equivalents) the search trials cost or will cost:
+    finished, failed and in flight alike."""
+    from autosel.search.fidelity import units
+
+    return units([trial_fidelity(t) for t in trials if not rep.is_report_origin(t.origin)])
 
 
 def _item_scores(res: ResultRecord | None) -> dict[str, list[float]]:

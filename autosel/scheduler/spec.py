@@ -41,6 +41,7 @@ from autosel.evaluation.spec import (
     resolve_benchmark_paths,
 )
 from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
+from autosel.search.fidelity import FidelitySpec
 from autosel.search.strategy import SearchKnobs
 
 
@@ -117,6 +118,11 @@ class SearchSpec(BaseModel):
         description="gp: the GP-assisted search; random: random recipes; grid: every "
         "operator alone, its params swept; tpe: optuna's TPE (autosel.search.baselines).",
     )
+    fidelity: FidelitySpec = Field(
+        default_factory=FidelitySpec,
+        description="Screening ladder (autosel.search.fidelity); the budget is then in "
+        "compute units (full-evaluation equivalents).",
+    )
     knobs: SearchKnobs = Field(default_factory=SearchKnobs)
     signals: SignalsSpec = Field(default_factory=SignalsSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
@@ -186,6 +192,17 @@ class SearchSpec(BaseModel):
         problems = [
             p for i, rec in enumerate(self.seed_recipes) for p in _seed_problems(i, rec, model_free)
         ]
+        fid = self.fidelity
+        if fid.screening and self.budget < 1.0 + fid.eta * fid.ladder[0]:
+            problems.append(
+                (
+                    ("budget",),
+                    f"with fidelity.ladder {list(fid.ladder)} and eta {fid.eta} the budget is "
+                    "in compute units and must buy eta screening runs and one full "
+                    f"evaluation: at least {1.0 + fid.eta * fid.ladder[0]:g}",
+                    self.budget,
+                )
+            )
         known = list_operators()
         problems += [
             (

@@ -36,6 +36,8 @@ def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
                 "report": is_report_origin(t.origin),
                 "split": (job.payload.get("eval") or {}).get("split", "dev") if job else "dev",
                 "trajectory": (t.trajectory or {}).get("index"),
+                "fidelity": float((t.trajectory or {}).get("fidelity", 1.0)),
+                "promoted_from": (t.trajectory or {}).get("promoted_from"),
                 "recipe": t.recipe,
                 "recipe_hash": t.recipe_hash,
                 "fingerprint": t.fingerprint,
@@ -65,7 +67,14 @@ def best_trial(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     done = [
         r for r in rows if r["state"] == "complete" and not r["report"] and r["score"] is not None
     ]
-    return max(done, key=lambda r: (r["score"], -r["number"]), default=None)
+    if not done:
+        return None
+    # A screening score (fidelity < 1) never beats a full one: the highest fidelity scored.
+    top = max(r.get("fidelity", 1.0) for r in done)
+    return max(
+        (r for r in done if r.get("fidelity", 1.0) == top),
+        key=lambda r: (r["score"], -r["number"]),
+    )
 
 
 def trial_or_best(rows: list[dict[str, Any]], search_id: str, number: int | None) -> dict[str, Any]:
@@ -176,6 +185,12 @@ def search_summary(
         "warnings": search_warnings(store, search.id),
         "best_so_far": best_so_far,
         "device_seconds": sum(r["cost"].get("device_seconds", 0.0) for r in rows),
+        # The budget's unit: full-evaluation equivalents (a screening trial costs its
+        # fidelity; finished, failed and in flight alike).
+        "units_spent": round(sum(r.get("fidelity", 1.0) for r in search_rows), 6),
+        "fidelity_ladder": list(
+            (search.spec.get("fidelity") or {}).get("ladder") or [1.0]
+        ),
         "created_at": search.created_at.isoformat(),
         "updated_at": search.updated_at.isoformat(),
     }

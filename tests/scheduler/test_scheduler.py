@@ -152,6 +152,58 @@ def test_comparator_strategies_are_first_class_searches(
     assert any(t.origin == "report:best" for t in trials)
 
 
+def test_screening_search_spends_compute_units_and_promotes_the_top_third(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
+    """fidelity.ladder [0.25, 1.0], eta 3, budget 4 units: new recipes are screened at a
+    quarter of their subset, the top third of each rung's scores go up to full, nothing
+    is promoted twice, the budget is never overspent, jobs carry their fidelity, and the
+    best recipe (what the report re-trains) is a full-fidelity one."""
+    from autosel.scheduler.views import search_summary
+
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    spec = _spec(pool.pool_id, 4, fidelity={"ladder": [0.25, 1.0], "eta": 3})
+    search = create_search(store, spec, settings=settings)
+    _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
+    trials = store.trials(search.id)
+    own = [t for t in trials if not t.origin.startswith("report:")]
+    fid = {t.number: float((t.trajectory or {}).get("fidelity", 1.0)) for t in own}
+    assert store.get_search(search.id).state == "completed"
+    assert sum(fid.values()) <= 4 + 1e-9 and sum(fid.values()) > 4 - 0.25 - 1e-9
+    screened = [t for t in own if fid[t.number] == 0.25]
+    promoted = [t for t in own if t.origin == "promote"]
+    assert len(screened) >= 3 and promoted and all(fid[t.number] == 1.0 for t in promoted)
+    parents = [t.trajectory["promoted_from"] for t in promoted]
+    assert len(parents) == len(set(parents)), "no trial is promoted twice"
+    for t in promoted:
+        parent = next(p for p in own if p.number == t.trajectory["promoted_from"])
+        assert fid[parent.number] == 0.25 and parent.fingerprint == t.fingerprint
+        # ASHA: when the promotion was made, the parent ranked in the top third of the
+        # rung-0 scores finished by then.
+        known = sorted(
+            (
+                (-(p.score or 0.0), p.number)
+                for p in screened
+                if p.score is not None and p.finished_at and p.finished_at <= t.created_at
+            )
+        )
+        top = [n for _, n in known[: len(known) // 3]]
+        assert parent.number in top, (parent.number, known)
+    jobs = {j.trial_id: j for j in store.jobs(search_id=search.id)}
+    for t in own:
+        assert jobs[t.id].payload["eval"]["fidelity"] == fid[t.number]
+    summary = search_summary(store, store.get_search(search.id))
+    assert summary["best"]["fidelity"] == 1.0 and summary["best"]["origin"] == "promote"
+    assert summary["units_spent"] == pytest.approx(sum(fid.values()))
+    assert summary["fidelity_ladder"] == [0.25, 1.0]
+    for t in trials:
+        if t.origin.startswith("report:"):
+            assert jobs[t.id].payload["eval"]["fidelity"] == 1.0  # the report is full
+    kinds = [e.kind for e in store.events(search_id=search.id, limit=10_000)]
+    assert kinds.count("trial_promoted") == len(promoted)
+
+
 def test_restart_mid_search_continues_without_loss_or_repeats(
     demo_env: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -173,6 +225,31 @@ def test_restart_mid_search_continues_without_loss_or_repeats(
     assert len({t.fingerprint for t in trials}) == 7
     assert all(t.state == "complete" for t in trials)
     assert len(objective.calls) == 7, "every evaluation ran exactly once"
+
+
+def test_screening_search_survives_a_restart_without_double_promotion(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = open_store(db)
+    spec = _spec(
+        pool.pool_id, 4, report={"enabled": False}, fidelity={"ladder": [0.25, 1.0]}
+    )
+    search = create_search(store, spec, settings=settings)
+    objective = LabelObjective(demo_env["labels"])
+    _run(store, settings, search.id, objective, steps=5)
+    mid = store.trials(search.id)
+    assert 0 < len(mid)
+    store.close()
+    store2 = open_store(db)
+    _run(store2, settings, search.id, objective)
+    trials = store2.trials(search.id)
+    fid = [float((t.trajectory or {}).get("fidelity", 1.0)) for t in trials]
+    parents = [t.trajectory["promoted_from"] for t in trials if t.origin == "promote"]
+    assert store2.get_search(search.id).state == "completed"
+    assert sum(fid) <= 4 + 1e-9 and len(parents) == len(set(parents)) >= 1
+    assert len(objective.calls) == len(trials), "every evaluation ran exactly once"
 
 
 def test_same_history_gives_same_proposals(demo_env: dict[str, Any], tmp_path: Path) -> None:

@@ -402,6 +402,8 @@ class SearchView {
       item("State", h("span", { class: "state-" + s.state, id: "search-state" }, s.state)),
       item("Evaluations", h("span", {}, h("progress", { max: s.budget, value: Math.min(s.completed, s.budget),
         "aria-label": `${s.completed} of ${s.budget} evaluations` }), ` ${s.completed} / ${s.budget}`)),
+      ...((s.fidelity_ladder || [1]).length > 1 ? [item("Compute units",
+        `${fmt(s.units_spent, 2)} / ${s.budget} (fidelity ladder ${s.fidelity_ladder.join(", ")})`)] : []),
       item("Best dev score", fmt(s.best_score)),
       item("Final report", s.report_runs ? `${s.report_runs_done} / ${s.report_runs} test runs` : "not started"),
       item("In flight / failed", `${s.in_flight} / ${s.failed}`),
@@ -505,7 +507,7 @@ class SearchView {
   }
 
   renderTrials() {
-    const cols = ["#", "State", "Origin", "Split", "Trajectory", "Recipe steps", "Size", "State vector",
+    const cols = ["#", "State", "Origin", "Split", "Fidelity", "Trajectory", "Recipe steps", "Size", "State vector",
       "Predicted", "Score", "Per benchmark", "Cost (device s)", "Error", ""];
     const rows = this.trials.map((t) => {
       // A reference subset is a fixed list of ids, not steps: it is shown by its name.
@@ -517,7 +519,10 @@ class SearchView {
       return h("tr", { "data-trial": t.number },
         h("th", { scope: "row" }, String(t.number)),
         h("td", { class: "state-" + t.state }, t.state),
-        h("td", {}, t.origin), h("td", {}, t.split), h("td", { class: "num" }, t.trajectory ?? "–"),
+        h("td", {}, t.origin), h("td", {}, t.split),
+        h("td", { class: "num" }, t.promoted_from !== null && t.promoted_from !== undefined
+          ? `${fmt(t.fidelity, 2)} (from ${t.promoted_from})` : fmt(t.fidelity ?? 1, 2)),
+        h("td", { class: "num" }, t.trajectory ?? "–"),
         h("td", {}, steps), h("td", { class: "num" }, t.size ?? "–"),
         h("td", {}, h("code", { class: "vec", title: vec }, vec.length > 60 ? vec.slice(0, 60) + "…" : vec)),
         h("td", { class: "num" }, pred), h("td", { class: "num" }, fmt(t.score)),

@@ -1,0 +1,112 @@
+"""Multi-fidelity evaluation: a ladder of cheaper evaluations and asynchronous successive
+halving (ASHA; Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
+2020) over it.
+
+A *fidelity* ``f`` in ``(0, 1]`` is the share of the selected subset an evaluation trains
+on (a seeded subsample of ``ceil(f x n)`` examples; the benchmark's dev items are all
+scored), so it costs about ``f`` of a full evaluation. The search spends its budget in
+**compute units** (full-evaluation equivalents): a trial at fidelity ``f`` costs ``f``,
+whether it succeeds or fails.
+
+With a ladder ``(f_0, ..., 1.0)`` the strategy's new candidates are evaluated at ``f_0``;
+a trial is *promoted* to the next rung (a new trial of the same recipe, origin
+``promote``) once it ranks in the top ``1/eta`` of the trials completed at its rung
+(ASHA's rule: at least ``eta`` of them). The best recipe — what the final report
+re-trains — is taken from the highest rung that has a score, so a lucky cheap score
+never wins. With the default ladder ``(1.0,)`` every evaluation is a full one and nothing
+here changes the search.
+
+Which rung the surrogate learns from: the highest rung with at least two scores (mixing
+fidelities in one GP would treat a quarter-trained model's score as a full one's);
+trials at other rungs are passed as pending, so they are never proposed again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FULL = 1.0
+
+
+class FidelitySpec(BaseModel):
+    """The fidelity ladder of a search (``fidelity:`` in the spec).
+
+    Attributes:
+        ladder: increasing fidelities in ``(0, 1]``, ending at 1.0 (full). ``(1.0,)``: no
+            screening (the default).
+        eta: promotion factor: the top ``1/eta`` of a rung move up.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    ladder: tuple[float, ...] = Field(
+        (FULL,), description="Increasing training shares ending at 1.0; (1.0,) = full only."
+    )
+    eta: int = Field(3, ge=2, le=16, description="Promote the top 1/eta of each rung.")
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v:
+            raise ValueError("the ladder needs at least one rung; accepted e.g. [0.25, 1.0]")
+        for i, f in enumerate(v):
+            if not 0.0 < f <= FULL:
+                raise ValueError(
+                    f"rung {i} is {f}: a fidelity is a share of the subset trained on, "
+                    f"accepted 0 < f <= 1.0 (a rung above full cannot exist)"
+                )
+        if any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError(f"rungs must increase strictly, got {list(v)}")
+        if v[-1] != FULL:
+            raise ValueError(f"the last rung must be 1.0 (full), got {list(v)}")
+        return tuple(float(f) for f in v)
+
+    @property
+    def screening(self) -> bool:
+        return len(self.ladder) > 1
+
+
+@dataclass(frozen=True)
+class RungTrial:
+    """What promotion needs of one search trial."""
+
+    number: int
+    fidelity: float
+    score: float | None  # None: not finished, or failed
+    promoted_from: int | None = None
+
+
+def rung_of(ladder: Sequence[float], fidelity: float) -> int:
+    """Index of ``fidelity`` in the ladder (the nearest rung, for stored rounding)."""
+    return min(range(len(ladder)), key=lambda i: abs(ladder[i] - fidelity))
+
+
+def promotable(trials: Sequence[RungTrial], spec: FidelitySpec) -> list[tuple[int, float]]:
+    """``(trial number, next fidelity)`` of every trial ASHA promotes now, best first.
+
+    A trial at rung ``r`` (not the top) is promoted when its score ranks among the top
+    ``floor(n_r / eta)`` of the ``n_r`` scored trials at rung ``r`` and no trial was
+    promoted from it yet. Ties: the earlier trial.
+    """
+    ladder = spec.ladder
+    children = {t.promoted_from for t in trials if t.promoted_from is not None}
+    out: list[tuple[float, int, float]] = []
+    for r in range(len(ladder) - 1):
+        scored = sorted(
+            (t for t in trials if t.score is not None and rung_of(ladder, t.fidelity) == r),
+            key=lambda t: (-(t.score or 0.0), t.number),
+        )
+        k = len(scored) // spec.eta
+        for t in scored[:k]:
+            if t.number not in children:
+                out.append((-(t.score or 0.0), t.number, ladder[r + 1]))
+    return [(n, f) for _, n, f in sorted(out)]
+
+
+def units(fidelities: Sequence[float]) -> float:
+    """Compute units spent by evaluations at these fidelities."""
+    return float(math.fsum(fidelities))
