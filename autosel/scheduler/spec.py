@@ -9,6 +9,7 @@ YAML in the CLI (``--spec spec.yaml``), JSON in the API, stored verbatim with th
       replicates: 2
       references: {oracle-clean: clean_ids.txt}
     knobs: {patience: 3, max_steps: 3, seed: 0}
+    decontaminate: {enabled: true, threshold: 0.8}   # or: decontaminate: false
     signals: {model: smollm2}
     eval:                           # autosel.evaluation.EvalSpec
       model: smollm2
@@ -58,6 +59,28 @@ class SignalsSpec(BaseModel):
     device: str | None = None
     precision: str = "auto"
     relevance: bool = Field(True, description="Relevance to each evaluation benchmark.")
+
+
+class DecontaminateSpec(BaseModel):
+    """Pool samples that copy benchmark items (``autosel.signals.contamination``).
+
+    Checked when the search is created, against every item of every benchmark (dev and
+    test): the count is logged (event ``contamination``) and, when ``enabled``, those
+    samples are removed from the pool every arm is realized on: search trials, the full
+    pool, the random draws and reference subsets alike. ``decontaminate: false`` is short
+    for ``{enabled: false}`` (the count is still reported).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    enabled: bool = Field(True, description="Remove contaminated samples from every arm.")
+    threshold: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="MinHash Jaccard (word 3-grams) at or above which a pool prompt "
+        "near-copies a benchmark question; equal normalised texts always match.",
+    )
 
 
 # Arm names the report uses itself; a reference may not take one of them.
@@ -132,6 +155,7 @@ class SearchSpec(BaseModel):
         "from the named-recipe catalogue (`autosel recipe list`), stored expanded.",
     )
     report: ReportSpec = Field(default_factory=ReportSpec)
+    decontaminate: DecontaminateSpec = Field(default_factory=DecontaminateSpec)
     target_mix: dict[str, Annotated[float, Field(ge=0.0)]] | None = Field(
         None, description="Target source proportions (weights >= 0, not all 0; normalised)."
     )
@@ -237,6 +261,11 @@ class SearchSpec(BaseModel):
                 item = CATALOGUE[item].recipe.to_dict()
             out.append(item)
         return tuple(out)
+
+    @field_validator("decontaminate", mode="before")
+    @classmethod
+    def _decontaminate_flag(cls, v: Any) -> Any:
+        return {"enabled": v} if isinstance(v, bool) else v
 
     @field_validator("target_mix")
     @classmethod
