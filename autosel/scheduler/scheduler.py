@@ -64,6 +64,7 @@ from autosel.store.records import (
 from autosel.worker.loop import SIGNALS_KIND, signals_payload
 
 REFERENCES_EVENT = "report_references"
+CONTAMINATION_EVENT = "contamination"  # logged by create_search (autosel.service.searches)
 WORKER_LIVE_SECONDS = 120.0
 # A search whose first FAIL_FAST trials (or its whole budget, if smaller) all failed stops
 # spending its budget and ends failed: a deterministic problem fails every trial alike.
@@ -159,6 +160,7 @@ class Scheduler:
         self.spec = SearchSpec.parse(record.spec, where=f"search {search_id}", stored=True)
         self.signals: Any = signals
         self._pool: Any = None
+        self._arm_pool: Any = None
         self._space: Any = None
         self._strategy: Any = None
         self.worker_live_seconds = worker_live_seconds
@@ -170,6 +172,24 @@ class Scheduler:
         if self._pool is None:
             self._pool = resolve_pool(self.spec, self.settings)
         return self._pool
+
+    @property
+    def arm_pool(self) -> Any:
+        """The pool every arm is realized on: the pool's columns without the samples that
+        copy benchmark items when the search decontaminates (rows stored at creation,
+        event ``contamination``; see ``autosel.recipes.clean_pool``)."""
+        if self._arm_pool is None:
+            from autosel.recipes.clean_pool import without_rows
+            from autosel.recipes.realize import pool_columns
+
+            cols = pool_columns(self.pool)
+            events = search_events(self.store, self.search_id)
+            found = next((e for e in reversed(events) if e.kind == CONTAMINATION_EVENT), None)
+            removed = (found.data.get("removed_fingerprint") if found else None) or None
+            if removed:
+                cols = without_rows(cols, load_subset(self.settings, removed), tag="decontam")
+            self._arm_pool = cols
+        return self._arm_pool
 
     @property
     def space(self) -> Any:
@@ -186,7 +206,7 @@ class Scheduler:
                 )
             knobs = self.spec.search_knobs
             self._space = RecipeSpace(
-                self.pool,
+                self.arm_pool,
                 self.signals,
                 operators=knobs.operators,
                 max_steps=knobs.max_steps,
@@ -668,7 +688,7 @@ class Scheduler:
         arms.append((rep.FULL, report.replicates))
         if best is not None:
             size = len(load_subset(self.settings, best.fingerprint))
-            if 0 < size < len(self.pool):
+            if 0 < size < len(self.arm_pool.all_rows):
                 arms.append((rep.RANDOM, report.random_draws))
             else:
                 skipped[rep.RANDOM] = f"the best recipe selects {size} of {len(self.pool)} rows"
@@ -741,7 +761,7 @@ class Scheduler:
             size = len(load_subset(self.settings, best.fingerprint))
             recipe = Recipe.of(("random_sample", {"fraction": 1.0, "n": int(size)}))
             seed = rep.draw_seed(knobs_seed, run.replicate)
-            drawn = realize(recipe, self.pool, self.signals, seed, min_size=0, use_cache=False)
+            drawn = realize(recipe, self.arm_pool, self.signals, seed, min_size=0, use_cache=False)
             trajectory["draw_seed"] = seed
             subset = (recipe.to_dict(), drawn.recipe_hash, drawn.fingerprint)
             indices, state = drawn.indices, drawn.state_vector
@@ -943,9 +963,7 @@ def _best(trials: list[TrialRecord]) -> TrialRecord | None:
     if not done:
         return None
     top = max(trial_fidelity(t) for t in done)
-    return max(
-        (t for t in done if trial_fidelity(t) == top), key=lambda t: (t.score, -t.number)
-    )
+    return max((t for t in done if trial_fidelity(t) == top), key=lambda t: (t.score, -t.number))
 
 
 def trial_fidelity(t: TrialRecord) -> float:
