@@ -206,8 +206,8 @@ def make_hidden_quality(n: int = 1500, seed: int = 0, *, noise: float = NOISE) -
     defects. ``ppl`` (high; d' ~2.5) and ``ifd`` (above one for most defects) flag them.
 
     Optimum: a defect filter (IFD with ``fraction`` near 1, or perplexity ``high_q``
-    ~0.85) and HES top ~20-40%: a two-operator recipe (U ~1.05 on 1500 rows, full pool
-    ~0.63). HES alone (its default top 20%) gets most of the way (~0.97): it keeps a small
+    ~0.85) and HES top ~10-30%: a two-operator recipe (U 1.07-1.11 on 1500 rows, full
+    pool ~0.63; the benchmark's oracle, which also tries three steps, reaches 1.19). HES alone (its default top 20%) gets most of the way (~0.97): it keeps a small
     subset in which defects are as common as anywhere; the defect filter alone ~0.87
     (see ``tests/search/test_synthetic_families.py``).
     """
