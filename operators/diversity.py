@@ -18,7 +18,7 @@ response) stays zero and is equally far from everything. All arithmetic is float
 Cost: ``k_center_greedy`` and ``quality_diversity`` are sequential greedy algorithms of
 O(n x k x d) multiply-adds (``n`` rows, ``k`` kept, ``d`` dims); each refuses, with a
 :class:`~autosel.errors.ConfigError` naming the sizes, a step whose work would exceed
-:data:`MAX_WORK` (about a minute of one core here) — the search records such a recipe as
+:data:`KCENTER_MAX_WORK` / :data:`QD_MAX_WORK` (about a minute of one core here) — the search records such a recipe as
 infeasible rather than stalling. ``benchmarks/realize.py`` measures all three at 1M rows.
 """
 
@@ -34,8 +34,13 @@ from autosel.ops import Decision, Operator, OpParams, register_operator
 from autosel.ops.view import EMBEDDINGS, SubsetView
 from operators._select import count_for
 
-MAX_WORK = 1.5e11
-"""Largest greedy step accepted, in float32 multiply-adds (``n x k x d`` for k-center)."""
+KCENTER_MAX_WORK = 1e11
+"""Largest ``k_center_greedy`` step accepted, in multiply-adds (``n x k x d``). Its picks
+are matrix-vector products, which run at memory speed: about a minute of one core here."""
+QD_MAX_WORK = 1e12
+"""Largest ``quality_diversity`` step accepted, in multiply-adds (at least ``k^2 / 2 x d``).
+Its blocks are matrix products, about ten times faster per multiply-add: also about a
+minute of one core here."""
 
 KMEANS_ITERATIONS = 10
 KMEANS_SAMPLE = 20_000  # rows k-means fits on (plus 64 per cluster); every row is then assigned
@@ -51,11 +56,11 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_work(name: str, what: str, work: float) -> None:
-    if work > MAX_WORK:
+def _check_work(name: str, what: str, work: float, limit: float) -> None:
+    if work > limit:
         raise ConfigError(
             f"operator '{name}': {what} = {work:.3g} float32 multiply-adds, over the limit "
-            f"of {MAX_WORK:.3g} (about a minute of one core); lower 'fraction' or put "
+            f"of {limit:.3g} (about a minute of one core); lower 'fraction' or put "
             "'random_sample' or 'cap' before this step"
         )
 
@@ -95,7 +100,7 @@ class KCenterGreedy(Operator):
     random row (drawn from the step's rng), then repeatedly add the row farthest (in cosine
     distance) from every row kept so far, which minimises the largest distance from any
     row to its nearest kept row within a factor 2. Deterministic given the rng; O(n x k x d)
-    (refused above :data:`MAX_WORK`).
+    (refused above :data:`KCENTER_MAX_WORK`).
     """
 
     kind = "select"
@@ -112,9 +117,9 @@ class KCenterGreedy(Operator):
         keep = np.zeros(n, dtype=bool)
         if k > 0:
             emb = view.embeddings()
-            _check_work(
-                self.name, f"{n:,} rows x {k:,} centers x {emb.shape[1]} dims", n * k * emb.shape[1]
-            )
+            d = emb.shape[1]
+            what = f"{n:,} rows x {k:,} centers x {d} dims"
+            _check_work(self.name, what, n * k * d, KCENTER_MAX_WORK)
             keep[k_center_order(unit_rows(emb), k, int(rng.integers(n)))] = True
         return Decision(keep, {f"not among {k:,} k-center picks": ~keep})
 
@@ -122,49 +127,54 @@ class KCenterGreedy(Operator):
 def kmeans_centroids(
     x: np.ndarray, n_clusters: int, rng: np.random.Generator, *, iterations: int = KMEANS_ITERATIONS
 ) -> np.ndarray:
-    """Centroids of k-means on a random sample of the rows of ``x``.
+    """Unit centroids of spherical k-means on a random sample of the rows of ``x``.
 
-    k-means++ seeding (D^2 sampling) then ``iterations`` Lloyd steps, both on at most
-    ``KMEANS_SAMPLE + 64 * n_clusters`` rows drawn without replacement. An emptied cluster
-    keeps its previous centroid.
+    Spherical k-means (Dhillon & Modha 2001): k-means with cosine similarity, centroids
+    renormalised to unit length. k-means++ seeding (D^2 sampling on the sphere) then
+    ``iterations`` Lloyd steps, both on at most ``KMEANS_SAMPLE + 64 * n_clusters`` rows
+    drawn without replacement. An emptied cluster keeps its previous centroid.
 
     Args:
-        x: unit rows, `n x d` float32, ``n >= n_clusters >= 1``.
+        x: embeddings, `n x d` (any scale: only directions count), ``n >= n_clusters >= 1``.
 
     Returns:
-        `n_clusters x d` float32.
+        `n_clusters x d` float32 unit rows.
     """
     n = len(x)
     m = min(n, KMEANS_SAMPLE + 64 * n_clusters)
-    s = x if m == n else x[np.sort(rng.choice(n, size=m, replace=False))]
-    sq = np.einsum("ij,ij->i", s, s)
+    s = unit_rows(x if m == n else x[np.sort(rng.choice(n, size=m, replace=False))])
     centers = np.empty((n_clusters, s.shape[1]), dtype=np.float32)
     centers[0] = s[rng.integers(m)]
-    d2 = np.maximum(sq - 2 * (s @ centers[0]) + centers[0] @ centers[0], 0)
+    d2 = np.maximum(2 - 2 * (s @ centers[0]), 0)  # |a - b|^2 of unit rows
     for j in range(1, n_clusters):
         total = float(d2.sum())
         pick = int(rng.integers(m)) if total <= 0 else int(rng.choice(m, p=d2 / total))
         centers[j] = s[pick]
-        np.minimum(d2, np.maximum(sq - 2 * (s @ centers[j]) + centers[j] @ centers[j], 0), out=d2)
+        np.minimum(d2, np.maximum(2 - 2 * (s @ centers[j]), 0), out=d2)
     for _ in range(iterations):
         labels = assign_clusters(s, centers)
         order = np.argsort(labels, kind="stable")
         counts = np.bincount(labels, minlength=n_clusters)
         starts = np.r_[0, np.cumsum(counts)[:-1]]
-        present = counts > 0
+        present = np.flatnonzero(counts > 0)
         sums = np.add.reduceat(s[order], starts[present], axis=0)
-        centers[present] = sums / counts[present, None]
+        norms = np.linalg.norm(sums, axis=1)
+        moved = norms > 0
+        centers[present[moved]] = sums[moved] / norms[moved, None]
     return centers
 
 
 def assign_clusters(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Nearest centroid (Euclidean) of every row, in chunks of :data:`ASSIGN_CHUNK` rows."""
-    half = 0.5 * np.einsum("ij,ij->i", centers, centers)
+    """Most cosine-similar unit centroid of every row, in chunks of :data:`ASSIGN_CHUNK`.
+
+    ``argmax_c x . c`` does not depend on the norm of ``x``: rows need no normalising.
+    A zero row goes to cluster 0.
+    """
     out = np.empty(len(x), dtype=np.int64)
+    ct = np.ascontiguousarray(centers.T, dtype=np.float32)
     for a in range(0, len(x), ASSIGN_CHUNK):
-        scores = x[a : a + ASSIGN_CHUNK] @ centers.T  # argmin |x-c|^2 = argmax x.c - |c|^2/2
-        scores -= half
-        out[a : a + ASSIGN_CHUNK] = scores.argmax(axis=1)
+        chunk = np.asarray(x[a : a + ASSIGN_CHUNK], dtype=np.float32)
+        out[a : a + ASSIGN_CHUNK] = (chunk @ ct).argmax(axis=1)
     return out
 
 
@@ -195,8 +205,8 @@ def equal_shares(sizes: np.ndarray, k: int) -> np.ndarray:
 class ClusterBalanced(Operator):
     """Keep a ``fraction`` of the subset with an equal share from each k-means cluster.
 
-    Cluster-balanced sampling: k-means (``n_clusters``, k-means++ seeding, a few Lloyd
-    steps on a sample, then every row assigned to its nearest centroid) on the normalised
+    Cluster-balanced sampling: spherical k-means (``n_clusters``, k-means++ seeding, a few
+    Lloyd steps on a sample, then every row assigned to its most similar centroid) on the
     embeddings, then each cluster contributes the same number of rows, drawn at random
     (a cluster too small for its share gives all its rows and the others share the rest).
     Rare regions of the pool are thereby over-represented relative to a uniform sample —
@@ -210,7 +220,7 @@ class ClusterBalanced(Operator):
 
     class Params(OpParams):
         fraction: float = Field(0.2, gt=0.0, le=1.0)
-        n_clusters: int = Field(16, ge=2, le=128, json_schema_extra={"log": True})
+        n_clusters: int = Field(16, ge=2, le=64, json_schema_extra={"log": True})
 
     def select(self, view: SubsetView, params: Params, rng: np.random.Generator) -> Decision:
         n = len(view)
@@ -219,11 +229,13 @@ class ClusterBalanced(Operator):
             return Decision(np.ones(n, dtype=bool))
         keep = np.zeros(n, dtype=bool)
         if k > 0:
-            x = unit_rows(view.embeddings())
+            x = view.embeddings()
             labels = assign_clusters(x, kmeans_centroids(x, min(params.n_clusters, n), rng))
             quota = equal_shares(np.bincount(labels, minlength=min(params.n_clusters, n)), k)
-            # A random order inside each cluster: sort by label + a uniform draw in [0, 1).
-            order = np.argsort(labels + rng.random(n), kind="stable")
+            # A random order inside each cluster: a random permutation, then a stable sort by
+            # cluster (int16 labels: numpy's stable sort is then a radix sort, O(n)).
+            perm = rng.permutation(n)
+            order = perm[np.argsort(labels.astype(np.int16)[perm], kind="stable")]
             sorted_labels = labels[order]
             starts = np.searchsorted(sorted_labels, np.arange(len(quota)))
             rank = np.arange(n) - starts[sorted_labels]
@@ -242,7 +254,7 @@ def diverse_by_score(
     would); the result is exactly the sequential walk's.
 
     Args:
-        x: unit rows, `n x d` float32.
+        x: embeddings, `n x d` (any scale: each walked row is normalised).
         order: positions in walk order.
 
     Returns:
@@ -256,7 +268,7 @@ def diverse_by_score(
         if m >= k:
             break
         idx = order[a : a + QD_BLOCK]
-        xb = x[idx]
+        xb = unit_rows(x[idx])  # only the rows walked are ever normalised
         ok = np.ones(len(idx), dtype=bool)
         for b in range(0, m, 16 * QD_BLOCK):  # bounded `block x 16 block` similarity tiles
             ok &= (xb @ kept_vecs[b : min(m, b + 16 * QD_BLOCK)].T).max(axis=1) <= max_similarity
@@ -285,7 +297,7 @@ class QualityDiversity(Operator):
     DEITA scores with trained complexity and quality scorers and uses a threshold of 0.9;
     here the score is one of the cached signals (HES by default), so no extra model pass
     is needed. Fewer rows than the budget are kept when the pool runs out of
-    sufficiently distinct rows. O(rows walked x k x d) (refused above :data:`MAX_WORK`).
+    sufficiently distinct rows. O(rows walked x k x d) (refused above :data:`QD_MAX_WORK`).
     """
 
     kind = "select"
@@ -307,12 +319,11 @@ class QualityDiversity(Operator):
             return Decision(np.zeros(n, dtype=bool))
         emb = view.embeddings()
         # Lower bound of the work: even with no skip, the i-th kept row meets i - 1 others.
-        _check_work(
-            self.name, f"{k:,} kept x {k:,} / 2 x {emb.shape[1]} dims", k * k / 2 * emb.shape[1]
-        )
+        d = emb.shape[1]
+        _check_work(self.name, f"{k:,} kept x {k:,} / 2 x {d} dims", k * k / 2 * d, QD_MAX_WORK)
         s = np.asarray(view.column(params.score), dtype=np.float64)
         order = np.argsort(-s if params.largest else s, kind="stable")  # NaN sorts last
-        kept, walked = diverse_by_score(unit_rows(emb), order, k, params.max_similarity)
+        kept, walked = diverse_by_score(emb, order, k, params.max_similarity)
         keep = np.zeros(n, dtype=bool)
         keep[kept] = True
         skipped = np.zeros(n, dtype=bool)

@@ -203,7 +203,8 @@ def test_quality_diversity_blocks_match_a_sequential_walk(
 
 
 def test_greedy_selectors_refuse_work_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(div, "MAX_WORK", 10.0)
+    monkeypatch.setattr(div, "KCENTER_MAX_WORK", 10.0)
+    monkeypatch.setattr(div, "QD_MAX_WORK", 10.0)
     x = directions(*range(0, 200, 10))
     with pytest.raises(ConfigError, match="k_center_greedy.*over the limit"):
         run("k_center_greedy", {"x": np.zeros(20)}, x, fraction=0.5)
