@@ -128,16 +128,33 @@ def signals_job(store: Store, search_id: str) -> dict[str, Any] | None:
 
 
 # Events that a user must see on the search itself (not only in the event stream).
-WARNING_EVENTS = ("gp_fit_failed",)
+WARNING_EVENTS = ("gp_fit_failed", "contamination")
 
 
 def search_warnings(store: Store, search_id: str) -> list[dict[str, Any]]:
-    """What went wrong without failing the search, oldest first, each in words: today a
-    GP fit that failed and the fallback the strategy took instead."""
+    """What went wrong without failing the search, oldest first, each in words: a GP fit
+    that failed and the fallback the strategy took instead; pool samples that copy
+    benchmark items (found when the search was created)."""
     out = []
     for e in store.events(0, search_id=search_id, limit=1000, kinds=WARNING_EVENTS):
         d = e.data
-        if e.kind == "gp_fit_failed":
+        if e.kind == "contamination":
+            if not d.get("count"):
+                continue  # checked, nothing found: not a warning
+            per = "; ".join(
+                f"{name}: dev {c.get('dev')}, test {c.get('test')}"
+                for name, c in (d.get("benchmarks") or {}).items()
+            )
+            what = (
+                "removed from every arm (decontaminate: true)"
+                if d.get("removed")
+                else "kept (decontaminate: false): scores may be inflated"
+            )
+            message = (
+                f"contamination: {d['count']} pool samples near-copy benchmark items "
+                f"({per}); {what}"
+            )
+        elif e.kind == "gp_fit_failed":
             message = (
                 f"the GP fit on {d.get('points')} scored trials failed ({d.get('reason')}); "
                 f"{d.get('proposed')} candidate(s) were picked by {d.get('fallback')} "

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from autosel.pool.pool import Pool
     from autosel.scheduler.spec import SearchSpec
+    from autosel.signals.contamination import ContaminationReport
 
 
 def create_search(
@@ -35,7 +36,11 @@ def create_search(
 
     Checks before anything is stored: the spec's fields, that the pool exists, that each
     benchmark file exists and its primary metric can be computed, that each seed recipe
-    parses, and that every id of each report reference file is in the pool. The stored
+    parses, and that every id of each report reference file is in the pool. Then the pool
+    is checked for copies of benchmark items (dev and test; event ``contamination`` with
+    the counts and the first matched pairs); with ``decontaminate.enabled`` (the default)
+    those samples are stored as a subset and the scheduler removes them from the pool
+    every arm is realized on, references included. The stored
     spec names the pool by its full id, so later renames or prefixes cannot change what it
     means; each reference subset is pinned by its fingerprint at creation (event
     ``report_references``), so editing the ids file later cannot change the report.
@@ -50,6 +55,8 @@ def create_search(
         InputError: a reference ids file is unreadable or names an id not in the pool
             (file and line named).
     """
+    import numpy as np
+
     from autosel.evaluation.harness import check_primary_metrics
     from autosel.paths import confine_spec
     from autosel.pool.pool import find_pool
@@ -57,7 +64,7 @@ def create_search(
     from autosel.recipes.realize import pool_columns, subset_fingerprint
     from autosel.recipes.subsets import save_subset
     from autosel.scheduler.report import read_reference_ids
-    from autosel.scheduler.scheduler import REFERENCES_EVENT
+    from autosel.scheduler.scheduler import CONTAMINATION_EVENT, REFERENCES_EVENT
     from autosel.scheduler.spec import SearchSpec
     from autosel.search.strategy import resolve_min_size
 
@@ -82,16 +89,25 @@ def create_search(
     references = {
         ref: read_reference_ids(path, pool) for ref, path in spec.report.references.items()
     }
+    contamination = check_contamination(pool, spec, settings)
     # Everything is valid: from here on, write.
     cols = pool_columns(pool)
+    removed = contamination.rows if spec.decontaminate.enabled else contamination.rows[:0]
+    removed_fp = None
+    if len(removed):
+        removed_fp = subset_fingerprint(cols, removed)
+        save_subset(settings, removed_fp, removed)
     pinned = {}
     for ref, rows in references.items():
-        fingerprint = subset_fingerprint(cols, rows)
-        save_subset(settings, fingerprint, rows)
+        # A reference is an arm like any other: it loses the pool's contaminated samples.
+        kept = np.setdiff1d(rows, removed, assume_unique=False) if len(removed) else rows
+        fingerprint = subset_fingerprint(cols, kept)
+        save_subset(settings, fingerprint, kept)
         pinned[ref] = {
             "path": str(spec.report.references[ref]),
             "fingerprint": fingerprint,
-            "size": len(rows),
+            "size": len(kept),
+            "decontaminated": int(len(rows) - len(kept)),
         }
     spec = spec.model_copy(update={"pool": pool.pool_id})
     record_pool(store, pool)
@@ -101,9 +117,47 @@ def create_search(
     store.append_event(
         "search_created", {"budget": spec.budget, "pool_id": pool.pool_id}, search_id=record.id
     )
+    store.append_event(
+        CONTAMINATION_EVENT,
+        {
+            **contamination.to_event(),
+            "enabled": spec.decontaminate.enabled,
+            "removed": int(len(removed)),
+            "removed_fingerprint": removed_fp,
+            "seconds": round(contamination.seconds, 3),
+        },
+        search_id=record.id,
+    )
     if pinned:
         store.append_event(REFERENCES_EVENT, {"references": pinned}, search_id=record.id)
     return record
+
+
+def check_contamination(pool: Pool, spec: SearchSpec, settings: Settings) -> ContaminationReport:
+    """Which samples of ``pool`` copy an item of the spec's benchmarks (every item, dev and
+    test; cached per pool and benchmark files), at the spec's ``decontaminate.threshold``.
+
+    Raises:
+        InputError: a benchmark file is invalid (file, line and field named).
+    """
+    from autosel.signals.contamination import check_pool
+
+    return check_pool(
+        pool,
+        list(spec.eval.benchmarks),
+        threshold=spec.decontaminate.threshold,
+        settings=settings,
+    )
+
+
+def contamination_of(store: Store, search_id: str) -> dict[str, Any] | None:
+    """The contamination found when the search was created (the ``contamination`` event's
+    data: ``count``, per-benchmark ``dev``/``test`` counts, ``removed``, first matched
+    ``matches``), or None for a search created before the check existed."""
+    from autosel.scheduler.scheduler import CONTAMINATION_EVENT
+
+    events = store.events(0, search_id=search_id, limit=1000, kinds=(CONTAMINATION_EVENT,))
+    return events[-1].data if events else None
 
 
 def search_report(store: Store, search_id: str) -> dict[str, Any]:
