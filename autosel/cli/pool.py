@@ -162,3 +162,60 @@ def _read_ids(path: Path) -> list[str]:
         if line:
             ids.append(line)
     return ids
+
+
+@pool_app.command("check")
+def check(
+    ref: str = typer.Argument(..., help="Pool id, unique id prefix, name or directory."),
+    bench: list[str] = typer.Option(
+        ..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."
+    ),
+    threshold: float = typer.Option(
+        0.8, help="MinHash Jaccard (word 3-grams) of a near copy, in (0, 1]."
+    ),
+    test_fraction: float = typer.Option(
+        0.5, help="Share of each benchmark's items in its test split (for the counts)."
+    ),
+    show: int = typer.Option(10, help="Matched pairs to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Count pool samples that copy benchmark items (dev and test), list the first pairs.
+
+    The same check a search runs when it is created (``decontaminate`` in the search spec
+    removes them from every arm); nothing is changed here.
+    """
+    from rich.table import Table
+
+    from autosel.bench.spec import BenchmarkSpec
+    from autosel.errors import ConfigError
+    from autosel.pool import get_pool
+    from autosel.settings import get_settings
+    from autosel.signals.contamination import check_pool
+
+    specs: dict[str, BenchmarkSpec] = {}
+    for item in bench:
+        name, sep, path = item.partition("=")
+        p = Path(path if sep else name).expanduser()
+        key = name if sep else p.name.split(".")[0]
+        if not p.is_file():
+            raise ConfigError(f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH)")
+        if key in specs:
+            raise ConfigError(f"--bench {item!r}: benchmark name '{key}' given twice")
+        try:
+            specs[key] = BenchmarkSpec(name=key, path=p.resolve(), test_fraction=test_fraction)
+        except ValueError as exc:
+            raise ConfigError(f"--bench {item!r} / --test-fraction: {exc}") from None
+    pool = get_pool(ref)
+    rep = check_pool(pool, list(specs.values()), threshold=threshold, settings=get_settings())
+    if as_json:
+        print_json(rep.to_event(shown=show))
+        return
+    console.print(rep.line(), style="yellow" if rep.count else "green", highlight=False)
+    if rep.matches and show > 0:
+        t = Table("pool sample", "benchmark", "split", "item", "similarity", title="first pairs")
+        for m in rep.matches[:show]:
+            sim = "exact" if m.exact else f"{m.similarity:.3f}"
+            t.add_row(m.sample_id, m.benchmark, m.split, m.item_id, sim)
+        console.print(t)
+        if len(rep.matches) > show:
+            console.print(f"… {len(rep.matches) - show} more pairs (--show N, --json)")

@@ -254,3 +254,26 @@ def test_the_signal_pass_never_imports_contamination() -> None:
     root = Path(__file__).resolve().parents[2] / "autosel" / "signals"
     for name in ("compute.py", "shard.py", "model_pass.py", "relevance.py", "signalset.py"):
         assert "contamination" not in (root / name).read_text(encoding="utf-8"), name
+
+
+def test_pool_check_cli_prints_counts_and_pairs(
+    files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from autosel.cli import app
+
+    monkeypatch.setenv("AUTOSEL_HOME", str(tmp_path / "clihome"))
+    runner = CliRunner()
+    added = runner.invoke(app, ["pool", "add", str(files["pool_file"]), "--name", "tiny"])
+    assert added.exit_code == 0, added.output
+    res = runner.invoke(app, ["pool", "check", "tiny", "--bench", f"qa={files['bench']}"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    n_test = sum(is_test_item(item, 0.5) for item, _ in files["planted"].values())
+    n = len(files["planted"])
+    assert f"contamination: {n} pool samples near-copy benchmark items" in out
+    assert f"qa: dev {n - n_test}, test {n_test}" in out
+    assert "s010" in out and "exact" in out
+    res = runner.invoke(app, ["pool", "check", "tiny", "--bench", "missing.jsonl"])
+    assert res.exit_code != 0 and "no file at missing.jsonl" in str(res.exception)
