@@ -59,6 +59,22 @@ class SignalsSpec(BaseModel):
     device: str | None = None
     precision: str = "auto"
     relevance: bool = Field(True, description="Relevance to each evaluation benchmark.")
+    max_tokens: int = Field(
+        2048,
+        ge=8,
+        le=1_000_000,
+        description="Prompt + response token cap of the model pass (longer samples are "
+        "truncated and counted). Part of the signal cache key: a cached pass at another "
+        "cap is not reused.",
+    )
+    batch_tokens: int | None = Field(
+        None,
+        ge=64,
+        le=10_000_000,
+        description="Token budget of one model-pass batch (speed only: a sample's signals do "
+        "not depend on its batch-mates, so it is not part of the cache key); null = the "
+        "device's measured default (autosel.signals.compute.default_batch_tokens).",
+    )
 
 
 class DecontaminateSpec(BaseModel):
