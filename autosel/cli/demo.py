@@ -65,6 +65,7 @@ def demo_pool(
         f"{groups['wrong_answers']:,} wrong). Labels: {res.labels_path} (never give them to "
         f"operators). Benchmarks: {res.out_dir / 'bench'}"
     )
+    _print_contamination(res.pool_path, res.out_dir / "bench")
 
 
 def _defects_table(counts: dict[str, int], rates: dict[str, float]) -> Any:
@@ -90,6 +91,27 @@ def _rules_pool(out_dir: Path, size: str, seed: int, as_json: bool) -> None:
     console.print(_defects_table(res.defect_counts, manifest["defect_rates"]))
     console.print(f"Labels: {res.labels_path}; oracle-clean ids: {res.clean_ids_path} (never give "
                   f"them to operators). Benchmarks: {res.out_dir / 'bench'}")
+    _print_contamination(res.pool_path, res.out_dir / "bench")
+
+
+def _print_contamination(pool_path: Path, bench_dir: Path) -> None:
+    """The demo's own decontamination check: its benchmark items are generated disjoint
+    from the pool, so this prints 0 (a search on the pool checks it again when created)."""
+    import json
+
+    from autosel.bench.spec import BenchmarkSpec
+    from autosel.signals.contamination import check_texts
+
+    ids, prompts = [], []
+    for line in Path(pool_path).read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        msgs = rec.get("messages") or []
+        users = [m.get("content") or "" for m in msgs if m.get("role") == "user"]
+        ids.append(str(rec.get("id")))
+        prompts.append(rec["prompt"] if isinstance(rec.get("prompt"), str) else "\n".join(users))
+    benches = [BenchmarkSpec(name=p.stem, path=p) for p in sorted(Path(bench_dir).glob("*.jsonl"))]
+    rep = check_texts(prompts, ids, benches)
+    console.print(rep.line(), style="yellow" if rep.count else "green", highlight=False)
 
 
 # --------------------------------------------------------------------------- end demo-pool

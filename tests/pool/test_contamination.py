@@ -277,3 +277,15 @@ def test_pool_check_cli_prints_counts_and_pairs(
     assert "s010" in out and "exact" in out
     res = runner.invoke(app, ["pool", "check", "tiny", "--bench", "missing.jsonl"])
     assert res.exit_code != 0 and "no file at missing.jsonl" in str(res.exception)
+
+
+def test_demo_pool_command_reports_zero_contamination(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from autosel.cli import app
+
+    out = CliRunner().invoke(app, ["demo-pool", str(tmp_path / "d"), "--seed", "0"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "contamination: 0 pool samples near-copy benchmark items" in text
+    assert "sort: dev 0, test 0" in text
