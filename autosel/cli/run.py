@@ -241,6 +241,7 @@ def run_flow(
         else SearchSpec.parse(spec_data)
     )
     search = create_search(store, spec, settings=settings)
+    _print_contamination(store, search.id)
     dash = _Dashboard(store, settings, port)
     dash.start()
     console.print(f"dashboard: [bold]{dash.url}searches/{search.id}[/] (live)")
@@ -301,6 +302,16 @@ def _failures(rows: list[dict[str, Any]]) -> str:
     errors = [r["error"] or "failed" for r in rows if not r["report"] and r["state"] == "failed"]
     common, n = Counter(errors).most_common(1)[0]
     return f"{len(errors)} evaluation(s) failed and counted against the budget ({n}x: {common})"
+
+
+def _print_contamination(store: Any, search_id: str) -> None:
+    """The decontamination check ``create_search`` ran: yellow when samples were found."""
+    from autosel.service.searches import contamination_line, contamination_of
+
+    found = contamination_of(store, search_id)
+    if found is not None:
+        style = "yellow" if found.get("count") else "green"
+        console.print(contamination_line(found), style=style, highlight=False)
 
 
 def _search_did_not_complete(summary: dict[str, Any], rows: list[Any], dash: _Dashboard) -> None:

@@ -150,6 +150,27 @@ def check_contamination(pool: Pool, spec: SearchSpec, settings: Settings) -> Con
     )
 
 
+def contamination_line(data: dict[str, Any]) -> str:
+    """One line for a ``contamination`` event: ``contamination: N pool samples near-copy
+    benchmark items (bench: dev a, test b); removed from every arm`` (or kept)."""
+    per = "; ".join(
+        f"{name}: dev {c.get('dev')}, test {c.get('test')}"
+        for name, c in (data.get("benchmarks") or {}).items()
+    )
+    n = int(data.get("count") or 0)
+    if not n:
+        what = "nothing to remove"
+    elif data.get("removed"):
+        what = "removed from every arm (decontaminate: true)"
+    else:
+        what = "kept (decontaminate: false)"
+    noun = "sample" if n == 1 else "samples"
+    return (
+        f"contamination: {n} pool {noun} near-copy benchmark items "
+        f"({per or 'no benchmark'}); {what}"
+    )
+
+
 def contamination_of(store: Store, search_id: str) -> dict[str, Any] | None:
     """The contamination found when the search was created (the ``contamination`` event's
     data: ``count``, per-benchmark ``dev``/``test`` counts, ``removed``, first matched

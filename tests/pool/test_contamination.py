@@ -191,7 +191,7 @@ def test_search_counts_contamination_and_removes_it_from_every_arm(
     env: dict[str, Any], tmp_path: Path
 ) -> None:
     from autosel.scheduler.views import search_summary
-    from autosel.service.searches import contamination_of
+    from autosel.service.searches import contamination_line, contamination_of
 
     bad = {f"s{r:03d}" for r in env["planted"]}
     ref = tmp_path / "ref.txt"
@@ -201,6 +201,12 @@ def test_search_counts_contamination_and_removes_it_from_every_arm(
     assert found is not None
     assert (found["count"], found["removed"], found["enabled"]) == (len(bad), len(bad), True)
     assert {m["sample_id"] for m in found["matches"]} == bad
+    n_test = sum(is_test_item(item, 0.5) for item, _ in env["planted"].values())
+    assert contamination_line(found) == (
+        f"contamination: {len(bad)} pool samples near-copy benchmark items "
+        f"(qa: dev {len(bad) - n_test}, test {n_test}); removed from every arm "
+        "(decontaminate: true)"
+    )
     # Every subset trained on, search trials and every report arm alike, is clean.
     assert len(rec.calls) >= 3 + 4
     assert all(not (c["ids"] & bad) for c in rec.calls)
