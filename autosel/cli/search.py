@@ -240,11 +240,11 @@ def build_spec(
         if benches:
             from autosel.cli.run import _parse_benches
 
-            data = spec.to_json()
-            data["eval"]["benchmarks"] = [
+            stored = spec.to_json()
+            stored["eval"]["benchmarks"] = [
                 {"name": n, "path": str(p)} for n, p in sorted(_parse_benches(benches).items())
             ]
-            spec = SearchSpec.parse(data, where=f"{spec_file} with --bench")
+            spec = SearchSpec.parse(stored, where=f"{spec_file} with --bench")
         return spec.to_json()
     data: dict[str, Any] = {
         "pool": pool,
