@@ -124,7 +124,6 @@ def create_search(
             "enabled": spec.decontaminate.enabled,
             "removed": int(len(removed)),
             "removed_fingerprint": removed_fp,
-            "seconds": round(contamination.seconds, 3),
         },
         search_id=record.id,
     )
