@@ -88,7 +88,16 @@ def compute(
     ifd: bool = typer.Option(False, "--ifd", help="Also compute IFD (a second, prompt-free pass)."),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 (default: cuda if available)."),
     precision: str = typer.Option("auto", help="auto, bf16, fp16 or fp32."),
-    max_tokens: int = typer.Option(2048, help="Prompt + response token cap (longer: truncated)."),
+    max_tokens: int = typer.Option(
+        2048,
+        help="Prompt + response token cap (longer samples are truncated and counted); part "
+        "of the cache key.",
+    ),
+    batch_tokens: int = typer.Option(
+        None,
+        help="Token budget of one model-pass batch (speed only, values do not change; "
+        "default per device: cpu 2048, cuda 8192).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     executor: str = typer.Option(
         "local", help="Where the model pass runs: 'local' (this process) or 'ray' (Ray Data)."
@@ -114,6 +123,7 @@ def compute(
         device=device,
         precision=precision,
         max_tokens=max_tokens,
+        batch_tokens=batch_tokens,
         progress=not as_json,
         executor=run_on,
     )
@@ -174,6 +184,13 @@ def _show(sig: SignalSet, as_json: bool) -> None:
         ]
         console.print("near-duplicate rows by Jaccard threshold: " + ", ".join(dup))
     console.print(
-        f"difficulty source: {manifest['difficulty_source']}; truncated: "
-        f"{manifest['truncated']}; empty: {manifest['empty']}"
+        f"difficulty source: {manifest['difficulty_source']}; empty responses: {manifest['empty']}"
     )
+    model = manifest["groups"].get("model")
+    if model is not None:
+        params = model.get("params", {})
+        console.print(
+            f"model pass: max_tokens {params.get('max_tokens')}, {params.get('dtype')}, "
+            f"batch budget {model.get('batch_tokens', '?')} tokens; truncated at "
+            f"max_tokens: {manifest['truncated']} of {manifest['rows']:,} samples"
+        )

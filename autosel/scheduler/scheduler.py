@@ -113,7 +113,9 @@ def cached_signals(spec: SearchSpec, pool: Any, settings: Settings) -> Any:
             needed.add("bench")
     if not needed <= found:
         return None
-    signals = load_signals(pool, settings=settings, model=spec.signals.model)
+    signals = load_signals(
+        pool, settings=settings, model=spec.signals.model, max_tokens=spec.signals.max_tokens
+    )
     dirs = signal_dirs(signals)
     want = (needed - {"bench"}) | {f"bench/{b.name}" for b in _relevance_benchmarks(spec)}
     if not want <= set(dirs):
@@ -290,6 +292,8 @@ class Scheduler:
             precision=self.spec.signals.precision,
             ifd=self.spec.signals.ifd,
             benchmarks=[b.model_dump(mode="json") for b in _relevance_benchmarks(self.spec)],
+            max_tokens=self.spec.signals.max_tokens,
+            batch_tokens=self.spec.signals.batch_tokens,
         )
         job = self.store.create_job(
             JobSpec(

@@ -10,13 +10,13 @@ Public API::
     sig.names                           # sorted per-row column names
     sig.column("hes")                   # np.ndarray, len(pool)
     sig.hes(p=0.01, unit="nats")        # recomputed from the cached token entropies
-    sig.ragged("token_entropy")         # (float16 values, int64 offsets of length n+1)
+    sig.ragged("token_entropy")         # (float32 values, int64 offsets of length n+1)
     sig.minhash_clusters(0.8)           # cluster id per row = smallest row index in cluster
     sig.exact_groups()                  # same convention for exact duplicates
     sig.embeddings()                    # n x d float32, mean final hidden state (response)
 
 ``compute_signals(pool, *, model="smollm2", device=None, precision="auto", benchmarks=None,
-ifd=False, minhash=MinHashParams(), text_params=None, max_tokens=2048, batch_tokens=8192,
+ifd=False, minhash=MinHashParams(), text_params=None, max_tokens=2048, batch_tokens=None,
 progress=True, settings=None, unit="bits", executor="local") -> SignalSet`` computes only what
 is missing. ``model=None`` skips the model pass (model-free signals only). ``executor="ray"``
 (or a :class:`RayExecutor`) runs the model-pass shards on Ray Data actors and fills the

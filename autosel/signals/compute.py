@@ -38,7 +38,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from autosel.bench.spec import BenchmarkSpec
 
 ROWS_PER_SHARD = 1024
-DEFAULT_BATCH_TOKENS = 8192
+# Token budget of one model-pass batch, per device kind: the fastest measured setting.
+# CPU (2 cores, SmolLM2-135M bf16, benchmarks/signals.py): larger batches are slower
+# (8,192 tokens ran ~1.5x slower than one sample at a time; <= 2,048 matched it), so
+# batches stay small. CUDA: batching is where a GPU's throughput comes from.
+DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 8192}
+
+
+def default_batch_tokens(device: str) -> int:
+    """The batch budget used when none is given: :data:`DEFAULT_BATCH_TOKENS` by device
+    kind (``cuda:1`` is ``cuda``; an unknown kind gets the CPU value)."""
+    return DEFAULT_BATCH_TOKENS.get(device.split(":")[0], DEFAULT_BATCH_TOKENS["cpu"])
+
+
 DTYPE_NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
 
@@ -222,7 +234,7 @@ def _sharded_model_group(
             "scored_tokens": int(merged["offsets"][-1]),
         }
         cache.write_manifest(
-            tmp, {**key, **extra, "counts": counts, "units": {"token arrays": "nats (float16)"}}
+            tmp, {**key, **extra, "counts": counts, "units": {"token arrays": "nats (float32)"}}
         )
 
     cache.write_dir_atomic(target, fill)
@@ -241,7 +253,7 @@ def compute_signals(
     minhash: MinHashParams | None = None,
     text_params: TextParams | None = None,
     max_tokens: int = 2048,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int | None = None,
     progress: bool = True,
     settings: Settings | None = None,
     unit: str = "bits",
@@ -263,7 +275,17 @@ def compute_signals(
 
     ``on_progress(done, total)``: called with the samples done of each local model pass
     (not with Ray, whose actors report to their own progress bar).
+
+    ``max_tokens`` (prompt + response cap; longer samples are truncated and counted in the
+    model group's manifest, ``counts.truncated``) and the dtype are part of the model
+    groups' cache key: a cached pass is reused only with the same values. ``batch_tokens``
+    (``None``: :func:`default_batch_tokens` of the device) changes speed only, never
+    values, and is recorded in the manifest.
     """
+    if max_tokens < 8:
+        raise ConfigError(f"max_tokens {max_tokens}: must be at least 8")
+    if batch_tokens is not None and batch_tokens < 1:
+        raise ConfigError(f"batch_tokens {batch_tokens}: must be a positive token count")
     ray_ex = _ray_executor(executor)
     bench_questions = {
         name: (bspec, dev_questions(bspec))
@@ -294,6 +316,7 @@ def compute_signals(
             if precision == "auto" and dev.startswith("cuda"):
                 precision = "bf16"  # what a local run picks on bf16-capable GPUs
         dtype = DTYPE_NAMES[str(pick_dtype(dev, precision)).removeprefix("torch.")]
+        budget = default_batch_tokens(dev) if batch_tokens is None else batch_tokens
         mparams = ModelParams(max_tokens=max_tokens, dtype=dtype)
         mid = model_identity(path)
         loaded: list[Any] = []
@@ -308,9 +331,12 @@ def compute_signals(
             device=dev,
             dtype=dtype,
             max_tokens=max_tokens,
-            batch_tokens=batch_tokens,
+            batch_tokens=budget,
         )
-        extra = {"model": {"ref": str(model), "path": str(path), "identity": mid}}
+        extra = {
+            "model": {"ref": str(model), "path": str(path), "identity": mid},
+            "batch_tokens": budget,  # speed only: not in the key
+        }
         run = (
             _local_runner(loader, progress, on_progress)
             if ray_ex is None
@@ -346,7 +372,7 @@ def compute_signals(
                 bkey: dict[str, Any] = bkey,
                 about: dict[str, Any] = about,
             ) -> None:
-                c = benchmark_centroid(qs, loader(), max_tokens, batch_tokens)
+                c = benchmark_centroid(qs, loader(), max_tokens, budget)
                 cache.save_arrays(tmp, {"centroid": c})
                 cache.write_manifest(tmp, {**bkey, **about})
 
@@ -404,11 +430,17 @@ def _open(pool: Pool, groups: dict[str, Path], bench: dict[str, Path], unit: str
 
 
 def load_signals(
-    pool: Pool, settings: Settings | None = None, model: str | None = "smollm2", unit: str = "bits"
+    pool: Pool,
+    settings: Settings | None = None,
+    model: str | None = "smollm2",
+    unit: str = "bits",
+    max_tokens: int | None = None,
 ) -> SignalSet:
     """The cached signals of ``pool`` (the newest group of each kind; model groups of ``model``).
 
-    ``model=None`` accepts the newest model pass of any model.
+    ``model=None`` accepts the newest model pass of any model. ``max_tokens`` (``None``:
+    any) keeps only model passes (and their IFD pass and centroids) made with that token
+    cap. Groups of an older recipe version are never returned.
 
     Raises:
         NotFoundError: nothing was computed for this pool yet (with the command to run).
@@ -432,8 +464,11 @@ def load_signals(
         g = man.get("group")
         if g in ("model", "ifd", "bench") and mid is not None and _identity(man) != mid:
             continue
-        if g == "bench" and man.get("version") != BENCH_VERSION:
-            continue  # an older recipe (version 1 embedded gold answers): never reused
+        if g in _VERSIONS and man.get("version") != _VERSIONS[g]:
+            continue  # an older recipe (see params.py): never reused
+        made_with = man.get("params", {}).get("max_tokens")
+        if g in ("model", "ifd", "bench") and max_tokens is not None and made_with != max_tokens:
+            continue
         if g == "bench":
             bench[man["name"]] = d
         elif g in ("text", "minhash", "model", "ifd"):
@@ -447,6 +482,10 @@ def load_signals(
         bench = {}
         groups.pop("ifd", None)
     return _open(pool, groups, bench, unit)
+
+
+_VERSIONS = {"text": TEXT_VERSION, "minhash": MINHASH_VERSION, "model": MODEL_VERSION}
+_VERSIONS.update({"ifd": IFD_VERSION, "bench": BENCH_VERSION})
 
 
 def _identity(manifest: dict[str, Any]) -> str | None:

@@ -2,13 +2,29 @@
 
 How it is fast and still exact (each point is tested against a naive computation):
 
-- **Length-bucketed batches.** Samples are sorted by length and grouped under a token
-  budget (``batch_tokens`` >= longest x count), so padding is a few percent instead of a
-  third on short samples.
+- **Width buckets: a sample's values do not depend on its batch-mates.** Every sample is
+  right-padded to a width that is a function of its *own* length only
+  (:func:`padded_width`: the next multiple of ``WIDTH_STEP``), and a batch holds only
+  samples of one width, under a token budget (``batch_tokens`` >= width x count). So a
+  sample sees the same kernels, shapes and padding alone as in any batch; only the batch
+  dimension changes, and the kernels are row-independent in it (tested: alone vs a mixed
+  batch is bit-identical in bf16 and fp32 on CPU, ``tests/signals/test_batch_invariance.py``).
+
+  Why not "pad to the longest of the batch": the real tokens never see the pads (causal),
+  but the kernels do see the padded *shape*. PyTorch's CPU flash-attention kernel picks
+  its code path and block sizes from the padded sequence length (a packed-GEMM path from
+  64 tokens on, larger query blocks for long sequences), and in bf16 those paths round
+  differently: a 5e-4 difference in the first layer's attention output grew, through 30
+  bf16 layers of SmolLM2-135M, into per-token entropy differences of 0.01-0.12 nats on
+  the test samples (0.29 nats measured on a larger pool) between a sample alone and the
+  same sample padded to a batch-mate's length. It is rounding, not a masking bug (eager
+  attention alone already differs from SDPA alone by 0.11 nats on the same sample), but
+  it made signals depend on the batching; fixed widths remove the dependence at the cost
+  of at most ``WIDTH_STEP - 1`` pad tokens a sample.
 - **Right padding, no attention mask.** With causal attention a real token only attends
   to tokens on its left; right padding puts every pad on the right, so real tokens see
-  exactly what they would see alone, with default position ids ``0..L-1``. Passing no mask
-  lets SDPA take its ``is_causal`` fast path.
+  exactly the tokens they would see alone, with default position ids ``0..L-1``. Passing
+  no mask lets SDPA take its ``is_causal`` fast path.
 - **Response positions before the head.** The final hidden states are sliced to the
   positions that predict response tokens *before* ``lm_head``: most tokens are prompt, and
   the head (d x |V|) is the largest matrix of a small model.
@@ -29,6 +45,7 @@ from typing import Any
 import numpy as np
 
 CHUNK = 256  # positions per lm_head/statistics chunk: 256 x 49152 fp32 = 48 MiB per buffer
+WIDTH_STEP = 16  # samples are right-padded to the next multiple (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -97,14 +114,21 @@ def encode(
     return out
 
 
+def padded_width(length: int) -> int:
+    """The width a sample of ``length`` tokens is padded to, alone or in any batch."""
+    return -(-length // WIDTH_STEP) * WIDTH_STEP
+
+
 def make_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
-    """Indices in batches, longest first, each with ``max_len * count <= batch_tokens``."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    """Indices in batches of one :func:`padded_width` each, widest first, each with
+    ``width * count <= batch_tokens`` (a sample wider than the budget goes alone)."""
+    widths = [padded_width(n) for n in lengths]
+    order = sorted(range(len(lengths)), key=lambda i: (-widths[i], i))
     batches: list[list[int]] = []
     cur: list[int] = []
     for i in order:
-        # Sorted descending, so the first member of a batch is its longest.
-        if cur and lengths[cur[0]] * (len(cur) + 1) > batch_tokens:
+        w = widths[i]
+        if cur and (widths[cur[0]] != w or w * (len(cur) + 1) > batch_tokens):
             batches.append(cur)
             cur = []
         cur.append(i)
@@ -137,11 +161,22 @@ def chunk_stats(head: Any, h: Any, targets: Any) -> tuple[Any, Any, Any]:
 def run_batch(
     model: Any, batch: Sequence[Encoded], pad_id: int, want_embedding: bool = True
 ) -> list[SampleStats]:
-    """Per-sample statistics for one batch of non-empty samples (see module docstring)."""
+    """Per-sample statistics for one batch of non-empty samples (see module docstring).
+
+    Raises:
+        ValueError: the samples do not share one :func:`padded_width` (batch them with
+            :func:`make_batches`: a wider batch-mate would change a sample's values).
+    """
     import torch
 
     dev = next(model.parameters()).device
-    width = max(len(e.ids) for e in batch)
+    widths = {padded_width(len(e.ids)) for e in batch}
+    if len(widths) != 1:
+        raise ValueError(
+            f"run_batch: samples of padded widths {sorted(widths)} in one batch; a batch "
+            "holds one width (make_batches), else a sample's values depend on its batch-mates"
+        )
+    width = widths.pop()
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     rows, pos = [], []
     for b, e in enumerate(batch):

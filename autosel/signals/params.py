@@ -20,10 +20,13 @@ UNITS = ("bits", "nats")
 # Bump when a group's stored values would change for the same inputs.
 TEXT_VERSION = 1
 MINHASH_VERSION = 1
-MODEL_VERSION = 1
-IFD_VERSION = 1
+# 2: per-token arrays stored as float32 (were float16); samples padded to a width of
+# their own (model_pass.padded_width), so values no longer depend on batch-mates.
+MODEL_VERSION = 2
+IFD_VERSION = 2
 # 2: centroids embed dev-split questions only (1 embedded questions + answers of the file).
-BENCH_VERSION = 2
+# 3: the model pass pads each question to a width of its own (see MODEL_VERSION 2).
+BENCH_VERSION = 3
 
 
 def unit_factor(unit: str) -> float:
@@ -75,7 +78,11 @@ class ModelParams(_Frozen):
     """The teacher-forced model pass (per-token entropy, log-prob, varentropy, embedding).
 
     ``max_tokens`` caps prompt + response tokens (also capped by the model context).
-    ``dtype`` is part of the key because bf16 and fp32 forwards differ slightly.
+    ``dtype`` is part of the key because bf16 and fp32 forwards differ slightly. The
+    batch budget (``batch_tokens``) is *not* a parameter: a sample's values do not depend
+    on its batch-mates (``model_pass`` pads every sample to a width of its own; tested in
+    ``tests/signals/test_batch_invariance.py``), so it only changes speed; it is recorded
+    in the group manifest.
     """
 
     max_tokens: int = Field(default=2048, ge=8)

@@ -370,6 +370,8 @@ def signals_payload(
     precision: str,
     ifd: bool,
     benchmarks: list[dict[str, Any]],
+    max_tokens: int = 2048,
+    batch_tokens: int | None = None,
 ) -> dict[str, Any]:
     """The payload of a signals job: the pool, what to compute, and the benchmark specs
     (JSON) whose dev questions relevance reads (empty: no relevance)."""
@@ -382,6 +384,8 @@ def signals_payload(
         "precision": precision,
         "ifd": bool(ifd),
         "benchmarks": benchmarks,
+        "max_tokens": int(max_tokens),
+        "batch_tokens": batch_tokens,
     }
 
 
@@ -402,6 +406,8 @@ def compute_signals_job(
         precision=payload.get("precision") or "auto",
         benchmarks=bench or None,
         ifd=bool(payload.get("ifd")),
+        max_tokens=int(payload.get("max_tokens") or 2048),
+        batch_tokens=payload.get("batch_tokens"),
         progress=False,
         settings=settings,
         on_progress=on_progress,

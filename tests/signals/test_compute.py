@@ -77,7 +77,7 @@ def test_columns_and_manifest(computed, small_pool) -> None:
     rel = sig.column("relevance:arith")
     assert rel[0] == rel.max()  # the arithmetic sample is the closest to an arithmetic benchmark
     values, offsets = sig.ragged("token_entropy")
-    assert values.dtype == np.float16 and len(offsets) == n + 1
+    assert values.dtype == np.float32 and len(offsets) == n + 1
     assert sig.embeddings().shape == (n, 576)
     m = sig.manifest
     assert m["unit"] == "bits" and m["difficulty_source"] == "model_proxy:nll_mean"
