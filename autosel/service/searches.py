@@ -90,6 +90,19 @@ def create_search(
         ref: read_reference_ids(path, pool) for ref, path in spec.report.references.items()
     }
     contamination = check_contamination(pool, spec, settings)
+    if spec.decontaminate.enabled and contamination.count:
+        left, floor = (
+            len(pool) - contamination.count,
+            resolve_min_size(spec.search_knobs, len(pool)),
+        )
+        if left < floor:
+            raise ConfigError(
+                f"search spec: field 'decontaminate': {contamination.count} of {len(pool)} "
+                f"pool samples copy benchmark items; removing them leaves {left}, below "
+                f"the smallest subset a recipe may select ({floor}, knobs.min_size). "
+                "Use a pool without these copies, or decontaminate: false (scores would be "
+                "inflated by the copies)"
+            )
     # Everything is valid: from here on, write.
     cols = pool_columns(pool)
     removed = contamination.rows if spec.decontaminate.enabled else contamination.rows[:0]

@@ -295,3 +295,25 @@ def test_demo_pool_command_reports_zero_contamination(tmp_path: Path) -> None:
     text = " ".join(out.output.split())
     assert "contamination: 0 pool samples near-copy benchmark items" in text
     assert "sort: dev 0, test 0" in text
+
+
+def test_a_pool_left_below_min_size_is_refused_and_nothing_stored(
+    env: dict[str, Any], tmp_path: Path
+) -> None:
+    from autosel.errors import ConfigError
+    from autosel.service import create_search
+    from autosel.store import open_store
+    from tests.scheduler.conftest import fast_spec
+
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    spec = fast_spec(
+        env["pool"].pool_id,
+        3,
+        knobs={"min_size": N_POOL - 2},  # 5 copies removed: 195 rows left
+        eval={"benchmarks": [{"name": "qa", "path": str(env["bench"])}]},
+    )
+    with pytest.raises(ConfigError, match=r"field 'decontaminate': 5 of 200 .* leaves 195"):
+        create_search(store, spec, settings=env["settings"])
+    assert store.searches() == []
+    # Keeping them is allowed (and reported).
+    create_search(store, {**spec, "decontaminate": False}, settings=env["settings"])
