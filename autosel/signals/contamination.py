@@ -49,7 +49,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,6 +319,29 @@ def check_pool(
         cached = _read_cache(cache_file, pool)
         if cached is not None:
             return cached
+    if not benchmarks:  # nothing to compare with: the pool is not read
+        return _report(float(threshold), len(pool), {}, (), 0.0)
+    report = check_texts(prompt_texts(pool), pool.sample_ids, benchmarks, threshold=threshold)
+    report = replace(report, seconds=time.perf_counter() - t0)
+    if cache_file is not None:
+        _write_cache(cache_file, report)
+    return report
+
+
+def check_texts(
+    texts: Sequence[str],
+    sample_ids: Sequence[str] | np.ndarray,
+    benchmarks: Sequence[BenchmarkSpec],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> ContaminationReport:
+    """:func:`check_pool` on prompt texts given directly (one per pool row, with its id),
+    e.g. a pool file not ingested yet. No cache.
+
+    Raises:
+        InputError: a benchmark file is invalid (file, line and field named).
+    """
+    t0 = time.perf_counter()
     items: list[tuple[str, str, str, str]] = []  # (benchmark, split, item id, question)
     sizes: dict[str, dict[str, int]] = {}
     for b in benchmarks:
@@ -328,17 +351,12 @@ def check_pool(
             bench = load_benchmark_split(whole, split)
             sizes[b.name][split] = len(bench.items)
             items += [(b.name, split, it.id, it.question) for it in bench.items]
-    texts = prompt_texts(pool)
     p, q, sim, exact = find_near_copies(texts, [it[3] for it in items], threshold)
-    ids = pool.sample_ids
     matches = tuple(
-        Match(int(r), str(ids[r]), items[j][0], items[j][1], items[j][2], float(s), bool(e))
+        Match(int(r), str(sample_ids[r]), items[j][0], items[j][1], items[j][2], float(s), bool(e))
         for r, j, s, e in zip(p.tolist(), q.tolist(), sim.tolist(), exact.tolist(), strict=True)
     )
-    report = _report(threshold, len(pool), sizes, matches, time.perf_counter() - t0)
-    if cache_file is not None:
-        _write_cache(cache_file, report)
-    return report
+    return _report(threshold, len(texts), sizes, matches, time.perf_counter() - t0)
 
 
 def _report(
