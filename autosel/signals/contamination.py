@@ -36,7 +36,7 @@ scheduler removes from the pool every arm is realized on (see
 benchmark is never changed.
 
 Cost: one MinHash signature per pool prompt and per question plus a sorted join per band;
-on 2 cores about 3 s for 100,000 pool prompts against 10,000 questions (see
+on 2 cores 2.7 s for 100,000 pool prompts against 10,000 questions (see
 :func:`find_near_copies`). Results of :func:`check_pool` are cached per (pool content,
 benchmark file contents, splits, threshold) under ``$AUTOSEL_HOME/cache/contamination``.
 """
@@ -134,8 +134,8 @@ def find_near_copies(
         (1.0 for an exact match), ``exact`` whether the normalised texts are equal.
         Texts without a word never match.
 
-    Measured (2 cores, synthetic 60-word prompts): 100,000 pool texts x 10,000 questions
-    in about 3 s, signatures being most of it.
+    Measured (2 shared cores, random 60-word texts, 50 exact and 50 one-word-changed
+    copies planted): 100,000 pool texts x 10,000 questions in 2.7 s, every copy found.
     """
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(
