@@ -101,7 +101,9 @@ def test_intermediate_difficulty_keeps_the_middle_half() -> None:
 def test_k_center_picks_one_per_direction_group() -> None:
     # Three groups of four directions, 120 degrees apart, each within 4 degrees.
     angles = [a + j for a in (0, 120, 240) for j in (0, 1, 2, 3)]
-    rows, stats = run("k_center_greedy", {"x": np.zeros(12)}, directions(*angles), fraction=0.25)
+    rows, stats = run(
+        "k_center_greedy", {"x": np.zeros(12)}, directions(*angles), fraction=0.25, centre=False
+    )
     assert sorted(r // 4 for r in rows) == [0, 1, 2]
     assert stats.reasons == {"not among 3 k-center picks": 9}
 
@@ -137,6 +139,7 @@ def test_cluster_balanced_gives_each_cluster_an_equal_share() -> None:
             seed=seed,
             fraction=12 / 17,
             n_clusters=3,
+            centre=False,
         )
         assert np.bincount(groups[rows], minlength=3).tolist() == [5, 5, 2]
         assert stats.dropped == 5
@@ -147,6 +150,7 @@ def test_cluster_balanced_gives_each_cluster_an_equal_share() -> None:
         seed=3,
         fraction=12 / 17,
         n_clusters=3,
+        centre=False,
     )
     assert np.array_equal(rows, again)
 
@@ -163,22 +167,49 @@ def test_quality_diversity_skips_near_copies_of_better_rows() -> None:
     # a (best), a' (5 degrees from a: cos 0.996), b (90), c (b + 20: cos 0.94), d (200).
     x = directions(0, 5, 90, 110, 200)
     hes = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
-    rows, stats = run("quality_diversity", {"hes": hes}, x, fraction=0.6)
+    rows, stats = run("quality_diversity", {"hes": hes}, x, fraction=0.6, centre=False)
     assert rows.tolist() == [0, 2, 4]
     assert stats.reasons == {"cosine > 0.9 to a better-scored kept row": 2}
-    rows, stats = run("quality_diversity", {"hes": hes}, x, fraction=0.4)
+    rows, stats = run("quality_diversity", {"hes": hes}, x, fraction=0.4, centre=False)
     assert rows.tolist() == [0, 2]  # budget full before c and d are walked
     assert stats.reasons == {
         "cosine > 0.9 to a better-scored kept row": 1,
         "outside the budget of 2": 2,
     }
     # A looser threshold keeps c (cos 0.94 <= 0.95); the lowest scores first keeps d first.
-    rows, _ = run("quality_diversity", {"hes": hes}, x, fraction=0.6, max_similarity=0.95)
+    rows, _ = run(
+        "quality_diversity", {"hes": hes}, x, fraction=0.6, max_similarity=0.95, centre=False
+    )
     assert rows.tolist() == [0, 2, 3]
     rows, _ = run(
-        "quality_diversity", {"nll_mean": hes}, x, fraction=0.4, score="nll_mean", largest=False
+        "quality_diversity",
+        {"nll_mean": hes},
+        x,
+        fraction=0.4,
+        score="nll_mean",
+        largest=False,
+        centre=False,
     )
     assert rows.tolist() == [3, 4]
+
+
+def test_centring_removes_a_shared_component() -> None:
+    # Six distinct directions riding on one large common offset, as raw mean-pooled hidden
+    # states do: uncentred every pair has cosine > 0.9, so quality_diversity keeps only the
+    # best row; centred (the default) the directions are apart again and the budget fills.
+    rng = np.random.default_rng(4)
+    x = (np.full((6, 8), 10.0) + 2.0 * rng.normal(size=(6, 8))).astype(np.float32)
+    u = div.unit_rows(x)
+    assert (u @ u.T).min() > 0.9
+    hes = np.arange(6.0)[::-1].copy()
+    rows, _ = run("quality_diversity", {"hes": hes}, x, fraction=0.5, centre=False)
+    assert rows.tolist() == [0]
+    rows, _ = run("quality_diversity", {"hes": hes}, x, fraction=0.5)
+    assert rows.tolist() == [0, 1, 2]
+    # k-center and cluster_balanced see the same centred geometry.
+    c = div.unit_rows(x, x.mean(axis=0))
+    assert (c @ c.T)[~np.eye(6, dtype=bool)].max() < 0.9
+    assert div.assign_clusters(x, c[:2], x.mean(axis=0)).tolist()[:2] == [0, 1]
 
 
 @pytest.mark.parametrize(("block", "tau"), [(7, 0.8), (50, 0.5), (50, 0.95)])
