@@ -14,6 +14,13 @@ Variants (same samples of the demo pool, same response tokens):
   head on response positions only, chunked fp32 statistics).
 - ``ceiling``: the same batches and dtype as ``fast``, forward + head on response positions,
   no statistics: what a pass costs with entropy for free.
+- ``peer`` (:func:`_peer`): one sample at a time in bf16, the way OpenDataArena's
+  ``HESScorer`` scores (a plain per-sample loop written here, not their code): the whole
+  sequence through the model with its head, logits of the response-predicting positions
+  to fp32, ``log_softmax``, entropy. Timed against ``fast`` (default CPU batch budget) in
+  one process, alternating, best of 2 rounds each, on *short* samples (the demo pool) and
+  on *long* ones (demo responses joined to ~1,500 tokens). ``fast`` also computes log-prob,
+  varentropy and the embedding, which the peer does not.
 
 MinHash (:func:`bench_minhash`): our signatures + LSH clusters at every threshold against
 datasketch's per-shingle ``MinHash.update`` loop and ``MinHash.bulk`` (same shingles, then
@@ -92,13 +99,13 @@ def _ceiling(model, enc, pad_id: int, batch_tokens: int) -> int:
     import numpy as np
     import torch
 
-    from autosel.signals.model_pass import make_batches
+    from autosel.signals.model_pass import make_batches, padded_width
 
     live = [e for e in enc if e.n_resp > 0]
     tokens = 0
     for batch in make_batches([len(e.ids) for e in live], batch_tokens):
         group = [live[i] for i in batch]
-        width = max(len(e.ids) for e in group)
+        width = padded_width(len(group[0].ids))  # the widths run_samples pads to
         ids = torch.full((len(group), width), pad_id)
         rows, pos = [], []
         for b, e in enumerate(group):
@@ -114,13 +121,112 @@ def _ceiling(model, enc, pad_id: int, batch_tokens: int) -> int:
     return tokens
 
 
+def _peer(model, enc) -> int:
+    """One sample at a time, full head over every position, fp32 ``log_softmax`` of the
+    response-predicting positions, entropy (the per-sample loop HES scorers use)."""
+    import torch
+
+    tokens = 0
+    for e in enc:
+        if e.n_resp == 0:
+            continue
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([e.ids])).logits[0]
+            logp = torch.log_softmax(logits[e.resp_start - 1 : len(e.ids) - 1].float(), dim=-1)
+            _ = (-(logp.exp() * logp).sum(-1)).numpy()
+        tokens += e.n_resp
+    return tokens
+
+
+def _long_texts(
+    prompts: list[list[dict[str, str]]], responses: list[str], n: int, tokens: int, tok
+) -> tuple[list[list[dict[str, str]]], list[str]]:
+    """``n`` long samples: each joins consecutive demo responses until ~``tokens`` tokens."""
+    out_p, out_r, i = [], [], 0
+    for _ in range(n):
+        parts: list[str] = []
+        while len(tok(" ".join(parts))["input_ids"]) < tokens:
+            parts.append(responses[i % len(responses)])
+            i += 1
+        out_p.append(prompts[i % len(prompts)])
+        out_r.append(" ".join(parts))
+    return out_p, out_r
+
+
+def run_peer(n: int, kind: str, workdir: Path) -> dict[str, float]:
+    """``fast`` vs the per-sample ``peer`` loop on short or long samples (one process,
+    alternating, best of 2 rounds each; wall seconds)."""
+    import torch
+
+    from autosel.base_model import load_model
+    from autosel.signals.compute import default_batch_tokens
+    from autosel.signals.model_pass import encode, run_samples
+
+    prompts, responses = _demo_texts("small", workdir)
+    model, tok = load_model("smollm2", device="cpu", dtype="bf16")
+    if kind == "long":
+        prompts, responses = _long_texts(prompts, responses, n, LONG_TOKENS, tok)
+    enc = encode(tok, prompts[:n], responses[:n], 2048)
+    budget = default_batch_tokens("cpu")
+    torch.manual_seed(0)
+    run_samples(model, enc[:2], tok.pad_token_id, budget)  # first-call overheads
+    _peer(model, enc[:2])
+    best = {"fast": float("inf"), "peer": float("inf")}
+    tokens = 0
+    for _ in range(2):
+        for v in ("fast", "peer"):
+            t = time.perf_counter()
+            if v == "fast":
+                got = run_samples(model, enc, tok.pad_token_id, budget)
+                tokens = sum(len(x.entropy) for x in got)
+            else:
+                _peer(model, enc)
+            best[v] = min(best[v], time.perf_counter() - t)
+    return {
+        "tokens": tokens,
+        "mean_len": sum(len(e.ids) for e in enc) / len(enc),
+        "fast_s": best["fast"],
+        "peer_s": best["peer"],
+        "budget": budget,
+    }
+
+
+def run_budgets(n: int, workdir: Path) -> dict[str, float]:
+    """``fast`` at several batch budgets on the short samples (best of 2, wall seconds):
+    what the CPU default in ``autosel.signals.compute.DEFAULT_BATCH_TOKENS`` rests on."""
+    from autosel.base_model import load_model
+    from autosel.signals.model_pass import encode, run_samples
+
+    prompts, responses = _demo_texts("small", workdir)
+    model, tok = load_model("smollm2", device="cpu", dtype="bf16")
+    enc = encode(tok, prompts[:n], responses[:n], 2048)
+    run_samples(model, enc[:2], tok.pad_token_id, 2048)
+    out: dict[str, float] = {}
+    for _ in range(2):
+        for b in BUDGETS:
+            t = time.perf_counter()
+            run_samples(model, enc, tok.pad_token_id, b)
+            out[str(b)] = min(out.get(str(b), float("inf")), time.perf_counter() - t)
+    return out
+
+
+LONG_TOKENS = 1500
+BUDGETS = (1, 512, 2048, 8192)
+
+
 def run_variant(variant: str, n: int, workdir: Path) -> dict[str, float]:
     """Run one model variant (called in a subprocess)."""
     import torch
 
     from autosel.base_model import load_model
+    from autosel.signals.compute import default_batch_tokens
     from autosel.signals.model_pass import encode, run_samples
 
+    if variant in ("peer_short", "peer_long"):
+        return run_peer(n, variant.removeprefix("peer_"), workdir)
+    if variant == "budgets":
+        return run_budgets(n, workdir)
+    budget = default_batch_tokens("cpu")
     prompts, responses = _demo_texts("small", workdir)
     model, tok = load_model("smollm2", device="cpu", dtype="fp32" if variant == "naive" else "bf16")
     enc = encode(tok, prompts[:n], responses[:n], 2048)
@@ -129,15 +235,15 @@ def run_variant(variant: str, n: int, workdir: Path) -> dict[str, float]:
     (
         _naive(model, warm, tok.pad_token_id)
         if variant == "naive"
-        else run_samples(model, warm, tok.pad_token_id, 8192)
+        else run_samples(model, warm, tok.pad_token_id, budget)
     )
     t = time.perf_counter()
     if variant == "naive":
         tokens = _naive(model, enc, tok.pad_token_id)
     elif variant == "fast":
-        tokens = sum(len(s.entropy) for s in run_samples(model, enc, tok.pad_token_id, 8192))
+        tokens = sum(len(s.entropy) for s in run_samples(model, enc, tok.pad_token_id, budget))
     else:
-        tokens = _ceiling(model, enc, tok.pad_token_id, 8192)
+        tokens = _ceiling(model, enc, tok.pad_token_id, budget)
     seconds = time.perf_counter() - t
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"tokens": tokens, "seconds": seconds, "tok_s": tokens / seconds, "peak_rss_mb": rss_mb}
@@ -235,6 +341,9 @@ def main() -> None:
         help=f"samples the datasketch baselines run on (default {BASELINE_N:,}; "
         f"{BASELINE_N_QUICK:,} with --quick)",
     )
+    ap.add_argument(
+        "--budgets", action="store_true", help="also time the pass at several batch budgets"
+    )
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -257,6 +366,22 @@ def main() -> None:
                 f"peak RSS {r['peak_rss_mb']:7.0f} MiB"
             )
         fast, naive = model["fast"], model["naive"]
+        n_short, n_long = (16, 2) if args.quick else (96, 8)
+        for kind, k in (("short", n_short), ("long", n_long)):
+            r = _subprocess(f"peer_{kind}", k, workdir)
+            ratio = r["peer_s"] / r["fast_s"]
+            print(
+                f"peer {kind:5s}: {k} samples, mean {r['mean_len']:.0f} tokens, "
+                f"{r['tokens']} resp tokens; autosel {r['fast_s']:.2f} s (batch budget "
+                f"{r['budget']:.0f}), one-at-a-time bf16 loop {r['peer_s']:.2f} s: {ratio:.2f}x"
+            )
+            lines.append(_target(f"model_speedup_vs_per_sample_{kind}", ratio, ">=", 1.2))
+        if args.budgets:
+            b = _subprocess("budgets", 48, workdir)
+            print(
+                "batch budget sweep (48 short samples, best of 2 s): "
+                + ", ".join(f"{k} tokens {v:.2f} s" for k, v in b.items())
+            )
         lines += [
             _target("model_speedup_vs_naive", fast["tok_s"] / naive["tok_s"], ">=", 2.5),
             _target(
