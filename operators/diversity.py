@@ -23,9 +23,9 @@ O(n x k x d) multiply-adds (``n`` rows, ``k`` kept, ``d`` dims); each refuses, w
 :class:`~autosel.errors.ConfigError` naming the sizes, a step whose work would exceed
 :data:`KCENTER_MAX_WORK` / :data:`QD_MAX_WORK` (under a minute of one core here) — the
 search records such a recipe as infeasible rather than stalling. ``benchmarks/realize.py``
-measures all of them at 1M rows x 64 dims: the largest accepted steps take about 24 s
+measures all of them at 1M rows x 64 dims: the largest accepted steps take about 25 s
 (1,562 centers) and 43 s (176,776 kept; extrapolated from two budgets); the default 20%
-budget is refused there. ``cluster_balanced`` stays within the realize budget (0.19 s).
+budget is refused there. ``cluster_balanced`` stays within the realize budget (0.23 s).
 """
 
 from __future__ import annotations
