@@ -86,24 +86,62 @@ def test_max_tokens_keys_the_cache_batch_budget_does_not(
         load_signals(pool, settings=s, max_tokens=64).column("hes")
 
 
-def test_token_at_threshold_keeps_its_side(tmp_path: Path) -> None:
-    """A token entropy of 1.600003 bits stays above tau = 1.6 bits through storage.
+@pytest.mark.parametrize("unit", ["nats", "bits"])
+def test_token_at_threshold_keeps_its_side(tmp_path: Path, unit: str) -> None:
+    """A token entropy of 1.600003 (in ``unit``) stays above tau = 1.6 through storage.
 
-    float16 (the old storage) rounds it to 1.5996 bits: the token dropped out of HES.
+    float16 (the old storage) kept ~3 digits: 1.600003 nats was stored as 1.5996 and the
+    token dropped out of absolute HES at tau 1.6 nats (checked below).
     """
-    value = np.array([1.600003 * LN2], dtype=np.float32)  # stored in nats
+    factor = 1.0 if unit == "nats" else 1 / LN2
+    value = np.array([1.600003 / factor], dtype=np.float32)  # stored in nats
     offsets = np.array([0, 1])
-    stored = _cat([value])
-    save_arrays(tmp_path, {"token_entropy": stored})
+    save_arrays(tmp_path, {"token_entropy": _cat([value])})
     back = load_array(tmp_path, "token_entropy")
     assert back.dtype == np.float32
-    got = scores.hes_abs(back, offsets, tau=1.6, factor=1 / LN2)
+    got = scores.hes_abs(back, offsets, tau=1.6, factor=factor)
     np.testing.assert_allclose(got, [1.600003], atol=1e-6)
-    old = scores.hes_abs(value.astype(np.float16), offsets, tau=1.6, factor=1 / LN2)
-    assert old[0] == 0.0  # what float16 storage did
+    if unit == "nats":
+        old = scores.hes_abs(value.astype(np.float16), offsets, tau=1.6, factor=factor)
+        assert old[0] == 0.0  # what float16 storage did
 
 
 def test_storage_cost_is_12_bytes_per_response_token(tmp_path: Path) -> None:
     parts = [np.ones(n, dtype=np.float32) for n in (3, 0, 5)]
     save_arrays(tmp_path, {"token_entropy": _cat(parts)})
     assert load_array(tmp_path, "token_entropy").nbytes == 8 * 4  # 3 arrays x 4 B a token
+
+
+def test_signals_spec_carries_max_tokens_and_batch_budget_to_the_job(monkeypatch) -> None:
+    """SignalsSpec -> signals job payload -> compute_signals keeps both values."""
+    import autosel.signals as signals
+    from autosel.scheduler.spec import SignalsSpec
+    from autosel.settings import Settings
+    from autosel.worker.loop import compute_signals_job, signals_payload
+
+    spec = SignalsSpec(max_tokens=4096, batch_tokens=512)
+    assert SignalsSpec().max_tokens == 2048 and SignalsSpec().batch_tokens is None
+    with pytest.raises(Exception, match="max_tokens"):
+        SignalsSpec(max_tokens=4)
+    payload = signals_payload(
+        "p",
+        3,
+        model=spec.model,
+        device=None,
+        precision=spec.precision,
+        ifd=False,
+        benchmarks=[],
+        max_tokens=spec.max_tokens,
+        batch_tokens=spec.batch_tokens,
+    )
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(signals, "compute_signals", lambda pool, **kw: seen.update(kw))
+    compute_signals_job(object(), payload, Settings())
+    assert seen["max_tokens"] == 4096 and seen["batch_tokens"] == 512
+
+
+def test_default_batch_budget_by_device() -> None:
+    from autosel.signals.compute import default_batch_tokens
+
+    assert default_batch_tokens("cpu") == 2048
+    assert default_batch_tokens("cuda:1") == default_batch_tokens("cuda") == 8192
