@@ -129,10 +129,9 @@ MIX_SLOTS = 8  # searchable source weights; further sources share their mean wei
 
 @register_operator("mix_weights")
 class MixWeights(Operator):
-    """Resample the subset to a *searched* source mixture: a point of the simplex over the
-    pool's sources, so the search can tune proportions without knowing the source names.
+    """Resample the subset to a searched source mixture (a point of the sources' simplex).
 
-    Source ``i`` in sorted order gets the weight ``-log(1 - 0.999 * w_i)`` (an exponential
+    The search tunes the proportions without knowing the pool's source names. Source ``i`` in sorted order gets the weight ``-log(1 - 0.999 * w_i)`` (an exponential
     variate of the unit coordinate ``w_i``: uniform ``w`` give a uniform point of the
     simplex, as a flat Dirichlet; all ``w_i = 0.5`` is the even mix); sources after the
     first :data:`MIX_SLOTS` share the mean weight. The proportions are met exactly: the
