@@ -197,8 +197,11 @@ def check(
         name, sep, path = item.partition("=")
         p = Path(path if sep else name).expanduser()
         key = name if sep else p.name.split(".")[0]
-        if not p.is_file():
-            raise ConfigError(f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH)")
+        if not (p.is_file() or p.is_dir()):
+            raise ConfigError(
+                f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH of a "
+                "benchmark file or save_to_disk directory)"
+            )
         if key in specs:
             raise ConfigError(f"--bench {item!r}: benchmark name '{key}' given twice")
         try:

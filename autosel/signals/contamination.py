@@ -264,9 +264,19 @@ class ContaminationReport:
 
 
 def _file_digest(path: Path | None) -> str | None:
+    """sha256 of a benchmark file, or of every file under a benchmark directory (a
+    ``save_to_disk`` directory: relative names and contents, in name order)."""
     if path is None:
         return None
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_dir():
+        for f in sorted(x for x in p.rglob("*") if x.is_file()):
+            h.update(str(f.relative_to(p)).encode() + b"\0")
+            h.update(f.read_bytes())
+    else:
+        h.update(p.read_bytes())
+    return h.hexdigest()
 
 
 def _cache_key(pool: Pool, benches: Sequence[BenchmarkSpec], threshold: float) -> str:
