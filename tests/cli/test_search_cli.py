@@ -149,11 +149,21 @@ def test_search_ids_accept_prefix_truncation_mark_and_name(finished: dict[str, A
     """Wherever a search id is taken, a unique prefix (as a narrow `search list` prints
     it, with its ellipsis) or the search's name works; a too short prefix does not."""
     sid, home = finished["id"], finished["home"]
-    name = json.loads(_cli(home, "search", "show", sid, "--json").stdout)["name"]
-    for ref in (sid[:8], sid[:10] + "…", name):
+    for ref in (sid[:8], sid[:10] + "…"):
         out = _cli(home, "search", "show", ref, "--json")
         assert out.returncode == 0, (ref, out.stderr)
         assert json.loads(out.stdout)["id"] == sid
+    # By name: unique names resolve; a name other searches in this home share (another
+    # test here may have created one) is refused as ambiguous, listing them.
+    listing = json.loads(_cli(home, "search", "list", "--json").stdout)
+    name = next(s["name"] for s in listing if s["id"] == sid)
+    same = [s["id"] for s in listing if s["name"] == name]
+    out = _cli(home, "search", "show", name, "--json")
+    if len(same) == 1:
+        assert out.returncode == 0 and json.loads(out.stdout)["id"] == sid, out.stderr
+    else:
+        assert out.returncode != 0 and "ambiguous" in out.stderr
+        assert all(i in out.stderr for i in same)
     rep = _cli(home, "search", "report", sid[:8], "--json")
     assert rep.returncode == 0 and json.loads(rep.stdout)["search_id"] == sid, rep.stderr
     short = _cli(home, "search", "show", sid[:3])
