@@ -96,7 +96,7 @@ def compute(
     batch_tokens: int = typer.Option(
         None,
         help="Token budget of one model-pass batch (speed only, values do not change; "
-        "default per device: cpu 2048, cuda 8192).",
+        "default per device: 8192 on cpu and cuda).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     executor: str = typer.Option(

@@ -39,10 +39,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ROWS_PER_SHARD = 1024
 # Token budget of one model-pass batch, per device kind: the fastest measured setting.
-# CPU (2 cores, SmolLM2-135M bf16, benchmarks/signals.py): larger batches are slower
-# (8,192 tokens ran ~1.5x slower than one sample at a time; <= 2,048 matched it), so
-# batches stay small. CUDA: batching is where a GPU's throughput comes from.
-DEFAULT_BATCH_TOKENS = {"cpu": 2048, "cuda": 8192}
+# CPU (2 shared cores, SmolLM2-135M bf16, `benchmarks/signals.py --quick --budgets`, 48
+# short demo samples, best of 2): 1 token (one sample a batch) 14.70 s, 512: 13.66 s,
+# 2,048: 13.44 s, 8,192: 12.62 s. (Before batches held one padded width, 8,192 was ~1.5x
+# slower than one at a time: padding to the longest of a mixed batch.) CUDA: batching is
+# where a GPU's throughput comes from (not measured here).
+DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 8192}
 
 
 def default_batch_tokens(device: str) -> int:

@@ -143,5 +143,5 @@ def test_signals_spec_carries_max_tokens_and_batch_budget_to_the_job(monkeypatch
 def test_default_batch_budget_by_device() -> None:
     from autosel.signals.compute import default_batch_tokens
 
-    assert default_batch_tokens("cpu") == 2048
+    assert default_batch_tokens("cpu") == 8192
     assert default_batch_tokens("cuda:1") == default_batch_tokens("cuda") == 8192
