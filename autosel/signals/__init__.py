@@ -44,7 +44,7 @@ Units: entropies are **bits by default** (the OpenDataArena HESScorer convention
 Relative HES in bits = HES in nats / ln 2 exactly (same k tokens); ``hes_abs(tau, unit)``
 reads ``tau`` in ``unit``, and the ``hes_abs`` column uses tau = 1.6 bits in either unit
 (``signalset.default_tau``). Varentropy is in unit². NLL and perplexity are always in nats.
-Per-token arrays are stored in nats, float16.
+Per-token arrays are stored in nats, float32.
 
 HES: ``k = max(1, ceil(p * N))`` largest token entropies of the N response tokens summed.
 

@@ -2,7 +2,7 @@
 
 A ragged column is ``(values, offsets)``: sample ``i`` owns ``values[offsets[i]:offsets[i+1]]``
 (``offsets`` has length ``n + 1``). Everything here is vectorised over all samples at once
-and computed in float64 whatever the storage dtype (float16 on disk).
+and computed in float64 whatever the storage dtype (float32 on disk; float16 before signal version 2).
 
 Empty samples (no response tokens) get 0 for sums and means, and ``ppl`` 1.0.
 """

@@ -191,7 +191,7 @@ class SignalSet:
         return table[name]()
 
     def ragged(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(values float16, offsets int64 length n+1)`` of a per-token column (nats)."""
+        """``(values float32, offsets int64 length n+1)`` of a per-token column (nats)."""
         if name not in self.ragged_names:
             raise ConfigError(
                 f"ragged signal '{name}' is not available; known: "
@@ -337,7 +337,7 @@ class SignalSet:
                 "hes_abs threshold": f"{default_tau(self.unit):.6g} {self.unit} "
                 f"(= {HES_TAU:g} {HES_TAU_UNIT})",
                 "nll": "nats",
-                "token arrays": "nats (float16)",
+                "token arrays": "nats (float32)",
             },
             "difficulty_source": self._difficulty()[1],
             "model": model.get("model"),
