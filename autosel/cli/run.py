@@ -83,9 +83,10 @@ def _parse_benches(items: list[str]) -> dict[str, Path]:
         name, sep, path = item.partition("=")
         p = Path(path if sep else name).expanduser()
         key = name if sep else p.name.split(".")[0]
-        if not p.is_file():
+        if not (p.is_file() or (p.is_dir() and (p / "state.json").is_file())):
             raise ConfigError(
-                f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH of a JSONL benchmark)"
+                f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH of a JSONL "
+                "or Parquet benchmark, or a Hugging Face save_to_disk directory)"
             )
         if key in out:
             raise ConfigError(f"--bench {item!r}: benchmark name '{key}' given twice")

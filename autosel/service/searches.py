@@ -74,7 +74,7 @@ def create_search(
         spec = confine_spec(spec, settings)
     pool = find_pool(spec.pool, settings)
     for i, bench in enumerate(spec.eval.benchmarks):
-        if not bench.path.is_file():
+        if not (bench.path.is_file() or bench.path.is_dir()):  # a save_to_disk directory
             raise ConfigError(
                 f"search spec: field 'eval.benchmarks[{i}].path': no file at {bench.path}"
             )
