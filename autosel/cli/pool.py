@@ -58,6 +58,7 @@ def add(
             {
                 "created": res.created,
                 "skipped_report": res.report_path,
+                "name_not_applied": res.name_not_applied,
                 "seconds": res.seconds,
                 **stats,
             }
@@ -67,6 +68,12 @@ def add(
     console.print(
         f"[green]{verb}[/] pool [bold]{res.pool.pool_id}[/] — {len(res.pool):,} rows in {res.seconds:.2f} s"
     )
+    if res.name_not_applied:
+        console.print(
+            f"[yellow]name '{res.name_not_applied}' not applied[/]: this content is already "
+            f"stored as '{res.pool.name}' (pools are content-addressed); refer to it by that "
+            f"name or by its id {res.pool.pool_id}"
+        )
     if res.skipped:
         console.print(
             f"[yellow]skipped {res.skipped} invalid record(s)[/]; report: {res.report_path}"

@@ -74,6 +74,9 @@ class IngestResult:
     skipped: int
     report_path: Path | None
     seconds: float
+    # The name asked for when the content was already stored under another name: pools
+    # are content-addressed, so the stored pool (and its name) is returned unchanged.
+    name_not_applied: str | None = None
 
 
 # ---------------------------------------------------------------------------- readers
@@ -507,19 +510,26 @@ def _add(
             manifest["pool_id"] = pool_id
             (tmp.path / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
             final = pools_dir / pool_id
+            report = final / SKIPPED_NAME
+            if final.exists() and (tmp.path / SKIPPED_NAME).exists():
+                # The content is stored already, but this file's skipped records are news:
+                # keep their report next to the pool (publish drops the temporary copy).
+                report = final / f"skipped-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.jsonl"
+                shutil.copyfile(tmp.path / SKIPPED_NAME, report)
             created = tmp.publish(final)
     except BaseException:
         shutil.rmtree(tmp.path, ignore_errors=True)
         raise
     finally:
         tmp.release()
-    report = final / SKIPPED_NAME
+    pool = Pool.open(final)
     return IngestResult(
-        pool=Pool.open(final),
+        pool=pool,
         created=created,
-        skipped=manifest["skipped"] if created else int(manifest["skipped"]),
+        skipped=int(manifest["skipped"]),
         report_path=report if report.exists() else None,
         seconds=time.perf_counter() - t0,
+        name_not_applied=name if (not created and name and name != pool.name) else None,
     )
 
 

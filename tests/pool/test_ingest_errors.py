@@ -153,6 +153,30 @@ def test_skip_invalid_writes_report(tmp_path: Path, settings: Settings) -> None:
     assert res.pool.manifest["skipped"] == 2
 
 
+def test_re_adding_stored_content_keeps_its_report_and_says_the_name_is_not_applied(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """The same kept records under another name, with invalid lines the first ingest did
+    not have: the stored pool is returned (content-addressed, old name kept, and the
+    result says the new name was not applied), and this ingest's skipped report exists."""
+    clean = add_pool(
+        _write(tmp_path / "clean.jsonl", [json.dumps(GOOD)]), name="first", settings=settings
+    )
+    assert clean.created and clean.report_path is None and clean.name_not_applied is None
+    res = add_pool(
+        _write(tmp_path / "dirty.jsonl", [json.dumps(GOOD), "{oops"]),
+        name="second",
+        skip_invalid=True,
+        settings=settings,
+    )
+    assert not res.created and res.pool.pool_id == clean.pool.pool_id
+    assert res.pool.name == "first" and res.name_not_applied == "second"
+    assert res.skipped == 1 and res.report_path is not None and res.report_path.is_file()
+    assert [json.loads(x)["line"] for x in res.report_path.read_text().splitlines()] == [2]
+    same = add_pool(tmp_path / "clean.jsonl", name="first", settings=settings)
+    assert same.name_not_applied is None and same.report_path is None
+
+
 def test_json_array_errors_name_the_record(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "arr.json"
     bad = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": 3}]}
