@@ -98,6 +98,12 @@ def compute(
         help="Token budget of one model-pass batch (speed only, values do not change; "
         "default per device: 8192 on cpu and cuda).",
     ),
+    limit: int = typer.Option(
+        None,
+        min=1,
+        help="Only the first N rows: a pool of them is added (content-addressed, named "
+        "POOL-firstN) and its signals computed, e.g. to check the pass and its speed first.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     executor: str = typer.Option(
         "local", help="Where the model pass runs: 'local' (this process) or 'ray' (Ray Data)."
@@ -115,6 +121,13 @@ def compute(
 
     run_on = _executor(executor, ray_address, actors, actor_cpus, actor_gpus)
     p = get_pool(pool)
+    if limit is not None and limit < len(p):
+        p = _first_rows(p, limit)
+        if not as_json:
+            console.print(
+                f"--limit {limit}: signals of pool [bold]{p.pool_id}[/] ({p.name}), the first "
+                f"{len(p)} rows; the full pool's signals are not computed"
+            )
     sig = compute_signals(
         p,
         model=None if model.lower() == "none" else model,
@@ -128,6 +141,22 @@ def compute(
         executor=run_on,
     )
     _show(sig, as_json)
+
+
+def _first_rows(pool: Any, n: int) -> Any:
+    """A pool of the first ``n`` rows of ``pool`` (added once: content-addressed)."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from autosel.pool.export import export_subset
+    from autosel.pool.ingest import add_pool
+
+    with tempfile.TemporaryDirectory(prefix="autosel-limit-") as tmp:
+        path = Path(tmp) / f"{pool.name}-first{n}.jsonl"
+        export_subset(pool, path, "chat", indices=np.arange(n))
+        return add_pool(path, name=f"{pool.name}-first{n}").pool
 
 
 def _executor(

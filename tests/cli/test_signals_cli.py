@@ -32,3 +32,33 @@ def test_bad_bench_options(
 ) -> None:
     with pytest.raises(ConfigError, match=fragment):
         _parse_bench(bench, tests, fraction)
+
+
+def test_limit_computes_the_signals_of_a_pool_of_the_first_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`signals compute POOL --limit N`: a content-addressed pool of the first N rows is
+    added (named POOL-firstN, same sample ids) and only its signals are computed."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from autosel.cli import app
+    from autosel.pool import get_pool
+    from autosel.pool.demo.rules import generate_rules_pool
+    from autosel.pool.ingest import add_pool
+    from autosel.signals import load_signals
+
+    monkeypatch.setenv("AUTOSEL_HOME", str(tmp_path / "home"))
+    demo = generate_rules_pool(tmp_path / "data", size="small", seed=0)
+    full = add_pool(demo.pool_path, name="rules").pool
+    out = CliRunner().invoke(
+        app, ["signals", "compute", "rules", "--model", "none", "--limit", "24", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["rows"] == 24
+    first = get_pool("rules-first24")
+    assert len(first) == 24 and list(first.sample_ids) == list(full.sample_ids[:24])
+    assert load_signals(first, model=None).manifest["rows"] == 24
+    with pytest.raises(Exception):  # noqa: B017 - the full pool's signals were not computed
+        load_signals(full, model=None)
