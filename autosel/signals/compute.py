@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -360,6 +361,7 @@ def compute_signals(
                 "params": mparams.model_dump(),
             }
             about = {
+                "name": name,
                 "path": str(bspec.path),
                 "test_path": None if bspec.test_path is None else str(bspec.test_path),
                 "test_fraction": None if bspec.test_path is not None else bspec.test_fraction,
@@ -374,12 +376,27 @@ def compute_signals(
                 bkey: dict[str, Any] = bkey,
                 about: dict[str, Any] = about,
             ) -> None:
+                t0 = time.perf_counter()
+                if progress:  # the centroid pass can take a while: never a silent stretch
+                    _say(f"benchmark '{about['name']}': embedding {len(qs)} dev questions …")
                 c = benchmark_centroid(qs, loader(), max_tokens, budget)
+                if progress:
+                    _say(
+                        f"benchmark '{about['name']}': centroid of {len(qs)} dev questions "
+                        f"in {time.perf_counter() - t0:.1f} s"
+                    )
                 cache.save_arrays(tmp, {"centroid": c})
                 cache.write_manifest(tmp, {**bkey, **about})
 
             bench_dirs[name] = cache.write_dir_atomic(cache.group_dir(root, "bench", bkey), fill)
     return _open(pool, groups, bench_dirs, unit)
+
+
+def _say(line: str) -> None:
+    """One progress line on stderr (stdout may carry --json)."""
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
 
 
 def _ray_executor(executor: str | RayExecutor) -> RayExecutor | None:

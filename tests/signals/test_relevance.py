@@ -141,6 +141,21 @@ def test_single_file_relevance_reads_only_dev_questions(
     )
 
 
+def test_the_centroid_step_says_what_it_does(
+    recorder: Recorder, env: tuple[Settings, Any], tmp_path: Path, capsys: Any
+) -> None:
+    """The benchmark-centroid pass prints a line before and after (on stderr), so a
+    long embedding of many questions is never a silent stretch."""
+    settings, pool = env
+    _write_bench(tmp_path / "legs.jsonl", "l", 40)
+    compute_signals(
+        pool, settings=settings, benchmarks={"legs": tmp_path / "legs.jsonl"}, progress=True
+    )
+    err = capsys.readouterr().err
+    assert "benchmark 'legs': embedding" in err
+    assert "benchmark 'legs': centroid of" in err and " dev questions in " in err
+
+
 def test_two_file_benchmark_never_reads_the_test_file(
     recorder: Recorder, env: tuple[Settings, Any], tmp_path: Path
 ) -> None:
