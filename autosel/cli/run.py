@@ -201,6 +201,7 @@ def run_flow(
     name: str,
     timings: dict[str, float],
     references: dict[str, Path] | None = None,
+    field_map: str | None = None,
 ) -> dict[str, Any]:
     """The main job, stage by stage. Returns the final search summary.
 
@@ -218,7 +219,7 @@ def run_flow(
 
     settings = get_settings()
     with _stage("ingest the pool", timings):
-        res = register_pool(pool_file, name=name, settings=settings)
+        res = register_pool(pool_file, name=name, settings=settings, field_map=field_map)
         console.print(stats_table(res.pool.stats()))
     pool = res.pool
     with _stage("compute signals (one model pass, cached)", timings):
@@ -367,6 +368,12 @@ def run(
     serve: ServeOption = True,
     workers: WorkersOption = 1,
     seed: int = typer.Option(0, min=0, help="Search and training seed."),
+    field_map: str = typer.Option(
+        None,
+        "--map",
+        help="Pool field map CANONICAL=SOURCE,... (as `autosel pool add --map`), e.g. "
+        "question=problem,answer=solution.",
+    ),
 ) -> None:
     """Ingest → signals → search with real SFT → best recipe, in one command."""
     benches = _parse_benches(bench)
@@ -387,6 +394,7 @@ def run(
         spec_file=spec_file,
         name=pool_file.name.split(".")[0],
         timings={},
+        field_map=field_map,
     )
 
 

@@ -184,3 +184,44 @@ def test_run_refuses_an_unknown_profile_before_ingesting(
     assert not (tmp_path / "home" / "pools").exists() or not any(
         (tmp_path / "home" / "pools").iterdir()
     )
+
+
+def test_run_maps_the_pools_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`autosel run FILE --map question=problem,answer=solution` ingests a pool whose
+    fields have other names, as `pool add --map` does (the search then fails on the
+    stand-in evaluation: only the ingest is checked here)."""
+    import json
+
+    from autosel.pool.demo.rules import generate_rules_pool
+    from autosel.settings import Settings
+    from autosel.store import open_store
+
+    monkeypatch.setenv("AUTOSEL_HOME", str(tmp_path / "home"))
+    demo = generate_rules_pool(tmp_path / "data", size="small", seed=0)
+    mine = tmp_path / "mine.jsonl"
+    with open(mine, "w") as fh:
+        for i in range(40):
+            fh.write(json.dumps({"problem": f"Reverse the word w{i}x", "solution": f"x{i}w"}) + "\n")
+    real_signals = signals_pkg.compute_signals
+    monkeypatch.setattr(
+        signals_pkg,
+        "compute_signals",
+        lambda pool, **kw: real_signals(pool, model=None, progress=False, settings=kw["settings"]),
+    )
+    monkeypatch.setattr(
+        service,
+        "run_embedded",
+        functools.partial(
+            service.run_embedded, evaluate_fn=_metric_never_computed, poll_seconds=0.05
+        ),
+    )
+    monkeypatch.setattr(run_cli, "_Dashboard", _NoDashboard)
+    args = ["run", str(mine), "--map", "question=problem,answer=solution", "--profile", "tiny"]
+    args += ["--budget", "3", "--no-serve", "--out", str(tmp_path / "out")]
+    args += [a for p in demo.bench_paths for a in ("--bench", str(p))]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 9, result.output  # ingested; the stand-in evaluation fails
+    (pool,) = open_store(settings=Settings(home=tmp_path / "home")).pools()
+    assert pool.rows == 40 and pool.manifest.get("field_map") == {
+        "question": "problem", "answer": "solution"
+    }
