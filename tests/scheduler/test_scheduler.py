@@ -182,11 +182,11 @@ def test_screening_search_spends_compute_units_and_promotes_the_top_third(
         # ASHA: when the promotion was made, the parent ranked in the top third of the
         # rung-0 scores finished by then.
         known = sorted(
-            (
+            
                 (-(p.score or 0.0), p.number)
                 for p in screened
                 if p.score is not None and p.finished_at and p.finished_at <= t.created_at
-            )
+            
         )
         top = [n for _, n in known[: len(known) // 3]]
         assert parent.number in top, (parent.number, known)
@@ -240,7 +240,7 @@ def test_screening_search_survives_a_restart_without_double_promotion(
     objective = LabelObjective(demo_env["labels"])
     _run(store, settings, search.id, objective, steps=5)
     mid = store.trials(search.id)
-    assert 0 < len(mid)
+    assert len(mid) > 0
     store.close()
     store2 = open_store(db)
     _run(store2, settings, search.id, objective)
