@@ -139,9 +139,7 @@ def test_comparator_strategies_are_first_class_searches(
     as the GP: the comparators are searches a user can start, not benchmark-only code."""
     settings, pool = demo_env["settings"], demo_env["pool"]
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    search = create_search(
-        store, _spec(pool.pool_id, 5, strategy=strategy), settings=settings
-    )
+    search = create_search(store, _spec(pool.pool_id, 5, strategy=strategy), settings=settings)
     _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
     trials = store.trials(search.id)
     own = [t for t in trials if not t.origin.startswith("report:")]
@@ -182,11 +180,9 @@ def test_screening_search_spends_compute_units_and_promotes_the_top_third(
         # ASHA: when the promotion was made, the parent ranked in the top third of the
         # rung-0 scores finished by then.
         known = sorted(
-            
-                (-(p.score or 0.0), p.number)
-                for p in screened
-                if p.score is not None and p.finished_at and p.finished_at <= t.created_at
-            
+            (-(p.score or 0.0), p.number)
+            for p in screened
+            if p.score is not None and p.finished_at and p.finished_at <= t.created_at
         )
         top = [n for _, n in known[: len(known) // 3]]
         assert parent.number in top, (parent.number, known)
@@ -233,9 +229,7 @@ def test_screening_search_survives_a_restart_without_double_promotion(
     settings, pool = demo_env["settings"], demo_env["pool"]
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
     store = open_store(db)
-    spec = _spec(
-        pool.pool_id, 4, report={"enabled": False}, fidelity={"ladder": [0.25, 1.0]}
-    )
+    spec = _spec(pool.pool_id, 4, report={"enabled": False}, fidelity={"ladder": [0.25, 1.0]})
     search = create_search(store, spec, settings=settings)
     objective = LabelObjective(demo_env["labels"])
     _run(store, settings, search.id, objective, steps=5)
