@@ -49,6 +49,7 @@ from autosel.recipes.subsets import load_subset, save_subset
 from autosel.scheduler import report as rep
 from autosel.scheduler.spec import SearchSpec
 from autosel.search.budget import MAX_BUDGET
+from autosel.search.fidelity import best_at_top_fidelity, fidelity_of
 from autosel.search.strategy import Candidate, TrialResult, resolve_min_size
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec
@@ -424,10 +425,7 @@ class Scheduler:
             free = max(1, self._live_workers()) - in_flight
             n = min(free, self.spec.budget - completed - len(pending))
             if n > 0:
-                cands = self.strategy.ask(history, pending, n)
-                for note in _drain_notes(self.strategy):  # e.g. gp_fit_failed + fallback
-                    kind = str(note.pop("kind"))
-                    self.store.append_event(kind, note, search_id=self.search_id)
+                cands = self._ask(history, pending, n)
                 for cand in cands:
                     self._enqueue(cand)
                     proposed += 1
@@ -480,6 +478,15 @@ class Scheduler:
             search_id=self.search_id,
         )
         return StepReport(0, finished, len(history), 0, True)
+
+    def _ask(self, history: list[TrialResult], pending: list[Recipe], n: int) -> list[Candidate]:
+        """The strategy's candidates; what it noted on the way (e.g. ``gp_fit_failed`` and
+        the fallback taken) goes into the search's events."""
+        cands = self.strategy.ask(history, pending, n)
+        for note in _drain_notes(self.strategy):
+            kind = str(note.pop("kind"))
+            self.store.append_event(kind, note, search_id=self.search_id)
+        return cands
 
     def _enqueue(self, cand: Candidate, fidelity: float = 1.0) -> None:
         realized = self.space.realize(cand.recipe)
@@ -569,10 +576,7 @@ class Scheduler:
             n += 1
         if n > 0:
             hist, pend = self._rung_history(own, history)
-            cands = self.strategy.ask(hist, pend, n)
-            for note in _drain_notes(self.strategy):
-                kind = str(note.pop("kind"))
-                self.store.append_event(kind, note, search_id=self.search_id)
+            cands = self._ask(hist, pend, n)
             for cand in cands:
                 self._enqueue(cand, fidelity=f0)
                 proposed += 1
@@ -964,15 +968,14 @@ def _best(trials: list[TrialRecord]) -> TrialRecord | None:
         for t in trials
         if not rep.is_report_origin(t.origin) and t.state == "complete" and t.score is not None
     ]
-    if not done:
-        return None
-    top = max(trial_fidelity(t) for t in done)
-    return max((t for t in done if trial_fidelity(t) == top), key=lambda t: (t.score, -t.number))
+    return best_at_top_fidelity(
+        done, lambda t: float(t.score or 0.0), trial_fidelity, lambda t: t.number
+    )
 
 
 def trial_fidelity(t: TrialRecord) -> float:
     """The fidelity a search trial was evaluated at (1.0 unless it was a screening rung)."""
-    return float((t.trajectory or {}).get("fidelity", 1.0))
+    return fidelity_of(t.trajectory)
 
 
 def spent_units(trials: list[TrialRecord]) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 
 from autosel.errors import NotFoundError
 from autosel.scheduler.report import is_report_origin
+from autosel.search.fidelity import best_at_top_fidelity, fidelity_of
 from autosel.store import SearchRecord, Store
 from autosel.store.records import ACTIVE_JOB_STATES, FINAL_TRIAL_STATES
 from autosel.worker.loop import SIGNALS_KIND
@@ -36,7 +37,7 @@ def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
                 "report": is_report_origin(t.origin),
                 "split": (job.payload.get("eval") or {}).get("split", "dev") if job else "dev",
                 "trajectory": (t.trajectory or {}).get("index"),
-                "fidelity": float((t.trajectory or {}).get("fidelity", 1.0)),
+                "fidelity": fidelity_of(t.trajectory),
                 "promoted_from": (t.trajectory or {}).get("promoted_from"),
                 "recipe": t.recipe,
                 "recipe_hash": t.recipe_hash,
@@ -67,13 +68,9 @@ def best_trial(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     done = [
         r for r in rows if r["state"] == "complete" and not r["report"] and r["score"] is not None
     ]
-    if not done:
-        return None
     # A screening score (fidelity < 1) never beats a full one: the highest fidelity scored.
-    top = max(r.get("fidelity", 1.0) for r in done)
-    return max(
-        (r for r in done if r.get("fidelity", 1.0) == top),
-        key=lambda r: (r["score"], -r["number"]),
+    return best_at_top_fidelity(
+        done, lambda r: r["score"], lambda r: r.get("fidelity", 1.0), lambda r: r["number"]
     )
 
 

@@ -24,12 +24,14 @@ trials at other rungs are passed as pending, so they are never proposed again.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FULL = 1.0
+T = TypeVar("T")
 
 
 class FidelitySpec(BaseModel):
@@ -110,3 +112,24 @@ def promotable(trials: Sequence[RungTrial], spec: FidelitySpec) -> list[tuple[in
 def units(fidelities: Sequence[float]) -> float:
     """Compute units spent by evaluations at these fidelities."""
     return float(math.fsum(fidelities))
+
+
+def fidelity_of(trajectory: Mapping[str, Any] | None) -> float:
+    """The fidelity a search trial was evaluated at, from its stored ``trajectory``
+    (1.0 unless it was a screening rung)."""
+    return float((trajectory or {}).get("fidelity", FULL))
+
+
+def best_at_top_fidelity(
+    done: Iterable[T],
+    score: Callable[[T], float],
+    fidelity: Callable[[T], float],
+    number: Callable[[T], int],
+) -> T | None:
+    """The best scored trial among those of the highest fidelity that has a score (a cheap
+    screening score never beats a full one); ties go to the earlier trial."""
+    items = list(done)
+    if not items:
+        return None
+    top = max(fidelity(t) for t in items)
+    return max((t for t in items if fidelity(t) == top), key=lambda t: (score(t), -number(t)))
