@@ -174,6 +174,28 @@ def _write(result: EvalResult, spec: EvalSpec, out_dir: Path) -> EvalResult:
     return result
 
 
+def at_fidelity(
+    rows: list[dict[str, Any]], spec: EvalSpec
+) -> tuple[list[dict[str, Any]], EvalSpec]:
+    """What an evaluation at ``spec.fidelity`` trains on, and with which spec.
+
+    A fidelity is a share of the training compute. With ``max_steps`` set (a fixed step
+    budget, as the ``demo`` profile has) it scales the steps, ``ceil(f x max_steps)``, on
+    the whole subset: subsampling the rows would leave the cost unchanged and only repeat
+    fewer samples. With an epoch budget it subsamples the rows (:func:`fidelity_rows`), so
+    one epoch over them costs ``f`` of one over the subset.
+    """
+    import math
+
+    f = spec.fidelity
+    if f >= 1.0:
+        return rows, spec
+    if spec.max_steps is not None:
+        steps = max(1, math.ceil(f * spec.max_steps - 1e-9))
+        return rows, spec.model_copy(update={"max_steps": steps})
+    return fidelity_rows(rows, f, spec.seed), spec
+
+
 def fidelity_rows(
     rows: list[dict[str, Any]], fidelity: float, seed: int
 ) -> list[dict[str, Any]]:
@@ -255,7 +277,7 @@ def evaluate(
 
     if not rows:
         return unscored("empty subset")
-    rows = fidelity_rows(rows, spec.fidelity, spec.seed)
+    rows, spec = at_fidelity(rows, spec)
     if stop is not None and stop.is_set():
         return unscored("cancelled", status="cancelled")
     model, tok = sft.load_for_training(spec, device)

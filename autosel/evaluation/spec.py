@@ -68,8 +68,10 @@ class EvalSpec(_Frozen):
         1.0,
         gt=0.0,
         le=1.0,
-        description="Share of the subset trained on (a seeded subsample; 1 = all of it). "
-        "Lower fidelities are the search's cheap screening rungs (autosel.search.fidelity).",
+        description="Share of the training compute: of max_steps when set (the whole "
+        "subset, fewer steps), else of the subset trained on for the epochs (a seeded "
+        "subsample; 1 = all of it). Lower fidelities are the search's cheap screening "
+        "rungs (autosel.search.fidelity).",
     )
     eval_batch_size: int = Field(16, ge=1, le=4096)
     divergence_factor: float = Field(

@@ -2,9 +2,11 @@
 halving (ASHA; Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
 2020) over it.
 
-A *fidelity* ``f`` in ``(0, 1]`` is the share of the selected subset an evaluation trains
-on (a seeded subsample of ``ceil(f x n)`` examples; the benchmark's dev items are all
-scored), so it costs about ``f`` of a full evaluation. The search spends its budget in
+A *fidelity* ``f`` in ``(0, 1]`` is the share of a full evaluation's training compute a
+screening run spends: ``ceil(f x max_steps)`` steps on the whole subset when the
+evaluation has a fixed step budget, else one epoch over a seeded subsample of
+``ceil(f x n)`` of the subset's examples (:func:`autosel.evaluation.evaluator.at_fidelity`);
+the benchmark's dev items are all scored. It costs about ``f`` of a full evaluation. The search spends its budget in
 **compute units** (full-evaluation equivalents): a trial at fidelity ``f`` costs ``f``,
 whether it succeeds or fails.
 

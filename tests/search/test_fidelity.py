@@ -63,3 +63,19 @@ def test_a_screening_run_trains_on_a_seeded_share_of_the_subset() -> None:
     assert [r["i"] for r in quarter] == sorted(r["i"] for r in quarter)  # original order
     assert fidelity_rows(rows, 0.25, 1) != quarter or fidelity_rows(rows, 0.25, 2) != quarter
     assert len(fidelity_rows(rows[:1], 0.01, 0)) == 1
+
+
+def test_with_a_step_budget_a_screening_run_takes_fewer_steps_on_the_whole_subset() -> None:
+    from autosel.evaluation.evaluator import at_fidelity
+    from autosel.evaluation.spec import EvalSpec
+
+    rows = [{"i": i} for i in range(10)]
+    steps = EvalSpec(model="m", max_steps=20, fidelity=0.25)
+    kept, spec = at_fidelity(rows, steps)
+    assert kept is rows and spec.max_steps == 5  # a quarter of the compute, same data
+    assert at_fidelity(rows, steps.model_copy(update={"fidelity": 0.01}))[1].max_steps == 1
+    epochs = EvalSpec(model="m", fidelity=0.25)  # an epoch budget: a quarter of the rows
+    kept, spec = at_fidelity(rows, epochs)
+    assert len(kept) == 3 and spec.max_steps is None
+    full = EvalSpec(model="m", max_steps=20)
+    assert at_fidelity(rows, full) == (rows, full)
