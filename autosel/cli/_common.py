@@ -45,3 +45,64 @@ def stats_table(stats: dict[str, Any]) -> Table:
         t.add_row("difficulty", f"mean {d['mean']:.2f}, range [{d['min']:.2f}, {d['max']:.2f}]")
     t.add_row("content hash", stats["content_hash"][:32] + "…")
     return t
+
+
+BENCH_MAP_HELP = (
+    "Field map of one benchmark, NAME:CANONICAL=SOURCE,... (repeatable), e.g. "
+    "math:question=problem,answer=solution; canonical fields: id, question, answer, "
+    "choices, fewshot, metadata."
+)
+
+
+def parse_bench_maps(items: list[str] | None, names: Any) -> dict[str, dict[str, str]]:
+    """``--bench-map NAME:CANONICAL=SOURCE,...`` values as ``{bench name: {canonical: source}}``.
+
+    ``names``: the benchmark names given with ``--bench``. Each map is checked as a
+    benchmark spec's ``fields`` is (:class:`autosel.bench.spec.BenchmarkSpec`).
+
+    Raises:
+        ConfigError: a value is not ``NAME:CANONICAL=SOURCE,...``, names no ``--bench``, is
+            given twice for one benchmark, or maps an unknown canonical field (the message
+            names the option, the value and what is accepted).
+    """
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from autosel.bench.spec import BenchmarkSpec
+    from autosel.errors import ConfigError
+
+    known = sorted(names)
+    example = "math:question=problem,answer=solution"
+    out: dict[str, dict[str, str]] = {}
+    for item in items or []:
+        name, sep, pairs = item.partition(":")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"--bench-map {item!r}: expected NAME:CANONICAL=SOURCE,... "
+                              f"(e.g. {example})")
+        if name not in known:
+            raise ConfigError(f"--bench-map {item!r}: no --bench named '{name}' "
+                              f"(accepted names: {', '.join(known) or 'none given'})")
+        if name in out:
+            raise ConfigError(f"--bench-map {item!r}: benchmark '{name}' is mapped twice")
+        fields: dict[str, str] = {}
+        for part in pairs.split(","):
+            if not part.strip():
+                continue
+            canonical, eq, source = part.partition("=")
+            if not eq:
+                raise ConfigError(f"--bench-map {item!r}: '{part.strip()}' is not "
+                                  f"CANONICAL=SOURCE (e.g. {example})")
+            if canonical.strip() in fields:
+                raise ConfigError(f"--bench-map {item!r}: '{canonical.strip()}' is mapped twice")
+            fields[canonical.strip()] = source.strip()
+        if not fields:
+            raise ConfigError(f"--bench-map {item!r}: no CANONICAL=SOURCE pair (e.g. {example})")
+        try:
+            BenchmarkSpec(name=name, path=Path("."), fields=fields)
+        except ValidationError as exc:
+            msg = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise ConfigError(f"--bench-map {item!r}: {msg}") from None
+        out[name] = fields
+    return out

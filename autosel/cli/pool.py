@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from autosel.cli import app
-from autosel.cli._common import console, print_json, stats_table
+from autosel.cli._common import BENCH_MAP_HELP, console, parse_bench_maps, print_json, stats_table
 
 pool_app = typer.Typer(
     help="Ingest, inspect and export pools of training samples.", no_args_is_help=True
@@ -177,6 +177,7 @@ def check(
     bench: list[str] = typer.Option(
         ..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."
     ),
+    bench_map: list[str] = typer.Option(None, "--bench-map", help=BENCH_MAP_HELP),
     threshold: float = typer.Option(
         0.8, help="MinHash Jaccard (word 3-grams) of a near copy, in (0, 1]."
     ),
@@ -199,7 +200,7 @@ def check(
     from autosel.settings import get_settings
     from autosel.signals.contamination import check_pool
 
-    specs: dict[str, BenchmarkSpec] = {}
+    paths: dict[str, Path] = {}
     for item in bench:
         name, sep, path = item.partition("=")
         p = Path(path if sep else name).expanduser()
@@ -209,12 +210,18 @@ def check(
                 f"--bench {item!r}: no file at {p} (accepted: PATH or NAME=PATH of a "
                 "benchmark file or save_to_disk directory)"
             )
-        if key in specs:
+        if key in paths:
             raise ConfigError(f"--bench {item!r}: benchmark name '{key}' given twice")
+        paths[key] = p.resolve()
+    fields = parse_bench_maps(bench_map, paths)
+    specs: dict[str, BenchmarkSpec] = {}
+    for key, p in paths.items():
         try:
-            specs[key] = BenchmarkSpec(name=key, path=p.resolve(), test_fraction=test_fraction)
+            specs[key] = BenchmarkSpec(
+                name=key, path=p, test_fraction=test_fraction, fields=fields.get(key) or {}
+            )
         except ValueError as exc:
-            raise ConfigError(f"--bench {item!r} / --test-fraction: {exc}") from None
+            raise ConfigError(f"--bench {key} / --test-fraction: {exc}") from None
     pool = get_pool(ref)
     rep = check_pool(pool, list(specs.values()), threshold=threshold, settings=get_settings())
     if as_json:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from autosel.cli import app
-from autosel.cli._common import console, stats_table
+from autosel.cli._common import BENCH_MAP_HELP, console, parse_bench_maps, stats_table
 from autosel.cli._errors import EXIT_SEARCH_NOT_COMPLETED
 
 # Evaluation profiles sized for a 2-core CPU with the embedded 135M model.
@@ -122,9 +122,17 @@ def resolve_profile(profile: str, device: str | None = None) -> tuple[str, str]:
     return "demo", f"auto: no GPU ({device}); --profile full for the full evaluation"
 
 
-def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int) -> dict[str, Any]:
+def eval_spec_for(
+    benches: dict[str, Path],
+    profile: str,
+    model: str,
+    seed: int,
+    fields: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
     """The evaluation spec of a profile. Without generation the primary metric is one the
-    harness computes: ``mc_prob`` for multiple choice, ``neg_nll`` for open answers."""
+    harness computes: ``mc_prob`` for multiple choice, ``neg_nll`` for open answers.
+
+    ``fields``: per benchmark name, its field map (``--bench-map``)."""
     from autosel.errors import ConfigError
 
     if profile not in PROFILES:
@@ -133,11 +141,15 @@ def eval_spec_for(benches: dict[str, Path], profile: str, model: str, seed: int)
     from autosel.bench.load import load_benchmark
 
     def bench(name: str, path: Path) -> dict[str, Any]:
+        fmap = (fields or {}).get(name) or {}
         b: dict[str, Any] = {
             "name": name, "path": str(path), "limit": p["bench_limit"], "generate": p["generate"]
         }
+        if fmap:
+            b["fields"] = dict(fmap)
         if not p["generate"]:
-            mc = load_benchmark(path, name=name).is_multiple_choice  # errors name file/line
+            # errors name file/line
+            mc = load_benchmark(path, name=name, fields=fmap or None).is_multiple_choice
             b["primary_metric"] = "mc_prob" if mc else "neg_nll"
         return b
 
@@ -208,11 +220,13 @@ def run_flow(
     timings: dict[str, float],
     references: dict[str, Path] | None = None,
     field_map: str | None = None,
+    bench_fields: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The main job, stage by stage. Returns the final search summary.
 
     ``references``: extra subsets (name -> file of sample ids) the final report re-trains
     and compares with the full pool, e.g. the demo's oracle-clean subset.
+    ``bench_fields``: per benchmark name, its field map (``--bench-map``).
     """
     from autosel.cli.search import event_printer, print_report, print_summary, trials_table
     from autosel.pool.export import export_records
@@ -229,14 +243,20 @@ def run_flow(
         console.print(stats_table(res.pool.stats()))
     pool = res.pool
     with _stage("compute signals (one model pass, cached)", timings):
-        signals = compute_signals(pool, model=model, benchmarks=benches, settings=settings)
+        from autosel.bench.spec import BenchmarkSpec
+
+        bench_specs = {
+            n: BenchmarkSpec(name=n, path=p, fields=(bench_fields or {}).get(n) or {})
+            for n, p in benches.items()
+        }
+        signals = compute_signals(pool, model=model, benchmarks=bench_specs, settings=settings)
         console.print(f"{len(signals.names)} signal columns: {', '.join(signals.names)}")
     store = open_store(settings=settings)
     spec_data: dict[str, Any] = {
         "pool": pool.pool_id,
         "name": f"{name} ({profile})",
         "budget": budget or PROFILES[profile]["budget"],
-        "eval": eval_spec_for(benches, profile, model, seed),
+        "eval": eval_spec_for(benches, profile, model, seed, bench_fields),
         # the signals computed above: a restarted server must look for these, not defaults
         "signals": {"model": model},
         "knobs": {"seed": seed},
@@ -360,6 +380,7 @@ def run(
     bench: list[str] = typer.Option(
         ..., "--bench", help="Benchmark JSONL, PATH or NAME=PATH (repeatable)."
     ),
+    bench_map: list[str] = typer.Option(None, "--bench-map", help=BENCH_MAP_HELP),
     budget: BudgetOption = None,
     profile: Annotated[
         str,
@@ -383,6 +404,7 @@ def run(
 ) -> None:
     """Ingest → signals → search with real SFT → best recipe, in one command."""
     benches = _parse_benches(bench)
+    bench_fields = parse_bench_maps(bench_map, benches)
     profile, why = resolve_profile(profile)
     if spec_file is None:
         console.print(f"profile: [bold]{profile}[/] ({why})")
@@ -401,6 +423,7 @@ def run(
         name=pool_file.name.split(".")[0],
         timings={},
         field_map=field_map,
+        bench_fields=bench_fields,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from autosel.cli import app
-from autosel.cli._common import console, print_json
+from autosel.cli._common import BENCH_MAP_HELP, console, print_json
 from autosel.search.budget import DEFAULT_BUDGET, MAX_BUDGET
 
 search_app = typer.Typer(help="Start and inspect recipe searches.", no_args_is_help=True)
@@ -223,15 +223,23 @@ def build_spec(
     benches: list[str] | None = None,
     profile: str | None = None,
     strategy: str | None = None,
+    bench_maps: list[str] | None = None,
 ) -> dict[str, Any]:
     """The search spec from a YAML file plus command-line overrides, validated.
 
     ``benches`` (``NAME=PATH`` or ``PATH``, as ``autosel run --bench`` takes them): with a
     spec file they replace its ``eval.benchmarks``; without one, the evaluation is the
     ``profile``'s (``auto``: from the device, see :func:`autosel.cli.run.resolve_profile`)
-    over these benchmarks, as ``autosel run`` builds it.
+    over these benchmarks, as ``autosel run`` builds it. ``bench_maps``: ``--bench-map``
+    values (a field map per ``--bench`` name).
     """
+    from autosel.cli._common import parse_bench_maps
+    from autosel.errors import ConfigError
     from autosel.scheduler.spec import SearchSpec
+
+    if bench_maps and not benches:
+        raise ConfigError("--bench-map maps the fields of a --bench benchmark; give --bench too "
+                          "(a spec file's benchmarks take `fields:` instead)")
 
     if spec_file is not None:
         spec = SearchSpec.from_file(
@@ -241,8 +249,11 @@ def build_spec(
             from autosel.cli.run import _parse_benches
 
             stored = spec.to_json()
+            parsed = _parse_benches(benches)
+            fields = parse_bench_maps(bench_maps, parsed)
             stored["eval"]["benchmarks"] = [
-                {"name": n, "path": str(p)} for n, p in sorted(_parse_benches(benches).items())
+                {"name": n, "path": str(p), **({"fields": fields[n]} if n in fields else {})}
+                for n, p in sorted(parsed.items())
             ]
             spec = SearchSpec.parse(stored, where=f"{spec_file} with --bench")
         return spec.to_json()
@@ -257,7 +268,9 @@ def build_spec(
 
         chosen, why = resolve_profile(profile or "auto")
         typer.echo(f"profile: {chosen} ({why})", err=True)  # stderr: --json stays JSON
-        data["eval"] = eval_spec_for(_parse_benches(benches), chosen, "smollm2", 0)
+        parsed = _parse_benches(benches)
+        fields = parse_bench_maps(bench_maps, parsed)
+        data["eval"] = eval_spec_for(parsed, chosen, "smollm2", 0, fields)
     return SearchSpec.parse(data).to_json()
 
 
@@ -282,6 +295,7 @@ def start(
         "--bench",
         help="Benchmark JSONL, PATH or NAME=PATH (repeatable); replaces the spec's.",
     ),
+    bench_map: list[str] = typer.Option(None, "--bench-map", help=BENCH_MAP_HELP),
     profile: str = typer.Option(
         "auto",
         help="Without --spec: evaluation size for --bench (auto: GPU full, CPU demo; "
@@ -303,7 +317,9 @@ def start(
     from autosel.cli.client import EmbeddedClient, make_client
 
     client = make_client(server, token)
-    created = client.create_search(build_spec(pool, budget, spec_file, name, bench, profile, strategy))
+    created = client.create_search(build_spec(
+        pool, budget, spec_file, name, bench, profile, strategy, bench_map
+    ))
     sid = created["id"]
     if not as_json:
         console.print(f"created search [bold]{sid}[/] (budget {created['budget']})")

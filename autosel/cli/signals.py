@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from autosel.cli import app
-from autosel.cli._common import console, print_json
+from autosel.cli._common import BENCH_MAP_HELP, console, print_json
 from autosel.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,18 +31,24 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 
 
 def _parse_bench(
-    items: list[str], tests: list[str] | None = None, test_fraction: float = 0.5
+    items: list[str],
+    tests: list[str] | None = None,
+    test_fraction: float = 0.5,
+    maps: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``--bench NAME=PATH`` (+ ``--bench-test NAME=PATH``) as benchmark specs.
+    """``--bench NAME=PATH`` (+ ``--bench-test NAME=PATH``, ``--bench-map NAME:...``) as
+    benchmark specs.
 
     Relevance reads only the dev split of each benchmark, so the split must be the one
     the search's evaluation spec uses: the same ``test_fraction``, or the same two files.
     """
     from pydantic import ValidationError
 
+    from autosel.cli._common import parse_bench_maps
     from autosel.evaluation.spec import BenchmarkSpec, format_validation_error
 
     dev, test = _pairs(items, "--bench"), _pairs(tests or [], "--bench-test")
+    fields = parse_bench_maps(maps, dev)
     unknown = sorted(set(test) - set(dev))
     if unknown:
         raise ConfigError(
@@ -52,7 +58,11 @@ def _parse_bench(
     try:
         return {
             name: BenchmarkSpec(
-                name=name, path=path, test_path=test.get(name), test_fraction=test_fraction
+                name=name,
+                path=path,
+                test_path=test.get(name),
+                test_fraction=test_fraction,
+                fields=fields.get(name) or {},
             )
             for name, path in dev.items()
         }
@@ -81,6 +91,9 @@ def compute(
             help="NAME=PATH separate test file of benchmark NAME (then PATH of --bench is "
             "the whole dev split).",
         ),
+    ] = None,
+    bench_map: Annotated[
+        list[str] | None, typer.Option("--bench-map", help=BENCH_MAP_HELP)
     ] = None,
     test_fraction: float = typer.Option(
         0.5, help="Share of each single-file benchmark's items held out as test (by item id)."
@@ -131,7 +144,7 @@ def compute(
     sig = compute_signals(
         p,
         model=None if model.lower() == "none" else model,
-        benchmarks=_parse_bench(bench or [], bench_test, test_fraction),
+        benchmarks=_parse_bench(bench or [], bench_test, test_fraction, bench_map),
         ifd=ifd,
         device=device,
         precision=precision,

@@ -287,7 +287,9 @@ def _cache_key(pool: Pool, benches: Sequence[BenchmarkSpec], threshold: float) -
             "pool": pool.content_hash,
             "threshold": round(float(threshold), 6),
             "benchmarks": [
-                [b.name, _file_digest(b.path), _file_digest(b.test_path), b.test_fraction]
+                # the field map decides which text is the question: part of the key
+                [b.name, _file_digest(b.path), _file_digest(b.test_path), b.test_fraction,
+                 b.fields]
                 for b in benches
             ],
         },
