@@ -6,11 +6,16 @@ profile, dev split: the search's objective) and appends one JSON line per evalua
 ``benchmarks/data/replay_demo.jsonl`` (committed, so anyone can re-analyse or extend it;
 the command that made it is this script). Subsets, in order: the full pool, the
 oracle-clean subset (from the hidden labels), every operator alone at its defaults, then
-random short recipes — each at every fidelity of ``--fidelities`` (a fidelity is the
-share of the subset trained on, :mod:`autosel.search.fidelity`), with ``--replicates``
-training seeds at full fidelity (the noise the search faces). It is resumable: an entry
-already in the file (same subset fingerprint, fidelity and seed) is skipped, so it can run
-for hours in pieces (``--minutes`` bounds one piece), here or on a GPU machine.
+random short recipes. Breadth first: every subset at each lower fidelity of
+``--fidelities`` (a fidelity is a share of the training compute, here of the profile's
+fixed steps, :func:`autosel.evaluation.evaluator.at_fidelity`), then the first
+``--full`` subsets at full fidelity, the first ``--replicated`` of them with
+``--replicates`` training seeds (the noise the search faces). Each entry records the
+training *regime* (steps, epochs, learning rate and schedule, batch, sequence length); a
+change of the ``demo`` profile starts a new table in the same file, and ``analyze`` reads
+the current regime's entries only. It is resumable: an entry already in the file (same
+regime, subset fingerprint, fidelity and seed) is skipped, so it can run for hours in
+pieces (``--minutes`` bounds one piece), here or on a GPU machine.
 
 ``analyze`` (also run at the end of ``log``) prints, per subset, the mean dev utility at
 each fidelity, the seed noise from replicates, and the Spearman rank correlation of the
@@ -87,6 +92,33 @@ def _subsets(pool: Any, signals: Any, demo: Any, n_random: int) -> list[tuple[st
     return out
 
 
+REGIME_KEYS = ("epochs", "max_steps", "learning_rate", "lr_scheduler", "batch_size", "max_seq_len")
+
+
+def current_regime() -> dict[str, Any]:
+    """The ``demo`` profile's training regime (what makes two logged scores comparable)."""
+    from autosel.cli.run import PROFILES
+
+    return {k: PROFILES["demo"].get(k) for k in REGIME_KEYS}
+
+
+def _plan(
+    subsets: list[tuple[str, dict, Any]], fidelities: list[float], args: argparse.Namespace
+) -> list[tuple[int, float, int]]:
+    """``(subset index, fidelity, seed)`` in logging order: breadth first (see the module
+    docstring)."""
+    out = [(i, f, 0) for f in fidelities if f < 1.0 for i in range(len(subsets))]
+    if 1.0 in fidelities:
+        n_full = min(len(subsets), args.full)
+        out += [(i, 1.0, 0) for i in range(n_full)]
+        out += [
+            (i, 1.0, seed)
+            for seed in range(1, args.replicates)
+            for i in range(min(n_full, args.replicated))
+        ]
+    return out
+
+
 def log(args: argparse.Namespace) -> None:
     from autosel.settings import get_settings
 
@@ -102,7 +134,12 @@ def log(args: argparse.Namespace) -> None:
 
     fidelities = [float(x) for x in args.fidelities.split(",")]
     deadline = time.monotonic() + 60 * args.minutes
-    done = {(e["fingerprint"], e["fidelity"], e["seed"]) for e in _read(args.out)}
+    regime = current_regime()
+    done = {
+        (e["fingerprint"], e["fidelity"], e["seed"])
+        for e in _read(args.out)
+        if e.get("regime") == regime
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="replay-") as tmp:
         root = Path(tmp)
@@ -116,48 +153,49 @@ def log(args: argparse.Namespace) -> None:
         cols = pool_columns(pool)
         if args.quick:
             subsets = subsets[:2]
-        print(f"{len(subsets)} subsets x fidelities {fidelities}; {len(done)} logged already")
-        for name, recipe, idx in subsets:
+        plan = _plan(subsets, fidelities, args)
+        print(f"{len(subsets)} subsets, {len(plan)} evaluations planned (fidelities "
+              f"{fidelities}, regime {regime}); {len(done)} logged already")
+        for i, f, seed in plan:
+            name, recipe, idx = subsets[i]
             fp = subset_fingerprint(cols, idx)
-            for f in fidelities:
-                seeds = range(args.replicates) if f >= 1.0 else range(1)
-                for seed in seeds:
-                    if (fp, f, seed) in done:
-                        continue
-                    if time.monotonic() > deadline:
-                        print("time is up; run again to continue (resumable)")
-                        analyze(args)
-                        return
-                    spec = spec0.model_copy(update={"fidelity": f, "seed": seed})
-                    t0 = time.perf_counter()
-                    res = evaluate(list(pool.rows(idx)), spec, root / "runs" / f"{fp[:12]}-{f}-{seed}")
-                    entry = {
-                        "name": name,
-                        "recipe": recipe,
-                        "fingerprint": fp,
-                        "size": int(len(idx)),
-                        "fidelity": f,
-                        "seed": seed,
-                        "status": res.status,
-                        "utility": res.utility,
-                        "item_scores": {
-                            b: [round(float(x), 4) for x in v] for b, v in res.item_scores.items()
-                        },
-                        "train_seconds": round(res.train_seconds, 1),
-                        "eval_seconds": round(res.eval_seconds, 1),
-                        "wall_seconds": round(time.perf_counter() - t0, 1),
-                        "profile": "demo",
-                        "pool_seed": POOL_SEED,
-                    }
-                    with open(args.out, "a") as fh:
-                        fh.write(json.dumps(entry, sort_keys=True) + "\n")
-                    done.add((fp, f, seed))
-                    print(
-                        f"{name[:40]:<40} n={len(idx):>4} f={f:<5} seed={seed} "
-                        f"utility {res.utility if res.utility is None else round(res.utility, 4)} "
-                        f"({entry['wall_seconds']:.0f} s)",
-                        flush=True,
-                    )
+            if (fp, f, seed) in done:
+                continue
+            if time.monotonic() > deadline:
+                print("time is up; run again to continue (resumable)")
+                analyze(args)
+                return
+            spec = spec0.model_copy(update={"fidelity": f, "seed": seed})
+            t0 = time.perf_counter()
+            res = evaluate(list(pool.rows(idx)), spec, root / "runs" / f"{fp[:12]}-{f}-{seed}")
+            entry = {
+                "name": name,
+                "recipe": recipe,
+                "fingerprint": fp,
+                "size": int(len(idx)),
+                "fidelity": f,
+                "seed": seed,
+                "status": res.status,
+                "utility": res.utility,
+                "item_scores": {
+                    b: [round(float(x), 4) for x in v] for b, v in res.item_scores.items()
+                },
+                "train_seconds": round(res.train_seconds, 1),
+                "eval_seconds": round(res.eval_seconds, 1),
+                "wall_seconds": round(time.perf_counter() - t0, 1),
+                "profile": "demo",
+                "regime": regime,
+                "pool_seed": POOL_SEED,
+            }
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(entry, sort_keys=True) + "\n")
+            done.add((fp, f, seed))
+            print(
+                f"{name[:40]:<40} n={len(idx):>4} f={f:<5} seed={seed} "
+                f"utility {res.utility if res.utility is None else round(res.utility, 4)} "
+                f"({entry['wall_seconds']:.0f} s)",
+                flush=True,
+            )
     analyze(args)
 
 
@@ -168,7 +206,12 @@ def _spearman(a: list[float], b: list[float]) -> float:
 
 
 def analyze(args: argparse.Namespace) -> None:
-    entries = [e for e in _read(args.out) if e["status"] == "succeeded"]
+    regime = current_regime()
+    every = _read(args.out)
+    entries = [e for e in every if e["status"] == "succeeded" and e.get("regime") == regime]
+    if len(entries) < len(every):
+        print(f"{len(every) - len(entries)} entries of {args.out.name} are failed runs or "
+              f"another training regime (not the demo profile's {regime}): left out")
     by: dict[str, dict[float, list[float]]] = {}
     names: dict[str, str] = {}
     for e in entries:
@@ -201,6 +244,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=DATA)
     ap.add_argument("--fidelities", default="0.25,1.0")
     ap.add_argument("--replicates", type=int, default=2, help="Training seeds at full fidelity.")
+    ap.add_argument("--full", type=int, default=20, help="Subsets also logged at full fidelity.")
+    ap.add_argument("--replicated", type=int, default=8,
+                    help="Of those, how many get --replicates training seeds.")
     ap.add_argument("--random", type=int, default=40, help="Random short recipes to add.")
     ap.add_argument("--minutes", type=float, default=600.0, help="Stop (resumably) after this.")
     ap.add_argument("--quick", action="store_true", help="The first 2 subsets only.")
