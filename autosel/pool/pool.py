@@ -157,39 +157,29 @@ def list_pools(settings: Settings | None = None) -> list[Pool]:
 MIN_PREFIX = 6  # shorter id prefixes match too many pools to mean one
 
 
-def _shown(ref: str) -> str:
-    return repr(ref[:80] + ("…" if len(ref) > 80 else ""))
-
-
 def find_pool(ref: str, settings: Settings | None = None) -> Pool:
-    """A stored pool by id, unique id prefix (at least ``MIN_PREFIX`` characters) or name;
-    never by a filesystem path (this is what the API accepts).
+    """A stored pool by id, unique id prefix (at least ``MIN_PREFIX`` characters) or name
+    (the rule searches follow too, :func:`autosel.refs.resolve_ref`); never by a
+    filesystem path (this is what the API accepts).
 
     Raises:
         NotFoundError: nothing matches, or a prefix/name is ambiguous (candidates listed).
     """
-    accepted = f"a pool id, a unique id prefix of at least {MIN_PREFIX} characters, or a name"
-    if not ref:
-        raise NotFoundError(f"empty pool reference: accepted {accepted}")
-    pools = list_pools(settings)
-    exact = [x for x in pools if x.pool_id == ref]
-    matches = (
-        exact
-        or [x for x in pools if len(ref) >= MIN_PREFIX and x.pool_id.startswith(ref)]
-        or [x for x in pools if x.name == ref]
+    from autosel.refs import resolve_ref
+
+    pools = list_pools(settings) if ref.strip() else []
+    known = (
+        ", ".join(f"{x.pool_id} ({x.name})" for x in pools[:10])
+        or "none yet: run `autosel pool add FILE`"
     )
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        known = (
-            ", ".join(f"{x.pool_id} ({x.name})" for x in pools[:10])
-            or "none yet: run `autosel pool add FILE`"
-        )
-        raise NotFoundError(
-            f"pool {_shown(ref)} not found (accepted {accepted}); known pools: {known}"
-        )
-    raise NotFoundError(
-        f"pool {_shown(ref)} is ambiguous: " + ", ".join(f"{x.pool_id} ({x.name})" for x in matches)
+    return resolve_ref(
+        ref,
+        pools,
+        kind="pool",
+        id_of=lambda x: x.pool_id,
+        name_of=lambda x: x.name,
+        min_prefix=MIN_PREFIX,
+        unknown_hint=f"known pools: {known}",
     )
 
 

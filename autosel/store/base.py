@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from autosel.errors import InvalidStateError, LeaseLostError, NotFoundError
+from autosel.errors import InvalidStateError, LeaseLostError
 
 __all__ = ["InvalidStateError", "LeaseLostError", "Store"]
 from autosel.store.records import (
@@ -301,27 +301,17 @@ MIN_SEARCH_PREFIX = 6  # as for pools: shorter prefixes match too many ids to me
 
 
 def match_search_ref(ref: str, searches: Sequence[SearchRecord]) -> str:
-    """See :meth:`Store.resolve_search_id`; ``searches`` are the candidates."""
-    accepted = (
-        f"a search id, a unique id prefix of at least {MIN_SEARCH_PREFIX} characters, "
-        "or a unique search name"
+    """See :meth:`Store.resolve_search_id`; ``searches`` are the candidates. The rule is
+    the one pools follow too (:func:`autosel.refs.resolve_ref`)."""
+    from autosel.refs import resolve_ref
+
+    found = resolve_ref(
+        ref,
+        searches,
+        kind="search",
+        id_of=lambda s: s.id,
+        name_of=lambda s: s.name,
+        min_prefix=MIN_SEARCH_PREFIX,
+        unknown_hint="it is not in the store; `autosel search list` shows them",
     )
-    ref = ref.strip().rstrip("…").rstrip(".")
-    if not ref:
-        raise NotFoundError(f"empty search reference: accepted {accepted}")
-    exact = [s for s in searches if s.id == ref]
-    matches = (
-        exact
-        or [s for s in searches if len(ref) >= MIN_SEARCH_PREFIX and s.id.startswith(ref)]
-        or [s for s in searches if s.name == ref]
-    )
-    if len(matches) == 1:
-        return matches[0].id
-    shown = ref if len(ref) <= 64 else ref[:61] + "..."
-    if not matches:
-        raise NotFoundError(
-            f"search {shown!r} is not in the store (accepted {accepted}; "
-            "`autosel search list` shows them)"
-        )
-    listed = ", ".join(f"{s.id} ({s.name})" for s in matches[:10])
-    raise NotFoundError(f"search {shown!r} is ambiguous: it matches {listed}")
+    return found.id
