@@ -6,11 +6,11 @@ profile, dev split: the search's objective) and appends one JSON line per evalua
 ``benchmarks/data/replay_demo.jsonl`` (committed, so anyone can re-analyse or extend it;
 the command that made it is this script). Subsets, in order: the full pool, the
 oracle-clean subset (from the hidden labels), every operator alone at its defaults, then
-random short recipes. Breadth first: every subset at each lower fidelity of
+random short recipes. Order: the first ``--full`` subsets at every fidelity of
 ``--fidelities`` (a fidelity is a share of the training compute, here of the profile's
-fixed steps, :func:`autosel.evaluation.evaluator.at_fidelity`), then the first
-``--full`` subsets at full fidelity, the first ``--replicated`` of them with
-``--replicates`` training seeds (the noise the search faces). Each entry records the
+fixed steps, :func:`autosel.evaluation.evaluator.at_fidelity`), then the other subsets at
+the lower fidelities only, then ``--replicates`` training seeds at full fidelity for the
+first ``--replicated`` subsets (the noise the search faces). Each entry records the
 training *regime* (steps, epochs, learning rate and schedule, batch, sequence length); a
 change of the ``demo`` profile starts a new table in the same file, and ``analyze`` reads
 the current regime's entries only. It is resumable: an entry already in the file (same
@@ -105,17 +105,19 @@ def current_regime() -> dict[str, Any]:
 def _plan(
     subsets: list[tuple[str, dict, Any]], fidelities: list[float], args: argparse.Namespace
 ) -> list[tuple[int, float, int]]:
-    """``(subset index, fidelity, seed)`` in logging order: breadth first (see the module
-    docstring)."""
-    out = [(i, f, 0) for f in fidelities if f < 1.0 for i in range(len(subsets))]
-    if 1.0 in fidelities:
-        n_full = min(len(subsets), args.full)
-        out += [(i, 1.0, 0) for i in range(n_full)]
-        out += [
-            (i, 1.0, seed)
-            for seed in range(1, args.replicates)
-            for i in range(min(n_full, args.replicated))
-        ]
+    """``(subset index, fidelity, seed)`` in logging order (see the module docstring): the
+    first ``--full`` subsets at every fidelity (so the low-vs-full rank correlation exists
+    early), then the other subsets at the lower fidelities, then the replicates."""
+    low = [f for f in fidelities if f < 1.0]
+    n_full = min(len(subsets), args.full) if 1.0 in fidelities else 0
+    out = [(i, f, 0) for i in range(n_full) for f in low]
+    out += [(i, 1.0, 0) for i in range(n_full)]
+    out += [(i, f, 0) for i in range(n_full, len(subsets)) for f in low]
+    out += [
+        (i, 1.0, seed)
+        for seed in range(1, args.replicates)
+        for i in range(min(n_full, args.replicated))
+    ]
     return out
 
 

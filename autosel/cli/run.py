@@ -261,6 +261,8 @@ def run_flow(
         "signals": {"model": model},
         "knobs": {"seed": seed},
     }
+    if PROFILES[profile].get("fidelity"):
+        spec_data["fidelity"] = PROFILES[profile]["fidelity"]
     if references:
         spec_data["report"] = {"references": {k: str(v) for k, v in references.items()}}
     spec = (

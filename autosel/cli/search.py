@@ -271,6 +271,10 @@ def build_spec(
         parsed = _parse_benches(benches)
         fields = parse_bench_maps(bench_maps, parsed)
         data["eval"] = eval_spec_for(parsed, chosen, "smollm2", 0, fields)
+        from autosel.cli.run import PROFILES
+
+        if PROFILES[chosen].get("fidelity"):  # the profile's screening ladder
+            data["fidelity"] = PROFILES[chosen]["fidelity"]
     return SearchSpec.parse(data).to_json()
 
 
