@@ -49,7 +49,7 @@ from autosel.recipes.subsets import load_subset, save_subset
 from autosel.scheduler import report as rep
 from autosel.scheduler.spec import SearchSpec
 from autosel.search.budget import MAX_BUDGET
-from autosel.search.fidelity import best_at_top_fidelity, fidelity_of
+from autosel.search.fidelity import best_at_top_fidelity, fidelity_of, screening_warmup
 from autosel.search.strategy import Candidate, TrialResult, resolve_min_size
 from autosel.settings import Settings, get_settings
 from autosel.store import JobSpec, Store, TrialSpec
@@ -229,19 +229,27 @@ class Scheduler:
             fid = self.spec.fidelity
             if fid.screening:
                 # The scheduler counts compute units and sizes each ask; the strategy's own
-                # count would stop it at `budget` trials. Warmup scales with the number of
-                # screening runs the budget buys.
-                runs = int(self.spec.budget / fid.ladder[0])
+                # count would stop it at `budget` trials. Warmup: see screening_warmup.
                 knobs = knobs.model_copy(
                     update={
                         "budget": MAX_BUDGET,
-                        "n_warmup": knobs.n_warmup or max(3, runs // 5),
+                        "n_warmup": knobs.n_warmup
+                        or screening_warmup(
+                            self.spec.budget, fid.ladder[0], self._n_anchors(knobs, seeds)
+                        ),
                     }
                 )
             self._strategy = make_strategy(
                 self.spec.strategy, self.space, knobs, seed_recipes=seeds
             )
         return self._strategy
+
+    def _n_anchors(self, knobs: Any, seeds: list[Recipe]) -> int:
+        """Distinct feasible subsets among the user's seed recipes and (with
+        ``default_seeds``) the full pool and each operator at its defaults."""
+        recipes = list(seeds) or (self.space.default_recipes() if knobs.default_seeds else [])
+        realized = [self.space.realize(r) for r in recipes]
+        return len({r.fingerprint for r in realized if r.feasible})
 
     # ---------------------------------------------------------------------- signals job
     def _signals_job(self) -> JobRecord | None:
@@ -561,7 +569,13 @@ class Scheduler:
             )
             for t in own
         ]
-        for number, f in promotable(rung_trials, fid):
+        # The warmup screens form one synchronous rung: nothing is promoted before all of
+        # them have finished, so the best of the first few probes does not take a full
+        # evaluation that a later, better anchor needed.
+        affordable = int((budget - 1.0) / fid.ladder[0] + 1e-9)  # screens beside one full run
+        warm = min(self.strategy.knobs.warmup, max(1, affordable))
+        warm_open = sum(t.state in FINAL_TRIAL_STATES for t in own) < warm
+        for number, f in [] if warm_open else promotable(rung_trials, fid):
             if proposed >= free or spent + f > budget + 1e-9:
                 break
             self._promote(by_number[number], f)

@@ -200,6 +200,35 @@ def test_screening_search_spends_compute_units_and_promotes_the_top_third(
     assert kinds.count("trial_promoted") == len(promoted)
 
 
+def test_screening_warmup_probes_every_anchor_before_any_promotion(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
+    """Budget 8 at a quarter per screen buys 32 screens: the warmup screens every distinct
+    default anchor (at most 16), each once, and no promotion is made before all of them
+    have finished (one synchronous first rung)."""
+    from autosel.search.fidelity import screening_warmup
+
+    assert screening_warmup(8, 0.25, 15) == 15 and screening_warmup(8, 0.25, 40) == 16
+    assert screening_warmup(2, 0.25, 15) == 4 and screening_warmup(1.75, 0.25, 1) == 3
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    spec = _spec(pool.pool_id, 8, fidelity={"ladder": [0.25, 1.0], "eta": 3},
+                 report={"enabled": False})
+    search = create_search(store, spec, settings=settings)
+    _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
+    own = sorted(store.trials(search.id), key=lambda t: t.number)
+    warm = [t for t in own if t.origin == "warmup"]
+    promoted = [t for t in own if t.origin == "promote"]
+    sched = Scheduler(store, search.id, settings=settings)
+    distinct = {sched.space.realize(r).fingerprint for r in sched.space.default_recipes()
+                if sched.space.realize(r).feasible}
+    assert len(warm) == min(len(distinct), 16)
+    assert len({t.fingerprint for t in warm}) == len(warm), "one probe per distinct subset"
+    assert promoted, "the budget left after the warmup buys promotions"
+    last_warm = max(t.finished_at for t in warm if t.finished_at)
+    assert all(t.created_at >= last_warm for t in promoted)
+
+
 def test_restart_mid_search_continues_without_loss_or_repeats(
     demo_env: dict[str, Any], tmp_path: Path
 ) -> None:
