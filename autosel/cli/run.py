@@ -278,7 +278,12 @@ def run_flow(
     dash = _Dashboard(store, settings, port)
     dash.start()
     console.print(f"dashboard: [bold]{dash.url}searches/{search.id}[/] (live)")
-    with _stage(f"search: {spec.budget} real SFT evaluations + final report", timings):
+    if spec.fidelity.screening:
+        ladder = ", ".join(f"{f:g}" for f in spec.fidelity.ladder)
+        what = f"{spec.budget:g} compute units (screening at fidelities {ladder})"
+    else:
+        what = f"{spec.budget:g} real SFT evaluations"
+    with _stage(f"search: {what} + final report", timings):
         summary = run_embedded(
             store,
             search.id,
