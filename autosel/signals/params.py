@@ -22,11 +22,16 @@ TEXT_VERSION = 1
 MINHASH_VERSION = 1
 # 2: per-token arrays stored as float32 (were float16); samples padded to a width of
 # their own (model_pass.padded_width), so values no longer depend on batch-mates.
-MODEL_VERSION = 2
-IFD_VERSION = 2
+# 3: every matrix product in the pass runs on blocks of model_pass.GEMM_ROWS rows: on CPUs
+# whose GEMM blocking depends on the row count (AMX/AVX512-bf16) values moved with the
+# batch size.
+MODEL_VERSION = 3
+# 3: fixed-row matrix products (see MODEL_VERSION 3).
+IFD_VERSION = 3
 # 2: centroids embed dev-split questions only (1 embedded questions + answers of the file).
 # 3: the model pass pads each question to a width of its own (see MODEL_VERSION 2).
-BENCH_VERSION = 3
+# 4: fixed-row matrix products in the pass (see MODEL_VERSION 3).
+BENCH_VERSION = 4
 
 
 def unit_factor(unit: str) -> float:
