@@ -82,6 +82,7 @@ def test_raw_jsonl_and_saved_dataset_to_a_finished_demo_search(tmp_path: Path) -
     benches = {b["name"]: b for b in search.spec["eval"]["benchmarks"]}
     assert benches["mc"]["primary_metric"] == "mc_prob"
     assert benches["open"]["primary_metric"] == "neg_nll"  # no generation: said in the spec
+    assert search.spec["report"]["random_draws"] == 4  # the demo profile's report settings
     trials = [t for t in store.trials(search.id) if not t.origin.startswith("report:")]
     assert all(t.state == "complete" for t in trials), [(t.number, t.state) for t in trials]
     fids = [float((t.trajectory or {}).get("fidelity", 1.0)) for t in trials]

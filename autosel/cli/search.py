@@ -264,17 +264,19 @@ def build_spec(
         **({"strategy": strategy} if strategy else {}),
     }
     if benches:
-        from autosel.cli.run import _parse_benches, eval_spec_for, resolve_profile
+        from autosel.cli.run import (
+            _parse_benches,
+            eval_spec_for,
+            profile_search_fields,
+            resolve_profile,
+        )
 
         chosen, why = resolve_profile(profile or "auto")
         typer.echo(f"profile: {chosen} ({why})", err=True)  # stderr: --json stays JSON
         parsed = _parse_benches(benches)
         fields = parse_bench_maps(bench_maps, parsed)
         data["eval"] = eval_spec_for(parsed, chosen, "smollm2", 0, fields)
-        from autosel.cli.run import PROFILES
-
-        if PROFILES[chosen].get("fidelity"):  # the profile's screening ladder
-            data["fidelity"] = PROFILES[chosen]["fidelity"]
+        data.update(profile_search_fields(chosen))  # its screening ladder, report settings
     return SearchSpec.parse(data).to_json()
 
 

@@ -551,7 +551,7 @@ class Scheduler:
     ) -> StepReport:
         """One round of a multi-fidelity search (see :mod:`autosel.search.fidelity`):
         promotions first, then new candidates at the lowest rung, in compute units."""
-        from autosel.search.fidelity import RungTrial, promotable
+        from autosel.search.fidelity import RungTrial, promotable, promotion_reserve
 
         fid = self.spec.fidelity
         own = [t for t in trials if not rep.is_report_origin(t.origin)]
@@ -581,9 +581,8 @@ class Scheduler:
             self._promote(by_number[number], f)
             spent += f
             proposed += 1
-        # Keep one full evaluation's worth for a promotion until one reached the top rung.
-        top = any(trial_fidelity(t) >= 1.0 for t in own)
-        reserve = 0.0 if top else 1.0
+        # A new screen must leave room to promote it to full fidelity (promotion_reserve).
+        reserve = promotion_reserve(fid)
         f0 = fid.ladder[0]
         n = 0
         while proposed + n < free and spent + (n + 1) * f0 <= budget - reserve + 1e-9:

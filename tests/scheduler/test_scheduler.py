@@ -174,6 +174,10 @@ def test_screening_search_spends_compute_units_and_promotes_the_top_third(
     assert len(screened) >= 3 and promoted and all(fid[t.number] == 1.0 for t in promoted)
     parents = [t.trajectory["promoted_from"] for t in promoted]
     assert len(parents) == len(set(parents)), "no trial is promoted twice"
+    # every screen was proposed while a promotion of it to full fidelity was affordable
+    for t in screened:
+        before = sum(f for n, f in fid.items() if n < t.number)
+        assert before + 0.25 + 1.0 <= 4 + 1e-9, (t.number, before)
     for t in promoted:
         parent = next(p for p in own if p.number == t.trajectory["promoted_from"])
         assert fid[parent.number] == 0.25 and parent.fingerprint == t.fingerprint
@@ -227,6 +231,12 @@ def test_screening_warmup_probes_every_anchor_before_any_promotion(
     assert promoted, "the budget left after the warmup buys promotions"
     last_warm = max(t.finished_at for t in warm if t.finished_at)
     assert all(t.created_at >= last_warm for t in promoted)
+    # no screen the budget could not promote (before promotion_reserve: once a promotion
+    # had reached full fidelity, one more screen took the last 0.25 unit)
+    fid = {t.number: float((t.trajectory or {}).get("fidelity", 1.0)) for t in own}
+    for t in own:
+        if fid[t.number] == 0.25:
+            assert sum(f for n, f in fid.items() if n < t.number) + 1.25 <= 8 + 1e-9
 
 
 def test_restart_mid_search_continues_without_loss_or_repeats(
