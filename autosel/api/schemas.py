@@ -193,6 +193,12 @@ class TrialPublic(BaseModel):
         description="Surrogate mean at proposal (None for warmup)."
     )
     predicted_std: float | None
+    predicted_fidelity: float | None = Field(
+        None,
+        description="Fidelity whose scores the surrogate was fitted on: in a screening "
+        "search a candidate screened at the lowest rung may be predicted on the full "
+        "rung's scale (None for warmup and searches stored before this field).",
+    )
     acquisition: float | None
     score: float | None = Field(
         description="Observed utility on the trial's split (None until complete)."

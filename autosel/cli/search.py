@@ -41,6 +41,13 @@ def recipe_summary(recipe: dict[str, Any]) -> str:
     return " → ".join(parts)
 
 
+def _at_other_fidelity(predicted_at: float | None, evaluated_at: float | None) -> str:
+    """`` @ f`` when a prediction is on another fidelity's scale than the trial's score."""
+    if predicted_at is None or evaluated_at is None or abs(predicted_at - evaluated_at) < 1e-9:
+        return ""
+    return f" @ f={predicted_at:g}"
+
+
 def trials_table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
@@ -53,6 +60,7 @@ def trials_table(rows: list[dict[str, Any]]) -> Any:
             "—"
             if r["predicted_mean"] is None
             else f"{r['predicted_mean']:.3f}±{r['predicted_std'] or 0:.3f}"
+            + _at_other_fidelity(r.get("predicted_fidelity"), r.get("fidelity"))
         )
         t.add_row(
             str(r["number"]),
@@ -177,7 +185,12 @@ def event_printer() -> Any:
         if ev.kind == "trial_proposed":
             numbers[getattr(ev, "trial_id", None)] = d.get("number")
             pred = d.get("prediction") or {}
-            extra = f", predicted {pred['mean']:.3f}" if pred.get("mean") is not None else ""
+            extra = (
+                f", predicted {pred['mean']:.3f}"
+                + _at_other_fidelity(pred.get("fidelity"), d.get("fidelity", 1.0))
+                if pred.get("mean") is not None
+                else ""
+            )
             console.print(
                 f"  → trial {d['number']} proposed ({d['origin']}, {d['size']} samples{extra})"
             )

@@ -496,7 +496,12 @@ class Scheduler:
             self.store.append_event(kind, note, search_id=self.search_id)
         return cands
 
-    def _enqueue(self, cand: Candidate, fidelity: float = 1.0) -> None:
+    def _enqueue(
+        self, cand: Candidate, fidelity: float = 1.0, learned_at: float | None = None
+    ) -> None:
+        """Record and queue one candidate at ``fidelity``. ``learned_at``: the rung whose
+        scores the surrogate was fitted on, stored with the prediction (a screening
+        search screens at the lowest rung what it predicted on the highest rung's scale)."""
         realized = self.space.realize(cand.recipe)
         trajectory: dict[str, Any] = {"index": cand.trajectory}
         eval_spec = None
@@ -510,7 +515,12 @@ class Scheduler:
             realized.indices,
             realized.state,
             cand.origin,
-            prediction={"mean": cand.mean, "std": cand.std, "acquisition": cand.acquisition},
+            prediction={
+                "mean": cand.mean,
+                "std": cand.std,
+                "acquisition": cand.acquisition,
+                "fidelity": fidelity if learned_at is None else learned_at,
+            },
             trajectory=trajectory,
             eval_spec=eval_spec,
         )
@@ -588,10 +598,10 @@ class Scheduler:
         while proposed + n < free and spent + (n + 1) * f0 <= budget - reserve + 1e-9:
             n += 1
         if n > 0:
-            hist, pend = self._rung_history(own, history)
+            hist, pend, rung = self._rung_history(own, history)
             cands = self._ask(hist, pend, n)
             for cand in cands:
-                self._enqueue(cand, fidelity=f0)
+                self._enqueue(cand, fidelity=f0, learned_at=rung)
                 proposed += 1
             if not cands and not proposed and not in_flight:
                 self.store.append_event(
@@ -604,10 +614,10 @@ class Scheduler:
 
     def _rung_history(
         self, own: list[TrialRecord], history: list[TrialResult]
-    ) -> tuple[list[TrialResult], list[Recipe]]:
+    ) -> tuple[list[TrialResult], list[Recipe], float]:
         """What the strategy learns from in a screening search: the finished trials of the
-        highest rung with at least two scores (one fidelity per GP); every other trial is
-        passed as pending, so its recipe is never proposed again."""
+        highest rung with at least two scores (one fidelity per GP; returned third); every
+        other trial is passed as pending, so its recipe is never proposed again."""
         fids = [trial_fidelity(t) for t in own]
         done = [t.state in FINAL_TRIAL_STATES for t in own]
         scored = Counter(f for f, t in zip(fids, own, strict=True) if t.score is not None)
@@ -622,7 +632,7 @@ class Scheduler:
             for t, f, d in zip(own, fids, done, strict=True)
             if not (d and f == rung)
         ]
-        return hist, pend
+        return hist, pend, rung
 
     def _record(
         self,
@@ -679,6 +689,7 @@ class Scheduler:
                 "size": int(size),
                 "recipe_hash": trial.recipe_hash,
                 "prediction": trial.prediction,
+                "fidelity": fidelity_of(trial.trajectory),
                 "split": spec.split,
             },
             search_id=self.search_id,

@@ -46,6 +46,7 @@ def trial_rows(store: Store, search_id: str) -> list[dict[str, Any]]:
                 "state_vector": list(t.state_vector),
                 "predicted_mean": (t.prediction or {}).get("mean"),
                 "predicted_std": (t.prediction or {}).get("std"),
+                "predicted_fidelity": (t.prediction or {}).get("fidelity"),
                 "acquisition": (t.prediction or {}).get("acquisition"),
                 "score": t.score,
                 "scores": {k: v for k, v in scores.items() if "/" not in k},

@@ -239,6 +239,45 @@ def test_screening_warmup_probes_every_anchor_before_any_promotion(
             assert sum(f for n, f in fid.items() if n < t.number) + 1.25 <= 8 + 1e-9
 
 
+def test_screened_candidates_say_which_rung_their_prediction_is_on(
+    demo_env: dict[str, Any], tmp_path: Path
+) -> None:
+    """Once two promotions scored at full fidelity, the GP is fitted on the full rung and
+    its candidates are screened at 0.25: the stored prediction says f=1.0 and the trials
+    table marks it, so a predicted 0.4 beside a screening score of 0.1 is not misread."""
+    from autosel.cli.search import trials_table
+    from autosel.scheduler.views import trial_rows
+
+    settings, pool = demo_env["settings"], demo_env["pool"]
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    spec = SearchSpec.parse(
+        fast_spec(pool.pool_id, 6, seed=3, knobs={"patience": 50, "n_warmup": 3},
+                  fidelity={"ladder": [0.25, 1.0], "eta": 3}, report={"enabled": False})
+    ).to_json()
+    search = create_search(store, spec, settings=settings)
+    _run(store, settings, search.id, LabelObjective(demo_env["labels"]))
+    rows = trial_rows(store, search.id)
+    proposed = [r for r in rows if r["predicted_mean"] is not None]
+    assert proposed and all(r["fidelity"] == 0.25 for r in proposed)
+    on_full = [r for r in proposed if r["predicted_fidelity"] == 1.0]
+    assert on_full, [(r["number"], r["predicted_fidelity"]) for r in proposed]
+    full_before = {
+        r["number"]: sum(
+            1 for o in rows
+            if o["fidelity"] == 1.0 and o["score"] is not None
+            and o["finished_at"] and o["finished_at"] <= r["created_at"]
+        )
+        for r in proposed
+    }
+    for r in proposed:  # the rung the GP learnt from: full once two full scores existed
+        assert r["predicted_fidelity"] == (1.0 if full_before[r["number"]] >= 2 else 0.25)
+    from rich.console import Console
+
+    console = Console(record=True, width=400)
+    console.print(trials_table(rows))
+    assert "@ f=1" in console.export_text()
+
+
 def test_restart_mid_search_continues_without_loss_or_repeats(
     demo_env: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -515,7 +515,10 @@ class SearchView {
         || t.recipe.name || "(whole pool)";
       const vec = t.state_vector.map((x) => fmt(x, 2)).join(", ");
       const bench = Object.entries(t.scores).map(([k, v]) => `${k} ${fmt(v, 3)}`).join(", ");
-      const pred = t.predicted_mean === null ? "–" : `${fmt(t.predicted_mean)} ± ${fmt(t.predicted_std)}`;
+      // A screened candidate may be predicted on the full rung's scale: say which.
+      const at = t.predicted_fidelity !== null && t.predicted_fidelity !== undefined
+        && Math.abs(t.predicted_fidelity - t.fidelity) > 1e-9 ? ` @ f=${t.predicted_fidelity}` : "";
+      const pred = t.predicted_mean === null ? "–" : `${fmt(t.predicted_mean)} ± ${fmt(t.predicted_std)}${at}`;
       return h("tr", { "data-trial": t.number },
         h("th", { scope: "row" }, String(t.number)),
         h("td", { class: "state-" + t.state }, t.state),
