@@ -65,12 +65,9 @@ def parse_bench_maps(items: list[str] | None, names: Any) -> dict[str, dict[str,
             given twice for one benchmark, or maps an unknown canonical field (the message
             names the option, the value and what is accepted).
     """
-    from pathlib import Path
-
-    from pydantic import ValidationError
-
-    from autosel.bench.spec import BenchmarkSpec
+    from autosel.bench.spec import BENCH_FIELDS
     from autosel.errors import ConfigError
+    from autosel.pool.formats import RecordError, parse_field_map
 
     known = sorted(names)
     example = "math:question=problem,answer=solution"
@@ -86,23 +83,11 @@ def parse_bench_maps(items: list[str] | None, names: Any) -> dict[str, dict[str,
                               f"(accepted names: {', '.join(known) or 'none given'})")
         if name in out:
             raise ConfigError(f"--bench-map {item!r}: benchmark '{name}' is mapped twice")
-        fields: dict[str, str] = {}
-        for part in pairs.split(","):
-            if not part.strip():
-                continue
-            canonical, eq, source = part.partition("=")
-            if not eq:
-                raise ConfigError(f"--bench-map {item!r}: '{part.strip()}' is not "
-                                  f"CANONICAL=SOURCE (e.g. {example})")
-            if canonical.strip() in fields:
-                raise ConfigError(f"--bench-map {item!r}: '{canonical.strip()}' is mapped twice")
-            fields[canonical.strip()] = source.strip()
+        try:  # the pool's --map parser, with a benchmark's canonical fields
+            fields = parse_field_map(pairs, accepted=BENCH_FIELDS, example=example)
+        except RecordError as exc:
+            raise ConfigError(f"--bench-map {item!r}: {exc.message}") from None
         if not fields:
             raise ConfigError(f"--bench-map {item!r}: no CANONICAL=SOURCE pair (e.g. {example})")
-        try:
-            BenchmarkSpec(name=name, path=Path("."), fields=fields)
-        except ValidationError as exc:
-            msg = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-            raise ConfigError(f"--bench-map {item!r}: {msg}") from None
         out[name] = fields
     return out

@@ -25,6 +25,7 @@ as ``question_answer``). The canonical names are :data:`MAPPABLE`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -101,12 +102,19 @@ def found_fields(rec: dict[str, Any], limit: int = 20) -> str:
     return (", ".join(keys[:limit]) + more) or "(none)"
 
 
-def parse_field_map(spec: str | dict[str, str] | None) -> dict[str, str]:
+def parse_field_map(
+    spec: str | dict[str, str] | None,
+    accepted: Sequence[str] = MAPPABLE,
+    example: str = MAP_SYNTAX,
+) -> dict[str, str]:
     """``"question=problem,answer=solution"`` (or a dict) -> ``{canonical: source}``.
+
+    ``accepted``: the canonical names the left side may name (a pool's :data:`MAPPABLE`;
+    a benchmark's ``autosel.bench.spec.BENCH_FIELDS``); ``example`` ends each message.
 
     Raises:
         RecordError: a pair is not ``CANONICAL=SOURCE``, a canonical name is not in
-            :data:`MAPPABLE`, or a canonical name or source field is given twice
+            ``accepted``, or a canonical name or source field is given twice
             (``field`` is ``map``).
     """
     if not spec:
@@ -121,27 +129,27 @@ def parse_field_map(spec: str | dict[str, str] | None) -> dict[str, str]:
             canonical, eq, source = part.partition("=")
             if not eq:
                 raise RecordError(
-                    f"'{part.strip()}' is not CANONICAL=SOURCE; example: {MAP_SYNTAX}", "map"
+                    f"'{part.strip()}' is not CANONICAL=SOURCE; example: {example}", "map"
                 )
             pairs.append((canonical, source))
     out: dict[str, str] = {}
     for canonical, source in pairs:
         canonical = canonical.strip()
-        if canonical not in MAPPABLE:
+        if canonical not in accepted:
             raise RecordError(
                 f"unknown canonical field '{canonical}' (left of '='); accepted: "
-                f"{', '.join(MAPPABLE)}; example: {MAP_SYNTAX}",
+                f"{', '.join(accepted)}; example: {example}",
                 "map",
             )
         if not isinstance(source, str) or not source.strip():
-            raise RecordError(f"'{canonical}=' names no source field; example: {MAP_SYNTAX}", "map")
+            raise RecordError(f"'{canonical}=' names no source field; example: {example}", "map")
         if canonical in out:
             raise RecordError(
-                f"canonical field '{canonical}' is mapped twice; example: {MAP_SYNTAX}", "map"
+                f"canonical field '{canonical}' is mapped twice; example: {example}", "map"
             )
         if source.strip() in out.values():
             raise RecordError(
-                f"source field '{source.strip()}' is mapped twice; example: {MAP_SYNTAX}", "map"
+                f"source field '{source.strip()}' is mapped twice; example: {example}", "map"
             )
         out[canonical] = source.strip()
     return out

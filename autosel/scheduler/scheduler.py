@@ -248,8 +248,7 @@ class Scheduler:
         """Distinct feasible subsets among the user's seed recipes and (with
         ``default_seeds``) the full pool and each operator at its defaults."""
         recipes = list(seeds) or (self.space.default_recipes() if knobs.default_seeds else [])
-        realized = [self.space.realize(r) for r in recipes]
-        return len({r.fingerprint for r in realized if r.feasible})
+        return len(self.space.distinct_subsets(recipes))
 
     # ---------------------------------------------------------------------- signals job
     def _signals_job(self) -> JobRecord | None:

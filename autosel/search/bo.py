@@ -203,14 +203,7 @@ class GPStrategy(_Base):
         ][:k]
         fixed = [self.space.realize(r) for r in [t.recipe for t in history] + pending]
         fixed = [r for r in fixed if r.feasible] + [self.space.realize(c.recipe) for c in out]
-        # One anchor per distinct subset: several operators at their defaults (cap,
-        # length_filter, ...) keep the whole pool, and one probe of it is enough.
-        anchors: list[Realized] = []
-        taken = set(seen)
-        for r in map(self.space.realize, self._anchors()):
-            if r.feasible and r.fingerprint not in taken:
-                taken.add(r.fingerprint)
-                anchors.append(r)
+        anchors = self.space.distinct_subsets(self._anchors(), exclude=seen)
         for r in self._spread(k - len(out), fixed, seen, anchors or None):
             seen.add(r.fingerprint)
             out.append(_candidate(r, self.space, "warmup", 0))

@@ -22,7 +22,7 @@ and a failed realization or validation becomes an infeasible entry instead of an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,6 +174,21 @@ class RecipeSpace:
         first; HPO tools seed with the default configuration for the same reason.
         """
         return [self.make([])] + [self.make([(op, {})]) for op in self.operators]
+
+    def distinct_subsets(
+        self, recipes: Sequence[Recipe], exclude: Collection[str] = ()
+    ) -> list[Realized]:
+        """The feasible realizations of ``recipes``, one per distinct subset (first
+        recipe wins), leaving out subsets whose fingerprint is in ``exclude``. Several
+        operators at their defaults (cap, length_filter, ...) keep the whole pool: one
+        probe of it is enough, and the screening warmup counts anchors this way."""
+        out: list[Realized] = []
+        taken = set(exclude)
+        for r in map(self.realize, recipes):
+            if r.feasible and r.fingerprint not in taken:
+                taken.add(r.fingerprint)
+                out.append(r)
+        return out
 
     def make(self, steps: Steps) -> Recipe:
         return Recipe.of(*[(op, dict(p)) for op, p in steps])

@@ -60,6 +60,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -208,18 +209,12 @@ def fixed_row_gemms(model: Any, rows: int = GEMM_ROWS) -> Iterator[None]:
             if not isinstance(mod, torch.nn.Linear):
                 continue
             own = mod.__dict__.get("forward")  # an instance-level wrapper, if any
+            blocked: Callable[[Any], Any]
             if own is None and type(mod) is torch.nn.Linear:
-
-                def blocked(x: Any, _mod: Any = mod) -> Any:
-                    return _linear_row_blocks(_mod, x, rows)
-
+                blocked = partial(_linear_row_blocks, mod, rows=rows)
             else:
-                inner = mod.forward
-
-                def blocked(x: Any, _inner: Any = inner) -> Any:
-                    return _row_blocks(_inner, x, rows)
-
-            mod.forward = blocked
+                blocked = partial(_row_blocks, mod.forward, rows=rows)
+            setattr(mod, "forward", blocked)  # noqa: B010  (an instance attribute, restored below)
             patched.append((mod, own))
         yield
     finally:
