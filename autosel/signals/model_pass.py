@@ -161,9 +161,9 @@ def make_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
     return batches
 
 
-def _row_blocks(forward: Callable[[Any], Any], x: Any, rows: int) -> Any:
-    """``forward(x)`` computed on blocks of exactly ``rows`` rows of ``x`` flattened to 2-D
-    (the last block zero-padded), so the matrix product always has one shape."""
+def _padded_rows(x: Any, rows: int) -> tuple[Any, int]:
+    """``x`` flattened to 2-D and zero-padded to a multiple of ``rows`` rows, and its
+    original row count."""
     import torch
 
     flat = x.reshape(-1, x.shape[-1])
@@ -171,23 +171,28 @@ def _row_blocks(forward: Callable[[Any], Any], x: Any, rows: int) -> Any:
     pad = -m % rows
     if pad:
         flat = torch.cat([flat, flat.new_zeros(pad, flat.shape[1])])
-    out = torch.cat([forward(flat[s : s + rows]) for s in range(0, m + pad, rows)])
+    return flat, m
+
+
+def _row_blocks(forward: Callable[[Any], Any], x: Any, rows: int) -> Any:
+    """``forward(x)`` computed on blocks of exactly ``rows`` rows of ``x`` flattened to 2-D
+    (the last block zero-padded), so the matrix product always has one shape."""
+    flat, m = _padded_rows(x, rows)
+    import torch
+
+    out = torch.cat([forward(flat[s : s + rows]) for s in range(0, flat.shape[0], rows)])
     return out[:m].reshape(*x.shape[:-1], out.shape[-1])
 
 
 def _linear_row_blocks(mod: Any, x: Any, rows: int) -> Any:
     """A plain ``nn.Linear`` on blocks of exactly ``rows`` rows, each written straight into
     one output buffer (no concatenation: the blocks of ``lm_head`` are 256 x 49,152)."""
+    flat, m = _padded_rows(x, rows)
     import torch
 
-    flat = x.reshape(-1, x.shape[-1])
-    m = flat.shape[0]
-    pad = -m % rows
-    if pad:
-        flat = torch.cat([flat, flat.new_zeros(pad, flat.shape[1])])
     w_t = mod.weight.t()
-    out = flat.new_empty(m + pad, w_t.shape[1])
-    for s in range(0, m + pad, rows):
+    out = flat.new_empty(flat.shape[0], w_t.shape[1])
+    for s in range(0, flat.shape[0], rows):
         if mod.bias is None:
             torch.mm(flat[s : s + rows], w_t, out=out[s : s + rows])
         else:
